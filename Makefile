@@ -1,0 +1,58 @@
+# faas-kubelet: run `make help` for the targets.
+SHELL := /usr/bin/env bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.1.0-dev)
+LDFLAGS := -X github.com/faas-kubelet/faas-kubelet/pkg/version.Version=$(VERSION)
+BIN := bin/faas-kubelet
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## Build bin/faas-kubelet (static)
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/faas-kubelet
+
+.PHONY: test
+test: lint unit e2e ## All tests: lint, unit tests with -race, end-to-end on the real control plane
+
+.PHONY: unit
+unit: ## Unit tests with the race detector (fast; no cluster)
+	$(GO) test -race -count=1 ./...
+
+.PHONY: e2e
+e2e: ## End-to-end tests on a real local control plane (builds it once, about 6-10 min)
+	hack/cluster.sh build
+	set -o pipefail; $(GO) test -tags e2e -count=1 -timeout 30m -v ./e2e/... 2>&1 | hack/e2e-summary.sh
+
+.PHONY: lint
+lint: ## gofmt, go vet (also on e2e), and the config golden files
+	hack/verify-gofmt.sh
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./e2e/...
+
+.PHONY: update
+update: ## Regenerate golden files
+	$(GO) test ./... -run Golden -update
+
+.PHONY: cluster-up
+cluster-up: ## Start the local control plane only
+	hack/cluster.sh up
+
+.PHONY: cluster-down
+cluster-down: ## Stop the local control plane
+	hack/cluster.sh down
+
+.PHONY: demo
+demo: build ## Run the control plane and faas-kubelet locally and leave them running
+	hack/demo.sh up
+
+.PHONY: demo-down
+demo-down: ## Stop everything `make demo` started
+	hack/demo.sh down
+
+.PHONY: clean
+clean: ## Remove build outputs
+	rm -rf bin

@@ -1,0 +1,305 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// cluster is what hack/cluster.sh env reports about the running control plane.
+var cluster struct {
+	env     map[string]string
+	kubectl string
+	client  kubernetes.Interface
+	binary  string
+	repo    string
+}
+
+func TestMain(m *testing.M) { os.Exit(testMain(m)) }
+
+func testMain(m *testing.M) int {
+	repo, err := filepath.Abs("..")
+	if err != nil {
+		panic(err)
+	}
+	cluster.repo = repo
+	script := filepath.Join(repo, "hack", "cluster.sh")
+	wasUp := exec.Command(script, "status").Run() == nil
+	up := exec.Command(script, "up")
+	up.Stdout, up.Stderr = os.Stderr, os.Stderr
+	if err := up.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: hack/cluster.sh up failed:", err)
+		return 1
+	}
+	if !wasUp && os.Getenv("E2E_KEEP_CLUSTER") == "" {
+		defer func() {
+			down := exec.Command(script, "down")
+			down.Stdout, down.Stderr = os.Stderr, os.Stderr
+			_ = down.Run()
+		}()
+	}
+	out, err := exec.Command(script, "env").Output()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: hack/cluster.sh env:", err)
+		return 1
+	}
+	cluster.env = map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
+			cluster.env[k] = v
+		}
+	}
+	cluster.kubectl = cluster.env["KUBECTL"]
+	cfg, err := clientcmd.BuildConfigFromFlags("", cluster.env["KUBECONFIG"])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: kubeconfig:", err)
+		return 1
+	}
+	cfg.QPS, cfg.Burst = 50, 100
+	cluster.client = kubernetes.NewForConfigOrDie(cfg)
+
+	bin, err := os.MkdirTemp("", "faas-kubelet-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(bin)
+	cluster.binary = filepath.Join(bin, "faas-kubelet")
+	build := exec.Command("go", "build", "-o", cluster.binary, "./cmd/faas-kubelet")
+	build.Dir, build.Stdout, build.Stderr = repo, os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: building faas-kubelet:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// kubectl runs the real kubectl against the test cluster.
+func kubectl(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, cluster.kubectl, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.env["KUBECONFIG"])
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// mustKubectl fails the test when kubectl does.
+func mustKubectl(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := kubectl(t, args...)
+	if err != nil {
+		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// applyYAML pipes a manifest to kubectl apply.
+func applyYAML(t *testing.T, ns, manifest string) {
+	t.Helper()
+	cmd := exec.Command(cluster.kubectl, "apply", "-n", ns, "-f", "-")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.env["KUBECONFIG"])
+	cmd.Stdin = strings.NewReader(manifest)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+}
+
+// eventually polls cond until it returns true or the timeout passes; the
+// last description cond gave is reported on failure.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for {
+		ok, desc := cond()
+		if ok {
+			return
+		}
+		last = desc
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s; last seen: %s", timeout, what, last)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+var nextPort atomic.Int32
+
+// kubelet is one faas-kubelet process started by a test.
+type kubelet struct {
+	node      string
+	port      int32
+	faultFile string
+	logFile   string
+	cmd       *exec.Cmd
+	exited    chan struct{}
+	exitErr   error
+}
+
+// kubeletOptions tweak the config a test runs faas-kubelet with.
+type kubeletOptions struct {
+	extraNodeYAML string // appended to the node's entry, indented by 2
+}
+
+// startKubelet writes a config for one memory-backed node named after the
+// test and runs faas-kubelet, inside the control plane's network namespace
+// when there is one. Cleanup stops it with SIGTERM, expects a clean exit and
+// deletes the Node object.
+func startKubelet(t *testing.T, opts kubeletOptions) *kubelet {
+	t.Helper()
+	dir := t.TempDir()
+	k := &kubelet{
+		node:      "e2e-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")),
+		port:      10300 + nextPort.Add(1),
+		faultFile: filepath.Join(dir, "fault"),
+		logFile:   filepath.Join(dir, "faas-kubelet.log"),
+		exited:    make(chan struct{}),
+	}
+	if len(k.node) > 60 {
+		k.node = k.node[:60]
+	}
+	config := fmt.Sprintf(`log: {level: debug}
+tls:
+  clientCAFile: %s
+nodes:
+- name: %s
+  cloud: memory
+  region: local
+  address: %s
+  kubeletPort: %d
+  healthCheckInterval: 1s
+  capacity: {cpu: "123", memory: 456Gi, pods: "78"}
+  labels: {e2e.faas-kubelet.io/test: "true"}
+  memory: {faultFile: %s}
+%s`, cluster.env["FAAS_KUBELET_CLIENT_CA"], k.node, cluster.env["FAAS_KUBELET_NODE_IP"], k.port, k.faultFile, opts.extraNodeYAML)
+	cfgPath := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k.cmd = kubeletCommand("--config", cfgPath, "--kubeconfig", cluster.env["FAAS_KUBELET_KUBECONFIG"])
+	logf, err := os.Create(k.logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.cmd.Stdout, k.cmd.Stderr = logf, logf
+	if err := k.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		k.exitErr = k.cmd.Wait()
+		logf.Close()
+		close(k.exited)
+	}()
+	t.Cleanup(func() {
+		k.stop(t)
+		_ = cluster.client.CoreV1().Nodes().Delete(context.Background(), k.node, metav1.DeleteOptions{})
+		if t.Failed() {
+			k.dumpLog(t)
+		}
+	})
+	return k
+}
+
+// kubeletCommand runs the faas-kubelet binary where the kubelet API can be
+// reached: inside the control plane's network namespace when it has one.
+func kubeletCommand(args ...string) *exec.Cmd {
+	if ns := cluster.env["FAAS_KUBELET_NETNS"]; ns != "" && ns != "none" {
+		return exec.Command("ip", append([]string{"netns", "exec", ns, cluster.binary}, args...)...)
+	}
+	return exec.Command(cluster.binary, args...)
+}
+
+// stop sends SIGTERM and expects faas-kubelet to exit cleanly and quickly.
+func (k *kubelet) stop(t *testing.T) {
+	t.Helper()
+	select {
+	case <-k.exited:
+		return
+	default:
+	}
+	_ = k.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-k.exited:
+		if k.exitErr != nil {
+			t.Errorf("faas-kubelet exited uncleanly after SIGTERM: %v", k.exitErr)
+		}
+	case <-time.After(15 * time.Second):
+		_ = k.cmd.Process.Kill()
+		<-k.exited
+		t.Errorf("faas-kubelet did not exit within 15s of SIGTERM")
+	}
+}
+
+func (k *kubelet) dumpLog(t *testing.T) {
+	data, _ := os.ReadFile(k.logFile)
+	lines := strings.Split(string(data), "\n")
+	if len(lines) > 60 {
+		lines = lines[len(lines)-60:]
+	}
+	t.Logf("last lines of faas-kubelet log:\n%s", strings.Join(lines, "\n"))
+}
+
+// waitNodeReady waits until the node's Ready condition has the status.
+func waitNodeReady(t *testing.T, node string, want corev1.ConditionStatus, timeout time.Duration) *corev1.Node {
+	t.Helper()
+	var got *corev1.Node
+	eventually(t, timeout, fmt.Sprintf("node %s Ready=%s", node, want), func() (bool, string) {
+		n, err := cluster.client.CoreV1().Nodes().Get(context.Background(), node, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeReady {
+				got = n
+				return c.Status == want, fmt.Sprintf("Ready=%s reason=%s message=%q", c.Status, c.Reason, c.Message)
+			}
+		}
+		return false, "no Ready condition"
+	})
+	return got
+}
+
+// namespace creates a namespace for the test and deletes it afterwards,
+// waiting for its pods to go while the test's faas-kubelet still runs.
+func namespace(t *testing.T) string {
+	t.Helper()
+	name := fmt.Sprintf("e2e-%d", time.Now().UnixNano()%1_000_000_000)
+	ctx := context.Background()
+	if _, err := cluster.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cluster.client.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{})
+		deadline := time.Now().Add(60 * time.Second)
+		for time.Now().Before(deadline) {
+			pods, err := cluster.client.CoreV1().Pods(name).List(ctx, metav1.ListOptions{})
+			if err == nil && len(pods.Items) == 0 || apierrors.IsNotFound(err) {
+				return
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		t.Errorf("pods of namespace %s were not deleted within 60s", name)
+	})
+	return name
+}

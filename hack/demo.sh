@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# demo.sh runs faas-kubelet against the local control plane and leaves both
+# running:  hack/demo.sh up | down
+#
+# Until the first cloud backend lands, the demo node uses the in-memory test
+# backend (cloud "memory"): it runs nothing, and every function it "deploys"
+# is Active at once. It is there to show the node and the pod lifecycle.
+set -euo pipefail
+# shellcheck source=hack/lib/tools.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/tools.sh"
+
+CLUSTER="${HACK_DIR}/cluster.sh"
+BIN="${FAAS_KUBELET_BIN:-${REPO_ROOT}/bin/faas-kubelet}"
+
+env_of() { "${CLUSTER}" env | sed -n "s/^$1=//p"; }
+
+demo_up() {
+  "${CLUSTER}" up > /dev/null
+  local run_dir kubectl node_ip netns
+  run_dir="$(env_of FAAS_KUBELET_RUN_DIR)"
+  kubectl=("$(env_of KUBECTL)" --kubeconfig "$(env_of KUBECONFIG)")
+  node_ip="$(env_of FAAS_KUBELET_NODE_IP)"
+  netns="$(env_of FAAS_KUBELET_NETNS)"
+  local demo="${run_dir}/demo" node=faas-memory
+  mkdir -p "${demo}"
+  [[ -x "${BIN}" ]] || die "${BIN} is missing: run make build (make demo does)"
+  cat > "${demo}/config.yaml" <<CFG
+# faas-kubelet demo config: one virtual node backed by the in-memory test backend.
+tls:
+  clientCAFile: $(env_of FAAS_KUBELET_CLIENT_CA)
+nodes:
+- name: ${node}
+  cloud: memory
+  region: local
+  address: ${node_ip}
+  kubeletPort: 10250
+  memory:
+    faultFile: ${demo}/fault
+CFG
+  local pid_file="${demo}/faas-kubelet.pid"
+  if ! { [[ -f "${pid_file}" ]] && kill -0 "$(cat "${pid_file}")" 2> /dev/null; }; then
+    local launch=()
+    [[ "${netns}" != "none" ]] && launch=(ip netns exec "${netns}")
+    "${launch[@]}" nohup "${BIN}" --config "${demo}/config.yaml" --kubeconfig "$(env_of FAAS_KUBELET_KUBECONFIG)" \
+      > "${demo}/faas-kubelet.log" 2>&1 < /dev/null &
+    echo $! > "${pid_file}"
+  fi
+  local deadline=$((SECONDS + 60))
+  until [[ "$("${kubectl[@]}" get node "${node}" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2> /dev/null)" == "True" ]]; do
+    kill -0 "$(cat "${pid_file}")" 2> /dev/null || { tail -n 20 "${demo}/faas-kubelet.log" >&2; die "faas-kubelet exited"; }
+    ((SECONDS < deadline)) || die "node ${node} not Ready after 60s; see ${demo}/faas-kubelet.log"
+    sleep 0.5
+  done
+  "${kubectl[@]}" apply -f "${REPO_ROOT}/deploy/examples/hello-deployment.yaml" > /dev/null
+  "${kubectl[@]}" rollout status deployment/hello --timeout 90s > /dev/null
+  echo
+  "${kubectl[@]}" get nodes -o wide
+  echo
+  "${kubectl[@]}" get pods -o wide
+  cat <<MSG
+
+faas-kubelet is running (log: ${demo}/faas-kubelet.log). Paste these lines:
+
+KUBECONFIG=$(env_of KUBECONFIG)
+NODE=${node}
+
+then try:  $(env_of KUBECTL) describe node ${node}
+           $(env_of KUBECTL) get --raw /api/v1/nodes/${node}/proxy/stats/summary
+Stop everything with: make demo-down
+MSG
+}
+
+demo_down() {
+  local demo pid
+  demo="$(env_of FAAS_KUBELET_RUN_DIR)/demo"
+  if [[ -f "${demo}/faas-kubelet.pid" ]]; then
+    pid="$(cat "${demo}/faas-kubelet.pid")"
+    if kill -0 "${pid}" 2> /dev/null; then
+      kill "${pid}"
+      for _ in $(seq 1 100); do kill -0 "${pid}" 2> /dev/null || break; sleep 0.1; done
+      kill -9 "${pid}" 2> /dev/null || true
+    fi
+    rm -f "${demo}/faas-kubelet.pid"
+  fi
+  "${CLUSTER}" down
+}
+
+case "${1:-}" in
+  up) demo_up ;;
+  down) demo_down ;;
+  *) sed -n '2,3p' "$0"; exit 2 ;;
+esac

@@ -1,0 +1,87 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCLI(t *testing.T, env map[string]string, args ...string) (string, error) {
+	t.Helper()
+	cmd := NewRootCommand(Backends(), func(k string) string { return env[k] })
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestConfigValidate(t *testing.T) {
+	good := writeConfig(t, "nodes: [{name: a, cloud: memory, region: local}]\n")
+	out, err := runCLI(t, nil, "config", "validate", "-f", good)
+	if err != nil || !strings.Contains(out, "valid") {
+		t.Errorf("valid config: %v %s", err, out)
+	}
+	bad := writeConfig(t, "nodes: [{name: a, cloud: lambda, capacity: {cpu: x}}]\n")
+	_, err = runCLI(t, nil, "config", "validate", "-f", bad)
+	if err == nil {
+		t.Fatal("bad config accepted")
+	}
+	for _, want := range []string{"nodes[0].cloud: Unsupported value: \"lambda\"", "nodes[0].region: Required value", "nodes[0].capacity.cpu: Invalid value"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+func TestRunWithoutConfigSaysHow(t *testing.T) {
+	_, err := runCLI(t, nil)
+	if err == nil || !strings.Contains(err.Error(), "--config") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestConfigFromEnvironment(t *testing.T) {
+	good := writeConfig(t, "nodes: [{name: a, cloud: memory, region: local}]\n")
+	out, err := runCLI(t, map[string]string{EnvConfig: good}, "config", "validate")
+	if err != nil || !strings.Contains(out, good) {
+		t.Errorf("%v %s", err, out)
+	}
+}
+
+func TestNodeAddressFromEnvironmentFillsMissingAddresses(t *testing.T) {
+	p := writeConfig(t, "nodes: [{name: a, cloud: memory, region: local}, {name: b, cloud: memory, region: local, address: 10.1.1.1}]\n")
+	c, err := loadConfig(p, "10.9.9.9", Backends())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Nodes[0].Address != "10.9.9.9" || c.Nodes[1].Address != "10.1.1.1" {
+		t.Errorf("addresses = %s, %s", c.Nodes[0].Address, c.Nodes[1].Address)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, err := runCLI(t, nil, "version")
+	if err != nil || !strings.HasPrefix(out, "faas-kubelet ") {
+		t.Errorf("%v %q", err, out)
+	}
+}
+
+func TestRegistryKnowsOnlyRegisteredBackends(t *testing.T) {
+	if got := strings.Join(Backends().Names(), ","); got != "memory" {
+		t.Errorf("names = %s", got)
+	}
+}

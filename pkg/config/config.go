@@ -1,0 +1,186 @@
+package config
+
+import (
+	"fmt"
+	"os"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	sigsjson "sigs.k8s.io/json"
+	"sigs.k8s.io/yaml"
+)
+
+// Defaults. Flags and the golden test of SetDefaults take their values from
+// these constants.
+const (
+	// DefaultClientQPS is generous on purpose: client-go's own default of 5
+	// requests/s caps a virtual node at about 4.5 pod starts per second.
+	DefaultClientQPS   float32 = 100
+	DefaultClientBurst int     = 200
+
+	DefaultKubeletPort      int32 = 10250
+	DefaultAddress                = "127.0.0.1"
+	DefaultTaintKey               = "virtual-kubelet.io/provider"
+	DefaultTaintEffect            = "NoSchedule"
+	DefaultCapacityCPU            = "1000"
+	DefaultCapacityMemory         = "4Ti"
+	DefaultCapacityPods           = "1000"
+	DefaultCapacityStorage        = "10Ti"
+	DefaultCredentialSource       = CredentialSourceDefault
+	DefaultLogLevel               = "info"
+	DefaultLogFormat              = "text"
+	DefaultWorkers                = 10
+)
+
+// DefaultHealthCheckInterval is how often a node pings its cloud to drive
+// the node's Ready condition.
+var DefaultHealthCheckInterval = metav1.Duration{Duration: 10_000_000_000} // 10s
+
+// Credential sources a node may name.
+const (
+	// CredentialSourceDefault is the cloud SDK's own default chain
+	// (environment, shared profile, workload identity).
+	CredentialSourceDefault = "default"
+	// CredentialSourceEnv reads static keys from the process environment only.
+	CredentialSourceEnv = "env"
+	// CredentialSourceFile reads static keys from a file (a mounted Secret).
+	CredentialSourceFile = "file"
+)
+
+// Config is the whole configuration of one faas-kubelet process.
+type Config struct {
+	// ClientQPS and ClientBurst limit requests to the Kubernetes API server.
+	ClientQPS   float32 `json:"clientQPS,omitempty"`
+	ClientBurst int     `json:"clientBurst,omitempty"`
+	// Workers is the number of pods each node reconciles at once.
+	Workers int `json:"workers,omitempty"`
+	// Log sets the level (debug, info, warn, error) and format (text, json).
+	Log Log `json:"log"`
+	// TLS is the kubelet API's serving certificate and client CA, shared by
+	// every node of the process.
+	TLS TLS `json:"tls"`
+	// Nodes are the virtual nodes this process registers.
+	Nodes []Node `json:"nodes"`
+}
+
+// Log configures the process logger.
+type Log struct {
+	Level  string `json:"level,omitempty"`
+	Format string `json:"format,omitempty"`
+}
+
+// TLS configures the kubelet API server.
+type TLS struct {
+	// CertFile and KeyFile name the serving certificate. Both empty: a
+	// self-signed certificate is generated at start.
+	CertFile string `json:"certFile,omitempty"`
+	KeyFile  string `json:"keyFile,omitempty"`
+	// ClientCAFile verifies client certificates (the API server's kubelet
+	// client certificate). Empty: only bearer tokens authenticate, through
+	// TokenReview.
+	ClientCAFile string `json:"clientCAFile,omitempty"`
+}
+
+// Node is one virtual node and the cloud behind it.
+type Node struct {
+	// Name of the Kubernetes Node object.
+	Name string `json:"name"`
+	// Cloud names the backend: one of the names the backend registry knows.
+	Cloud string `json:"cloud"`
+	// Region of the cloud the functions are created in.
+	Region string `json:"region,omitempty"`
+	// Address is reported as the node's InternalIP; the kubelet API listens
+	// on Address:KubeletPort unless ListenAddress says otherwise.
+	Address       string `json:"address,omitempty"`
+	KubeletPort   int32  `json:"kubeletPort,omitempty"`
+	ListenAddress string `json:"listenAddress,omitempty"`
+	// InstanceType is the node.kubernetes.io/instance-type label; defaults
+	// to the cloud's name.
+	InstanceType string `json:"instanceType,omitempty"`
+	// Labels are added to the node's labels.
+	Labels map[string]string `json:"labels,omitempty"`
+	// Taint keeps ordinary pods off the node; pods tolerate it to opt in.
+	Taint Taint `json:"taint"`
+	// Capacity is reported as the node's capacity and allocatable.
+	Capacity Capacity `json:"capacity"`
+	// Credentials says where the backend finds the cloud's credentials.
+	Credentials Credentials `json:"credentials"`
+	// HealthCheckInterval is how often the cloud is pinged for the node's
+	// Ready condition.
+	HealthCheckInterval metav1.Duration `json:"healthCheckInterval,omitempty"`
+	// Memory configures the in-memory test backend (cloud "memory").
+	Memory *MemoryBackend `json:"memory,omitempty"`
+}
+
+// Taint is the node taint pods must tolerate.
+type Taint struct {
+	Key    string `json:"key,omitempty"`
+	Value  string `json:"value,omitempty"`
+	Effect string `json:"effect,omitempty"`
+	// Disabled registers the node without a taint.
+	Disabled bool `json:"disabled,omitempty"`
+}
+
+// Capacity holds resource quantities ("1000", "4Ti").
+type Capacity struct {
+	CPU              string `json:"cpu,omitempty"`
+	Memory           string `json:"memory,omitempty"`
+	Pods             string `json:"pods,omitempty"`
+	EphemeralStorage string `json:"ephemeralStorage,omitempty"`
+}
+
+// Credentials names the source of cloud credentials. Secret values never
+// appear in this file: only where to find them.
+type Credentials struct {
+	Source string `json:"source,omitempty"`
+	// File is read when Source is "file".
+	File string `json:"file,omitempty"`
+}
+
+// MemoryBackend configures the in-memory backend used by tests and the demo.
+type MemoryBackend struct {
+	// FaultFile: while this file exists, pings fail with its contents, so
+	// tests can take the node's "cloud" away and bring it back.
+	FaultFile string `json:"faultFile,omitempty"`
+}
+
+// Load reads a YAML (or JSON) config file strictly, without defaults.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes YAML strictly: unknown and duplicate keys are errors that
+// name the key's path.
+func Parse(data []byte) (*Config, error) {
+	js, err := yaml.YAMLToJSONStrict(data)
+	if err != nil {
+		return nil, fmt.Errorf("not valid YAML: %w", err)
+	}
+	var c Config
+	strict, err := sigsjson.UnmarshalStrict(js, &c, sigsjson.DisallowUnknownFields)
+	if err != nil {
+		return nil, fmt.Errorf("decoding: %w", err)
+	}
+	if len(strict) > 0 {
+		return nil, joinStrict(strict)
+	}
+	return &c, nil
+}
+
+func joinStrict(errs []error) error {
+	msg := ""
+	for i, e := range errs {
+		if i > 0 {
+			msg += "; "
+		}
+		msg += e.Error()
+	}
+	return fmt.Errorf("%s", msg)
+}

@@ -1,0 +1,134 @@
+package config
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+var clouds = []string{"aws-lambda", "memory"}
+
+// The defaults a minimal config gets are pinned by a golden file, so a
+// change to any default shows up in review.
+func TestGoldenDefaults(t *testing.T) {
+	c, err := Parse([]byte("nodes:\n- {name: vk, cloud: aws-lambda, region: us-east-1}\n- {name: vk2, cloud: memory, region: local}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDefaults()
+	if errs := c.Validate(clouds); len(errs) > 0 {
+		t.Fatalf("defaults do not validate: %v", errs)
+	}
+	got, err := yaml.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "defaults.golden.yaml")
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./pkg/config -run Golden -update)", err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("defaults changed; run with -update if intended.\n--- got\n%s\n--- want\n%s", got, want)
+	}
+}
+
+func TestParseRejectsUnknownAndDuplicateKeysByPath(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"nodes:\n- {name: a, cloud: memory, region: x, colour: blue}\n", `unknown field "nodes[0].colour"`},
+		{"tls: {certfile: a}\n", `unknown field "tls.certfile"`},
+		{"clientQPS: 1\nclientQPS: 2\n", `"clientQPS"`},
+		{"nodes: [\n", "not valid YAML"},
+	} {
+		_, err := Parse([]byte(tc.in))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Parse(%q) error = %v, want it to contain %q", tc.in, err, tc.want)
+		}
+	}
+}
+
+func TestValidateNamesEveryBadField(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		yaml string
+		want []string
+	}{
+		{"no nodes", "{}", []string{"nodes: Required value"}},
+		{"missing region", "nodes: [{name: a, cloud: memory}]", []string{"nodes[0].region: Required value"}},
+		{"unknown cloud", "nodes: [{name: a, cloud: gcp, region: x}]", []string{`nodes[0].cloud: Unsupported value: "gcp"`}},
+		{"missing cloud", "nodes: [{name: a, region: x}]", []string{"nodes[0].cloud: Required value"}},
+		{"bad quantity", "nodes: [{name: a, cloud: memory, region: x, capacity: {memory: lots}}]", []string{`nodes[0].capacity.memory: Invalid value: "lots"`}},
+		{"negative pods", "nodes: [{name: a, cloud: memory, region: x, capacity: {pods: '-1'}}]", []string{"nodes[0].capacity.pods: Invalid value"}},
+		{"bad node name", "nodes: [{name: Bad_Name, cloud: memory, region: x}]", []string{"nodes[0].name: Invalid value"}},
+		{"duplicate names", "nodes: [{name: a, cloud: memory, region: x}, {name: a, cloud: memory, region: x}]", []string{"nodes[1].name: Duplicate value"}},
+		{"same listen address", "nodes: [{name: a, cloud: memory, region: x, kubeletPort: 1}, {name: b, cloud: memory, region: x, kubeletPort: 1}]", []string{"nodes[1].listenAddress: Duplicate value"}},
+		{"bad address", "nodes: [{name: a, cloud: memory, region: x, address: nowhere}]", []string{"nodes[0].address: Invalid value"}},
+		{"bad port", "nodes: [{name: a, cloud: memory, region: x, kubeletPort: 70000}]", []string{"nodes[0].kubeletPort: Invalid value"}},
+		{"bad taint effect", "nodes: [{name: a, cloud: memory, region: x, taint: {effect: Never}}]", []string{"nodes[0].taint.effect: Unsupported value"}},
+		{"bad label", "nodes: [{name: a, cloud: memory, region: x, labels: {'a b': c}}]", []string{"nodes[0].labels[a b]: Invalid value"}},
+		{"credentials file missing", "nodes: [{name: a, cloud: memory, region: x, credentials: {source: file}}]", []string{"nodes[0].credentials.file: Required value"}},
+		{"bad credentials source", "nodes: [{name: a, cloud: memory, region: x, credentials: {source: magic}}]", []string{"nodes[0].credentials.source: Unsupported value"}},
+		{"memory knobs on a cloud", "nodes: [{name: a, cloud: aws-lambda, region: x, memory: {faultFile: /f}}]", []string{"nodes[0].memory: Forbidden"}},
+		{"half a key pair", "tls: {certFile: a}\nnodes: [{name: a, cloud: memory, region: x}]", []string{"tls.keyFile: Required value"}},
+		{"bad log level", "log: {level: loud}\nnodes: [{name: a, cloud: memory, region: x}]", []string{"log.level: Unsupported value"}},
+		{"bad qps", "clientQPS: -1\nnodes: [{name: a, cloud: memory, region: x}]", []string{"clientQPS: Invalid value"}},
+		{"several at once", "nodes: [{name: a, cloud: memory}, {name: b, region: x}]", []string{"nodes[0].region: Required value", "nodes[1].cloud: Required value"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse([]byte(tc.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.SetDefaults()
+			errs := c.Validate(clouds)
+			got := errs.ToAggregate()
+			if got == nil {
+				t.Fatalf("no error, want %v", tc.want)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(got.Error(), w) {
+					t.Errorf("errors %q lack %q", got.Error(), w)
+				}
+			}
+		})
+	}
+}
+
+func TestDefaultsGiveEachNodeItsOwnPort(t *testing.T) {
+	c := &Config{Nodes: []Node{{Name: "a", Cloud: "memory", Region: "x"}, {Name: "b", Cloud: "memory", Region: "x"}}}
+	c.SetDefaults()
+	if c.Nodes[0].KubeletPort != DefaultKubeletPort || c.Nodes[1].KubeletPort != DefaultKubeletPort+1 {
+		t.Errorf("ports = %d, %d", c.Nodes[0].KubeletPort, c.Nodes[1].KubeletPort)
+	}
+	if c.Nodes[1].Taint.Value != "memory" || c.Nodes[1].InstanceType != "memory" {
+		t.Errorf("taint value / instance type not defaulted from the cloud: %+v", c.Nodes[1])
+	}
+	if errs := c.Validate(clouds); len(errs) > 0 {
+		t.Error(errs)
+	}
+}
+
+func TestLoadNamesTheFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(p, []byte("bogus: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(p)
+	if err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), `unknown field "bogus"`) {
+		t.Errorf("Load error = %v", err)
+	}
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.yaml")); err == nil {
+		t.Error("Load of a missing file succeeded")
+	}
+}

@@ -1,0 +1,136 @@
+package config
+
+import (
+	"net"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+var (
+	logLevels   = []string{"debug", "info", "warn", "error"}
+	logFormats  = []string{"text", "json"}
+	taintEffect = []string{"NoSchedule", "PreferNoSchedule", "NoExecute"}
+	credSources = []string{CredentialSourceDefault, CredentialSourceEnv, CredentialSourceFile}
+)
+
+// Validate checks every field and returns all problems at once, each naming
+// its path (for example "nodes[0].capacity.memory"). clouds lists the
+// backend names the caller's registry knows. Call it after SetDefaults.
+func (c *Config) Validate(clouds []string) field.ErrorList {
+	var errs field.ErrorList
+	if c.ClientQPS <= 0 {
+		errs = append(errs, field.Invalid(field.NewPath("clientQPS"), c.ClientQPS, "must be greater than 0"))
+	}
+	if c.ClientBurst <= 0 {
+		errs = append(errs, field.Invalid(field.NewPath("clientBurst"), c.ClientBurst, "must be greater than 0"))
+	}
+	if c.Workers <= 0 {
+		errs = append(errs, field.Invalid(field.NewPath("workers"), c.Workers, "must be greater than 0"))
+	}
+	if !slices.Contains(logLevels, c.Log.Level) {
+		errs = append(errs, field.NotSupported(field.NewPath("log", "level"), c.Log.Level, logLevels))
+	}
+	if !slices.Contains(logFormats, c.Log.Format) {
+		errs = append(errs, field.NotSupported(field.NewPath("log", "format"), c.Log.Format, logFormats))
+	}
+	tlsPath := field.NewPath("tls")
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		errs = append(errs, field.Required(tlsPath.Child("keyFile"), "certFile and keyFile go together: give both, or neither for a self-signed certificate"))
+	}
+	nodesPath := field.NewPath("nodes")
+	if len(c.Nodes) == 0 {
+		errs = append(errs, field.Required(nodesPath, "at least one virtual node"))
+	}
+	names := map[string]bool{}
+	listen := map[string]bool{}
+	for i := range c.Nodes {
+		p := nodesPath.Index(i)
+		n := &c.Nodes[i]
+		errs = append(errs, n.validate(p, clouds)...)
+		if names[n.Name] {
+			errs = append(errs, field.Duplicate(p.Child("name"), n.Name))
+		}
+		names[n.Name] = true
+		if listen[n.ListenAddress] {
+			errs = append(errs, field.Duplicate(p.Child("listenAddress"), n.ListenAddress))
+		}
+		listen[n.ListenAddress] = true
+	}
+	return errs
+}
+
+func (n *Node) validate(p *field.Path, clouds []string) field.ErrorList {
+	var errs field.ErrorList
+	if n.Name == "" {
+		errs = append(errs, field.Required(p.Child("name"), "the Node object's name"))
+	} else {
+		for _, msg := range validation.IsDNS1123Subdomain(n.Name) {
+			errs = append(errs, field.Invalid(p.Child("name"), n.Name, msg))
+		}
+	}
+	switch {
+	case n.Cloud == "":
+		errs = append(errs, field.Required(p.Child("cloud"), "one of: "+strings.Join(clouds, ", ")))
+	case !slices.Contains(clouds, n.Cloud):
+		errs = append(errs, field.NotSupported(p.Child("cloud"), n.Cloud, clouds))
+	}
+	if n.Region == "" {
+		errs = append(errs, field.Required(p.Child("region"), "the cloud region functions are created in"))
+	}
+	if net.ParseIP(n.Address) == nil {
+		errs = append(errs, field.Invalid(p.Child("address"), n.Address, "must be an IP address"))
+	}
+	if n.KubeletPort < 1 || n.KubeletPort > 65535 {
+		errs = append(errs, field.Invalid(p.Child("kubeletPort"), n.KubeletPort, "must be between 1 and 65535"))
+	}
+	if _, _, err := net.SplitHostPort(n.ListenAddress); err != nil {
+		errs = append(errs, field.Invalid(p.Child("listenAddress"), n.ListenAddress, "must be host:port"))
+	}
+	for k, v := range n.Labels {
+		for _, msg := range validation.IsQualifiedName(k) {
+			errs = append(errs, field.Invalid(p.Child("labels").Key(k), k, msg))
+		}
+		for _, msg := range validation.IsValidLabelValue(v) {
+			errs = append(errs, field.Invalid(p.Child("labels").Key(k), v, msg))
+		}
+	}
+	if !n.Taint.Disabled {
+		tp := p.Child("taint")
+		for _, msg := range validation.IsQualifiedName(n.Taint.Key) {
+			errs = append(errs, field.Invalid(tp.Child("key"), n.Taint.Key, msg))
+		}
+		for _, msg := range validation.IsValidLabelValue(n.Taint.Value) {
+			errs = append(errs, field.Invalid(tp.Child("value"), n.Taint.Value, msg))
+		}
+		if !slices.Contains(taintEffect, n.Taint.Effect) {
+			errs = append(errs, field.NotSupported(tp.Child("effect"), n.Taint.Effect, taintEffect))
+		}
+	}
+	cp := p.Child("capacity")
+	for name, q := range map[string]string{"cpu": n.Capacity.CPU, "memory": n.Capacity.Memory, "pods": n.Capacity.Pods, "ephemeralStorage": n.Capacity.EphemeralStorage} {
+		v, err := resource.ParseQuantity(q)
+		if err != nil {
+			errs = append(errs, field.Invalid(cp.Child(name), q, "not a quantity (examples: 1000, 500m, 4Ti): "+err.Error()))
+		} else if v.Sign() <= 0 {
+			errs = append(errs, field.Invalid(cp.Child(name), q, "must be greater than 0"))
+		}
+	}
+	crp := p.Child("credentials")
+	if !slices.Contains(credSources, n.Credentials.Source) {
+		errs = append(errs, field.NotSupported(crp.Child("source"), n.Credentials.Source, credSources))
+	}
+	if n.Credentials.Source == CredentialSourceFile && n.Credentials.File == "" {
+		errs = append(errs, field.Required(crp.Child("file"), `the credentials file, when source is "file"`))
+	}
+	if n.HealthCheckInterval.Duration <= 0 {
+		errs = append(errs, field.Invalid(p.Child("healthCheckInterval"), n.HealthCheckInterval.Duration.String(), "must be greater than 0"))
+	}
+	if n.Memory != nil && n.Cloud != "memory" {
+		errs = append(errs, field.Forbidden(p.Child("memory"), `only for cloud "memory"`))
+	}
+	return errs
+}

@@ -1,0 +1,102 @@
+package memorybackend
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
+
+	"github.com/faas-kubelet/faas-kubelet/provider"
+)
+
+// Name is the backend's name in the config.
+const Name = "memory"
+
+// Options configure the backend.
+type Options struct {
+	// FaultFile, while it exists, makes Ping fail with its contents.
+	FaultFile string
+	// Now returns the current time; tests set it.
+	Now func() time.Time
+}
+
+// Backend keeps functions in a map.
+type Backend struct {
+	opts Options
+	mu   sync.Mutex
+	fns  map[string]provider.FunctionState
+}
+
+var _ provider.Backend = (*Backend)(nil)
+
+// New returns an empty in-memory backend.
+func New(opts Options) *Backend {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Backend{opts: opts, fns: map[string]provider.FunctionState{}}
+}
+
+// Cloud returns "memory".
+func (b *Backend) Cloud() string { return Name }
+
+// Ping fails while the fault file exists.
+func (b *Backend) Ping(context.Context) error {
+	if b.opts.FaultFile == "" {
+		return nil
+	}
+	data, err := os.ReadFile(b.opts.FaultFile)
+	if err != nil {
+		return nil
+	}
+	msg := strings.TrimSpace(string(data))
+	if msg == "" {
+		msg = "fault injected"
+	}
+	return fmt.Errorf("memory backend unreachable: %s", msg)
+}
+
+// Deploy stores the function as Active.
+func (b *Backend) Deploy(_ context.Context, fn *provider.Function) (*provider.FunctionState, error) {
+	if fn.Image == "" {
+		return nil, errdefs.InvalidInput("spec.containers[0].image: an image is required")
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	st, ok := b.fns[fn.Name]
+	if !ok {
+		st = provider.FunctionState{Name: fn.Name, Created: b.opts.Now()}
+	}
+	sum := sha256.Sum256([]byte(fn.Image))
+	st.Phase = provider.PhaseActive
+	st.ImageID = "sha256:" + hex.EncodeToString(sum[:])
+	st.Tags = maps.Clone(fn.Tags)
+	b.fns[fn.Name] = st
+	return &st, nil
+}
+
+// Delete forgets the function; deleting a missing function succeeds.
+func (b *Backend) Delete(_ context.Context, name string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.fns, name)
+	return nil
+}
+
+// Get returns the function's state or errdefs.NotFound.
+func (b *Backend) Get(_ context.Context, name string) (*provider.FunctionState, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	st, ok := b.fns[name]
+	if !ok {
+		return nil, errdefs.NotFoundf("function %s not found", name)
+	}
+	return &st, nil
+}

@@ -1,0 +1,133 @@
+package node
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/virtual-kubelet/virtual-kubelet/log"
+	vknode "github.com/virtual-kubelet/virtual-kubelet/node"
+	"github.com/virtual-kubelet/virtual-kubelet/node/nodeutil"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/server/dynamiccertificates"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/faas-kubelet/faas-kubelet/pkg/config"
+	"github.com/faas-kubelet/faas-kubelet/provider"
+)
+
+// Options configure one virtual node.
+type Options struct {
+	// Node is the node's validated config (defaults set).
+	Node *config.Node
+	// TLS is the kubelet API's certificate and client CA.
+	TLS config.TLS
+	// Client talks to the API server.
+	Client kubernetes.Interface
+	// Backend is the cloud behind the node.
+	Backend provider.Backend
+	// Workers reconcile pods concurrently.
+	Workers int
+	// KubeletVersion is reported in the node's status.
+	KubeletVersion string
+}
+
+// Run registers the node and serves it until ctx ends.
+func Run(ctx context.Context, opts Options) error {
+	c := opts.Node
+	ctx = log.WithLogger(ctx, log.G(ctx).WithFields(log.Fields{"node": c.Name, "cloud": c.Cloud}))
+	spec, err := Spec(c, opts.KubeletVersion, time.Now())
+	if err != nil {
+		return err
+	}
+	serving, err := servingCert(opts.TLS, c)
+	if err != nil {
+		return err
+	}
+	auth, err := webhookAuth(ctx, opts.Client, c.Name, opts.TLS.ClientCAFile)
+	if err != nil {
+		return err
+	}
+	hp := newHealth(opts.Backend, spec, c.HealthCheckInterval.Duration)
+	mux := http.NewServeMux()
+	n, err := nodeutil.NewNode(c.Name,
+		func(nodeutil.ProviderConfig) (nodeutil.Provider, vknode.NodeProvider, error) {
+			p, err := provider.New(provider.Options{NodeName: c.Name, Backend: opts.Backend})
+			return p, hp, err
+		},
+		nodeutil.WithClient(opts.Client),
+		func(nc *nodeutil.NodeConfig) error {
+			nc.NodeSpec = *spec
+			nc.HTTPListenAddr = c.ListenAddress
+			nc.NumWorkers = opts.Workers
+			nc.Handler = nodeutil.WithAuth(auth, mux)
+			nc.NodeStatusUpdateErrorHandler = recreateNode(opts.Client, spec)
+			nc.StreamIdleTimeout = 4 * time.Hour
+			nc.StreamCreationTimeout = 30 * time.Second
+			return nil
+		},
+		nodeutil.AttachProviderRoutes(mux),
+		nodeutil.WithTLSConfig(func(tc *tls.Config) error {
+			tc.Certificates = []tls.Certificate{serving}
+			return nil
+		}),
+	)
+	if err != nil {
+		return fmt.Errorf("node %s: %w", c.Name, err)
+	}
+	log.G(ctx).WithField("listen", c.ListenAddress).Info("starting virtual node")
+	if err := n.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("node %s: %w", c.Name, err)
+	}
+	return nil
+}
+
+func servingCert(t config.TLS, c *config.Node) (tls.Certificate, error) {
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return cert, fmt.Errorf("loading kubelet serving certificate: %w", err)
+		}
+		return cert, nil
+	}
+	return selfSigned([]string{c.Name, c.Address}, time.Now())
+}
+
+// webhookAuth authenticates as the kubelet does: client certificates signed
+// by the client CA, and bearer tokens through TokenReview; it authorizes
+// through SubjectAccessReview. Anonymous requests are refused.
+func webhookAuth(ctx context.Context, client kubernetes.Interface, nodeName, clientCA string) (nodeutil.Auth, error) {
+	var ca *dynamiccertificates.DynamicFileCAContent
+	if clientCA != "" {
+		var err error
+		ca, err = dynamiccertificates.NewDynamicCAContentFromFile("client-ca", clientCA)
+		if err != nil {
+			return nil, fmt.Errorf("loading kubelet client CA: %w", err)
+		}
+		go ca.Run(ctx, 1)
+	}
+	return nodeutil.WebhookAuth(client, nodeName, func(cfg *nodeutil.WebhookAuthConfig) error {
+		if ca != nil {
+			cfg.AuthnConfig.ClientCertificateCAContentProvider = ca
+		}
+		return nil
+	})
+}
+
+// recreateNode registers the node again when someone deleted it, as a
+// kubelet does; any other status update error is returned as it is.
+func recreateNode(client kubernetes.Interface, spec *corev1.Node) vknode.ErrorHandler {
+	return func(ctx context.Context, err error) error {
+		if !apierrors.IsNotFound(err) {
+			return err
+		}
+		log.G(ctx).Warn("node object was deleted; registering it again")
+		_, cerr := client.CoreV1().Nodes().Create(ctx, spec.DeepCopy(), metav1.CreateOptions{})
+		return cerr
+	}
+}

@@ -1,0 +1,73 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Backend is one cloud's function service, as the core uses it. Backends
+// map their SDK's errors to errdefs at their edge: a function that does not
+// exist is errdefs.NotFound, a request the cloud refuses as malformed is
+// errdefs.InvalidInput. A backend that cannot do something returns an error
+// wrapping ErrNotSupported.
+type Backend interface {
+	// Cloud names the backend, as written in the config ("memory", "aws-lambda").
+	Cloud() string
+	// Ping checks that the cloud answers with the configured credentials. The
+	// node's Ready condition follows it; the error text is shown to users, so
+	// it must not carry secrets.
+	Ping(ctx context.Context) error
+	// Deploy creates the function, or updates it to match fn. It is
+	// idempotent on fn.Name: a retried create must not create a second one.
+	Deploy(ctx context.Context, fn *Function) (*FunctionState, error)
+	// Delete removes the function. A function that is already gone counts as
+	// deleted (nil error).
+	Delete(ctx context.Context, name string) error
+	// Get returns the function's current state, or errdefs.NotFound.
+	Get(ctx context.Context, name string) (*FunctionState, error)
+}
+
+// ErrNotSupported marks an operation a backend cannot perform.
+var ErrNotSupported = errors.New("not supported")
+
+// NotSupportedf returns an error wrapping ErrNotSupported.
+func NotSupportedf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrNotSupported}, args...)...)
+}
+
+// Function is what a pod asks a cloud to run.
+type Function struct {
+	// Name is derived from the pod deterministically (see FunctionName).
+	Name  string
+	Image string
+	Env   map[string]string
+	// Tags identify the pod that owns the function (UID, namespace, name,
+	// node) and carry the pod's labels.
+	Tags map[string]string
+}
+
+// Phase is a function's lifecycle state, common to all clouds.
+type Phase string
+
+// Phases.
+const (
+	PhasePending Phase = "Pending"
+	PhaseActive  Phase = "Active"
+	PhaseFailed  Phase = "Failed"
+)
+
+// FunctionState is what a cloud reports about one function.
+type FunctionState struct {
+	Name  string
+	Phase Phase
+	// Reason and Message explain a Failed phase in the cloud's words.
+	Reason  string
+	Message string
+	// ImageID identifies the deployed code (image digest or code hash).
+	ImageID string
+	// Created is when the cloud created the function.
+	Created time.Time
+	Tags    map[string]string
+}

@@ -1,0 +1,198 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
+	"github.com/virtual-kubelet/virtual-kubelet/node/api"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// fakeBackend is a hand-written fake whose behaviour tests set per call.
+type fakeBackend struct {
+	mu       sync.Mutex
+	deployFn func(*Function) (*FunctionState, error)
+	deployed []*Function
+	deleted  []string
+}
+
+func (f *fakeBackend) Cloud() string              { return "fake" }
+func (f *fakeBackend) Ping(context.Context) error { return nil }
+func (f *fakeBackend) Delete(_ context.Context, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.deleted = append(f.deleted, name)
+	return nil
+}
+func (f *fakeBackend) Get(context.Context, string) (*FunctionState, error) {
+	return nil, errdefs.NotFound("no")
+}
+func (f *fakeBackend) Deploy(_ context.Context, fn *Function) (*FunctionState, error) {
+	f.mu.Lock()
+	f.deployed = append(f.deployed, fn)
+	f.mu.Unlock()
+	if f.deployFn != nil {
+		return f.deployFn(fn)
+	}
+	return &FunctionState{Name: fn.Name, Phase: PhaseActive, ImageID: "sha256:abc", Created: time.Unix(1000, 0)}, nil
+}
+
+var now = time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)
+
+func newPod(uid, name string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: types.UID(uid), Labels: map[string]string{"app": "hello"}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "example.com/hello:1",
+			Env: []corev1.EnvVar{{Name: "GREETING", Value: "hi"}}}}},
+	}
+}
+
+func newProvider(t *testing.T, b Backend) (*Provider, *[]*corev1.Pod) {
+	t.Helper()
+	p, err := New(Options{NodeName: "vk", Backend: b, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var notified []*corev1.Pod
+	p.NotifyPods(context.Background(), func(pod *corev1.Pod) {
+		mu.Lock()
+		notified = append(notified, pod)
+		mu.Unlock()
+	})
+	return p, &notified
+}
+
+func TestCreatePodDeploysTaggedFunctionAndReportsRunning(t *testing.T) {
+	b := &fakeBackend{}
+	p, notified := newProvider(t, b)
+	pod := newPod("uid-1", "hello")
+	if err := p.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	fn := b.deployed[0]
+	for k, want := range map[string]string{TagPodUID: "uid-1", TagPodNamespace: "default", TagPodName: "hello", TagNode: "vk", "app": "hello"} {
+		if fn.Tags[k] != want {
+			t.Errorf("tag %s = %q, want %q", k, fn.Tags[k], want)
+		}
+	}
+	if fn.Image != "example.com/hello:1" || fn.Env["GREETING"] != "hi" {
+		t.Errorf("function = %+v", fn)
+	}
+	if len(*notified) != 1 {
+		t.Fatalf("notified %d times, want 1", len(*notified))
+	}
+	st := (*notified)[0].Status
+	if st.Phase != corev1.PodRunning || !st.ContainerStatuses[0].Ready || st.ContainerStatuses[0].State.Running == nil ||
+		st.ContainerStatuses[0].ImageID != "sha256:abc" {
+		t.Errorf("status = %+v", st)
+	}
+	got, err := p.GetPodStatus(context.Background(), "default", "hello")
+	if err != nil || got.Phase != corev1.PodRunning {
+		t.Errorf("GetPodStatus = %v, %v", got, err)
+	}
+}
+
+func TestFunctionNameIsStablePerUIDAndNewPerPod(t *testing.T) {
+	a, b := newPod("uid-1", "hello"), newPod("uid-2", "hello")
+	if FunctionName(a) != FunctionName(a.DeepCopy()) {
+		t.Error("same pod, different names")
+	}
+	if FunctionName(a) == FunctionName(b) {
+		t.Error("a pod recreated under the same name (new UID) reuses the old function name")
+	}
+}
+
+func TestRecreatedPodWithSameNameIsADifferentRecord(t *testing.T) {
+	b := &fakeBackend{}
+	p, _ := newProvider(t, b)
+	old, fresh := newPod("uid-1", "hello"), newPod("uid-2", "hello")
+	if err := p.CreatePod(context.Background(), old); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.DeletePod(context.Background(), old); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.CreatePod(context.Background(), fresh); err != nil {
+		t.Fatal(err)
+	}
+	pods, _ := p.GetPods(context.Background())
+	if len(pods) != 1 || pods[0].UID != "uid-2" {
+		t.Errorf("GetPods = %v, want only uid-2", pods)
+	}
+	if len(b.deleted) != 1 || b.deleted[0] != FunctionName(old) {
+		t.Errorf("deleted %v, want %s", b.deleted, FunctionName(old))
+	}
+}
+
+func TestDeletePodReportsTerminatedContainers(t *testing.T) {
+	p, notified := newProvider(t, &fakeBackend{})
+	pod := newPod("uid-1", "hello")
+	if err := p.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	running := (*notified)[0]
+	if err := p.DeletePod(context.Background(), running); err != nil {
+		t.Fatal(err)
+	}
+	final := (*notified)[1].Status
+	if final.ContainerStatuses[0].State.Terminated == nil || final.ContainerStatuses[0].Ready {
+		t.Errorf("final container status = %+v", final.ContainerStatuses[0])
+	}
+	if _, err := p.GetPod(context.Background(), "default", "hello"); !errdefs.IsNotFound(err) {
+		t.Errorf("GetPod after delete: %v, want NotFound", err)
+	}
+}
+
+func TestRefusedSpecFailsThePodNotTheCall(t *testing.T) {
+	b := &fakeBackend{deployFn: func(*Function) (*FunctionState, error) {
+		return nil, errdefs.InvalidInput("spec.containers[0].image: not from ECR")
+	}}
+	p, notified := newProvider(t, b)
+	if err := p.CreatePod(context.Background(), newPod("uid-1", "bad")); err != nil {
+		t.Fatalf("CreatePod returned %v; a refused spec must fail the pod, not be retried", err)
+	}
+	st := (*notified)[0].Status
+	if st.Phase != corev1.PodFailed || st.Reason != "InvalidSpec" || st.Message != "spec.containers[0].image: not from ECR" {
+		t.Errorf("status = phase %s reason %q message %q", st.Phase, st.Reason, st.Message)
+	}
+}
+
+func TestTransientDeployErrorIsReturnedForRetry(t *testing.T) {
+	b := &fakeBackend{deployFn: func(*Function) (*FunctionState, error) { return nil, errors.New("503 from cloud") }}
+	p, notified := newProvider(t, b)
+	if err := p.CreatePod(context.Background(), newPod("uid-1", "x")); err == nil {
+		t.Error("a transient error was swallowed")
+	}
+	if len(*notified) != 0 {
+		t.Errorf("a pod status was reported for a failed call: %v", *notified)
+	}
+}
+
+func TestUnsupportedRoutesSayWhat(t *testing.T) {
+	p, _ := newProvider(t, &fakeBackend{})
+	_, err := p.GetContainerLogs(context.Background(), "default", "x", "app", api.ContainerLogOpts{})
+	if !errdefs.IsInvalidInput(err) || !errors.Is(err, ErrNotSupported) {
+		t.Errorf("GetContainerLogs error = %v", err)
+	}
+}
+
+func TestStatsSummaryListsPods(t *testing.T) {
+	p, _ := newProvider(t, &fakeBackend{})
+	if err := p.CreatePod(context.Background(), newPod("uid-1", "hello")); err != nil {
+		t.Fatal(err)
+	}
+	s, err := p.GetStatsSummary(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Node.NodeName != "vk" || len(s.Pods) != 1 || s.Pods[0].PodRef.UID != "uid-1" || s.Pods[0].Containers[0].Name != "app" {
+		t.Errorf("summary = %+v", s)
+	}
+}
