@@ -163,7 +163,13 @@ start() { # NAME ARGS...
   local name=$1
   shift
   if pid_alive "${name}"; then return; fi
-  in_ns nohup "${KUBE_BIN}/${name}" "$@" > "${RUN_DIR}/logs/${name}.log" 2>&1 < /dev/null &
+  # Started directly (not through a shell function) so that $! is the
+  # component itself: `ip netns exec` and nohup both exec their command.
+  if [[ "$(cat "${mode_file}" 2>/dev/null)" == "netns" ]]; then
+    nohup ip netns exec "${NETNS}" "${KUBE_BIN}/${name}" "$@" > "${RUN_DIR}/logs/${name}.log" 2>&1 < /dev/null &
+  else
+    nohup "${KUBE_BIN}/${name}" "$@" > "${RUN_DIR}/logs/${name}.log" 2>&1 < /dev/null &
+  fi
   echo $! > "${RUN_DIR}/${name}.pid"
 }
 

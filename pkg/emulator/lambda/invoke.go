@@ -1,0 +1,135 @@
+package lambda
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+const maxSleep = 30 * time.Second
+
+// invoke runs the emulated function: see the package doc for its behaviour.
+func (s *Server) invoke(w http.ResponseWriter, r *http.Request) error {
+	payload, err := io.ReadAll(io.LimitReader(r.Body, 6<<20+1))
+	if err != nil {
+		return err
+	}
+	if len(payload) > 6<<20 {
+		return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "RequestTooLargeException", Message: "Request must be smaller than 6291456 bytes for the InvokeFunction operation"}
+	}
+	typ := r.Header.Get("X-Amz-Invocation-Type")
+	if typ == "" {
+		typ = "RequestResponse"
+	}
+	s.mu.Lock()
+	f, err := s.get(r.PathValue("name"))
+	if err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	switch f.cfg.State {
+	case "Pending":
+		s.mu.Unlock()
+		return conflict("The operation cannot be performed at this time. The function is currently in the following state: Pending")
+	case "Failed":
+		s.mu.Unlock()
+		return &apiError{Status: http.StatusBadGateway, Code: "InvalidImageException", Message: f.cfg.StateReason}
+	}
+	env := map[string]string{}
+	if f.cfg.Environment != nil {
+		env = f.cfg.Environment.Variables
+	}
+	cfg := f.cfg
+	s.mu.Unlock()
+
+	switch typ {
+	case "DryRun":
+		return writeJSON(w, http.StatusNoContent, nil)
+	case "Event":
+		go s.run(cfg, env, payload)
+		w.Header().Set("X-Amzn-RequestId", newID())
+		w.WriteHeader(http.StatusAccepted)
+		return nil
+	case "RequestResponse":
+	default:
+		return invalid("1 validation error detected: Value '%s' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]", typ)
+	}
+	res := s.run(cfg, env, payload)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Amz-Executed-Version", "$LATEST")
+	w.Header().Set("X-Amzn-RequestId", res.requestID)
+	if res.fnErr != "" {
+		w.Header().Set("X-Amz-Function-Error", "Unhandled")
+	}
+	if r.Header.Get("X-Amz-Log-Type") == "Tail" {
+		tail := res.log
+		if len(tail) > 4096 {
+			tail = tail[len(tail)-4096:]
+		}
+		w.Header().Set("X-Amz-Log-Result", base64.StdEncoding.EncodeToString([]byte(tail)))
+	}
+	w.WriteHeader(http.StatusOK)
+	_, err = w.Write(res.body)
+	return err
+}
+
+type result struct {
+	requestID string
+	body      []byte
+	fnErr     string
+	log       string
+}
+
+func (s *Server) run(cfg configuration, env map[string]string, payload []byte) result {
+	start := s.opts.Now()
+	id := newID()
+	var steer struct {
+		Fail    *string `json:"fail"`
+		SleepMs int     `json:"sleepMs"`
+	}
+	_ = json.Unmarshal(payload, &steer)
+	if steer.SleepMs > 0 {
+		time.Sleep(min(time.Duration(steer.SleepMs)*time.Millisecond, maxSleep))
+	}
+	lines := []string{fmt.Sprintf("START RequestId: %s Version: $LATEST", id)}
+	if msg := env["EMULATOR_LOG"]; msg != "" {
+		lines = append(lines, msg)
+	}
+	res := result{requestID: id}
+	fail := env["EMULATOR_FAIL"]
+	if steer.Fail != nil {
+		fail = *steer.Fail
+	}
+	if fail != "" {
+		res.fnErr = fail
+		body, _ := json.Marshal(map[string]any{"errorMessage": fail, "errorType": "EmulatedError", "requestId": id, "stackTrace": []string{}})
+		res.body = body
+		lines = append(lines, fmt.Sprintf("%s\tERROR\tInvoke Error \t%s", time.Now().UTC().Format(time.RFC3339Nano), string(body)))
+	} else {
+		res.body = payload
+		if len(strings.TrimSpace(string(payload))) == 0 {
+			res.body = []byte("{}")
+		}
+		lines = append(lines, fmt.Sprintf("received %d bytes: %s", len(payload), truncate(string(payload), 256)))
+	}
+	d := s.opts.Now().Sub(start)
+	ms := float64(d.Microseconds()) / 1000
+	lines = append(lines,
+		fmt.Sprintf("END RequestId: %s", id),
+		fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB\t",
+			id, ms, int64(ms)+1, cfg.MemorySize, min(cfg.MemorySize, 42)))
+	s.appendLogs(cfg.LoggingConfig.LogGroup, cfg.FunctionName, lines)
+	res.log = strings.Join(lines, "\n") + "\n"
+	return res
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

@@ -1,0 +1,300 @@
+package lambda
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/faas-kubelet/faas-kubelet/pkg/emulator/awsauth"
+)
+
+// Options configure the emulator.
+type Options struct {
+	Region    string
+	AccountID string
+	// Credentials maps access key IDs to secret keys that sign requests.
+	Credentials map[string]string
+	// ActivationDelay is how long a new function stays Pending.
+	ActivationDelay time.Duration
+	// UpdateDelay is how long an update stays InProgress.
+	UpdateDelay time.Duration
+	// Latency is added to every request.
+	Latency time.Duration
+	// Now returns the current time; tests set it.
+	Now func() time.Time
+}
+
+// Defaults for a local emulator.
+const (
+	DefaultRegion    = "us-east-1"
+	DefaultAccountID = "123456789012"
+	DefaultAccessKey = "AKIDFAASKUBELETLOCAL"
+	DefaultSecretKey = "faas-kubelet-local-secret"
+)
+
+// Server is the emulator; it is an http.Handler.
+type Server struct {
+	opts   Options
+	lambda *awsauth.Verifier
+	logsV  *awsauth.Verifier
+	mux    *http.ServeMux
+
+	mu        sync.Mutex
+	functions map[string]*function
+	groups    map[string]*logGroup
+	calls     map[string]int
+	faults    map[string][]Fault
+	seq       int
+}
+
+// Fault is an error injected into the next calls of an operation.
+type Fault struct {
+	Op     string `json:"op"`
+	Status int    `json:"status"`
+	// Code is the AWS error type; derived from Status when empty.
+	Code  string `json:"code,omitempty"`
+	Count int    `json:"count"`
+	// RetryAfter, in seconds, is sent as a Retry-After header when set.
+	RetryAfter int `json:"retryAfter,omitempty"`
+}
+
+// New returns an emulator with no functions.
+func New(opts Options) *Server {
+	if opts.Region == "" {
+		opts.Region = DefaultRegion
+	}
+	if opts.AccountID == "" {
+		opts.AccountID = DefaultAccountID
+	}
+	if opts.Credentials == nil {
+		opts.Credentials = map[string]string{DefaultAccessKey: DefaultSecretKey}
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Server{
+		opts:      opts,
+		lambda:    &awsauth.Verifier{Credentials: opts.Credentials, Service: "lambda"},
+		logsV:     &awsauth.Verifier{Credentials: opts.Credentials, Service: "logs"},
+		functions: map[string]*function{},
+		groups:    map[string]*logGroup{},
+		calls:     map[string]int{},
+		faults:    map[string][]Fault{},
+	}
+	s.routes()
+	return s
+}
+
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) routes() {
+	m := http.NewServeMux()
+	route := func(pattern, op string, h handler) {
+		m.HandleFunc(pattern, s.wrap(op, s.lambda, h))
+	}
+	route("POST /2015-03-31/functions", "CreateFunction", s.createFunction)
+	route("GET /2015-03-31/functions", "ListFunctions", s.listFunctions)
+	route("GET /2015-03-31/functions/", "ListFunctions", s.listFunctions)
+	route("GET /2015-03-31/functions/{name}", "GetFunction", s.getFunction)
+	route("GET /2015-03-31/functions/{name}/configuration", "GetFunctionConfiguration", s.getFunctionConfiguration)
+	route("DELETE /2015-03-31/functions/{name}", "DeleteFunction", s.deleteFunction)
+	route("PUT /2015-03-31/functions/{name}/code", "UpdateFunctionCode", s.updateFunctionCode)
+	route("PUT /2015-03-31/functions/{name}/configuration", "UpdateFunctionConfiguration", s.updateFunctionConfiguration)
+	route("POST /2015-03-31/functions/{name}/invocations", "Invoke", s.invoke)
+	route("GET /2017-03-31/tags/{arn}", "ListTags", s.listTags)
+	route("POST /2017-03-31/tags/{arn}", "TagResource", s.tagResource)
+	route("DELETE /2017-03-31/tags/{arn}", "UntagResource", s.untagResource)
+	route("POST /2021-10-31/functions/{name}/url", "CreateFunctionUrlConfig", s.createURL)
+	route("GET /2021-10-31/functions/{name}/url", "GetFunctionUrlConfig", s.getURL)
+	route("DELETE /2021-10-31/functions/{name}/url", "DeleteFunctionUrlConfig", s.deleteURL)
+	route("PUT /2017-10-31/functions/{name}/concurrency", "PutFunctionConcurrency", s.putConcurrency)
+	route("DELETE /2017-10-31/functions/{name}/concurrency", "DeleteFunctionConcurrency", s.deleteConcurrency)
+	route("GET /2016-08-19/account-settings", "GetAccountSettings", s.accountSettings)
+	route("GET /2016-08-19/account-settings/", "GetAccountSettings", s.accountSettings)
+	m.HandleFunc("POST /{$}", s.logsDispatch)
+	m.HandleFunc("GET /_emulator/calls", s.adminCalls)
+	m.HandleFunc("POST /_emulator/faults", s.adminFaults)
+	s.mux = m
+}
+
+// ServeHTTP serves both Lambda and CloudWatch Logs.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// wrap counts the call, applies latency and injected faults, verifies the
+// signature and writes errors in the service's shape.
+func (s *Server) wrap(op string, v *awsauth.Verifier, h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.count(op)
+		if s.opts.Latency > 0 {
+			time.Sleep(s.opts.Latency)
+		}
+		if _, err := v.Verify(r); err != nil {
+			ae := err.(*awsauth.Error)
+			writeError(w, &apiError{Status: ae.Status, Code: ae.Code, Message: ae.Message})
+			return
+		}
+		if f, ok := s.takeFault(op); ok {
+			if f.RetryAfter > 0 {
+				w.Header().Set("Retry-After", fmt.Sprint(f.RetryAfter))
+			}
+			writeError(w, faultError(f))
+			return
+		}
+		if err := h(w, r); err != nil {
+			writeError(w, err)
+		}
+	}
+}
+
+func (s *Server) count(op string) {
+	s.mu.Lock()
+	s.calls[op]++
+	s.mu.Unlock()
+}
+
+// Calls returns the number of calls per operation so far.
+func (s *Server) Calls() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.calls))
+	for k, v := range s.calls {
+		out[k] = v
+	}
+	return out
+}
+
+// InjectFault makes the next f.Count calls of f.Op fail with f.Status.
+func (s *Server) InjectFault(f Fault) {
+	s.mu.Lock()
+	s.faults[f.Op] = append(s.faults[f.Op], f)
+	s.mu.Unlock()
+}
+
+func (s *Server) takeFault(op string) (Fault, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.faults[op]
+	if len(q) == 0 {
+		return Fault{}, false
+	}
+	f := q[0]
+	q[0].Count--
+	if q[0].Count <= 0 {
+		s.faults[op] = q[1:]
+	}
+	return f, true
+}
+
+func faultError(f Fault) *apiError {
+	code := f.Code
+	if code == "" {
+		switch {
+		case f.Status == http.StatusTooManyRequests:
+			code = "TooManyRequestsException"
+		case f.Status >= 500:
+			code = "ServiceException"
+		default:
+			code = "InvalidParameterValueException"
+		}
+	}
+	return &apiError{Status: f.Status, Code: code, Message: "injected fault for " + f.Op}
+}
+
+func (s *Server) adminCalls(w http.ResponseWriter, _ *http.Request) {
+	calls := s.Calls()
+	keys := make([]string, 0, len(calls))
+	for k := range calls {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(calls)
+}
+
+func (s *Server) adminFaults(w http.ResponseWriter, r *http.Request) {
+	var f Fault
+	if err := json.NewDecoder(r.Body).Decode(&f); err != nil || f.Op == "" || f.Status == 0 {
+		http.Error(w, `want {"op": "CreateFunction", "status": 429, "count": 3}`, http.StatusBadRequest)
+		return
+	}
+	if f.Count == 0 {
+		f.Count = 1
+	}
+	s.InjectFault(f)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// apiError is an error in Lambda's wire shape.
+type apiError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *apiError) Error() string { return e.Code + ": " + e.Message }
+
+func writeError(w http.ResponseWriter, err error) {
+	ae, ok := err.(*apiError)
+	if !ok {
+		ae = &apiError{Status: http.StatusInternalServerError, Code: "ServiceException", Message: err.Error()}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Amzn-ErrorType", ae.Code)
+	w.Header().Set("X-Amzn-RequestId", newID())
+	w.WriteHeader(ae.Status)
+	kind := "User"
+	if ae.Status >= 500 {
+		kind = "Service"
+	}
+	_ = json.NewEncoder(w).Encode(map[string]string{"Type": kind, "message": ae.Message, "__type": ae.Code})
+}
+
+func notFound(format string, args ...any) *apiError {
+	return &apiError{Status: http.StatusNotFound, Code: "ResourceNotFoundException", Message: fmt.Sprintf(format, args...)}
+}
+
+func invalid(format string, args ...any) *apiError {
+	return &apiError{Status: http.StatusBadRequest, Code: "InvalidParameterValueException", Message: fmt.Sprintf(format, args...)}
+}
+
+func conflict(format string, args ...any) *apiError {
+	return &apiError{Status: http.StatusConflict, Code: "ResourceConflictException", Message: fmt.Sprintf(format, args...)}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Amzn-RequestId", newID())
+	w.WriteHeader(status)
+	if v == nil {
+		return nil
+	}
+	return json.NewEncoder(w).Encode(v)
+}
+
+func decode(r *http.Request, v any) error {
+	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+		return &apiError{Status: http.StatusBadRequest, Code: "InvalidRequestContentException", Message: "Could not parse request body into json: " + err.Error()}
+	}
+	return nil
+}
+
+// functionName accepts a name, a partial ARN or a full ARN, with or without
+// a qualifier, as Lambda does.
+func functionName(nameOrARN string) string {
+	if strings.HasPrefix(nameOrARN, "arn:") {
+		parts := strings.Split(nameOrARN, ":")
+		if len(parts) >= 7 {
+			return parts[6]
+		}
+	}
+	name, _, _ := strings.Cut(nameOrARN, ":")
+	return name
+}
+
+func (s *Server) arn(name string) string {
+	return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", s.opts.Region, s.opts.AccountID, name)
+}
