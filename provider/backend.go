@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
+
+	"github.com/faas-kubelet/faas-kubelet/provider/translate"
 )
 
 // Backend is one cloud's function service, as the core uses it. Backends
@@ -21,12 +22,12 @@ type Backend interface {
 	Ping(ctx context.Context) error
 	// Deploy creates the function, or updates it to match fn. It is
 	// idempotent on fn.Name: a retried create must not create a second one.
-	Deploy(ctx context.Context, fn *Function) (*FunctionState, error)
+	Deploy(ctx context.Context, fn *translate.Function) (*translate.FunctionState, error)
 	// Delete removes the function. A function that is already gone counts as
 	// deleted (nil error).
 	Delete(ctx context.Context, name string) error
 	// Get returns the function's current state, or errdefs.NotFound.
-	Get(ctx context.Context, name string) (*FunctionState, error)
+	Get(ctx context.Context, name string) (*translate.FunctionState, error)
 }
 
 // ErrNotSupported marks an operation a backend cannot perform.
@@ -35,39 +36,4 @@ var ErrNotSupported = errors.New("not supported")
 // NotSupportedf returns an error wrapping ErrNotSupported.
 func NotSupportedf(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrNotSupported}, args...)...)
-}
-
-// Function is what a pod asks a cloud to run.
-type Function struct {
-	// Name is derived from the pod deterministically (see FunctionName).
-	Name  string
-	Image string
-	Env   map[string]string
-	// Tags identify the pod that owns the function (UID, namespace, name,
-	// node) and carry the pod's labels.
-	Tags map[string]string
-}
-
-// Phase is a function's lifecycle state, common to all clouds.
-type Phase string
-
-// Phases.
-const (
-	PhasePending Phase = "Pending"
-	PhaseActive  Phase = "Active"
-	PhaseFailed  Phase = "Failed"
-)
-
-// FunctionState is what a cloud reports about one function.
-type FunctionState struct {
-	Name  string
-	Phase Phase
-	// Reason and Message explain a Failed phase in the cloud's words.
-	Reason  string
-	Message string
-	// ImageID identifies the deployed code (image digest or code hash).
-	ImageID string
-	// Created is when the cloud created the function.
-	Created time.Time
-	Tags    map[string]string
 }

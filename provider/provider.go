@@ -2,12 +2,9 @@ package provider
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,16 +15,10 @@ import (
 	"github.com/virtual-kubelet/virtual-kubelet/node/api"
 	"github.com/virtual-kubelet/virtual-kubelet/node/nodeutil"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-)
+	"k8s.io/client-go/tools/record"
 
-// Tag keys recording which pod and node own a function.
-const (
-	TagPodUID       = "faas-kubelet.io/pod-uid"
-	TagPodNamespace = "faas-kubelet.io/pod-namespace"
-	TagPodName      = "faas-kubelet.io/pod-name"
-	TagNode         = "faas-kubelet.io/node"
+	"github.com/faas-kubelet/faas-kubelet/provider/translate"
 )
 
 // Options configure a Provider.
@@ -36,20 +27,41 @@ type Options struct {
 	NodeName string
 	// Backend is the cloud behind the node.
 	Backend Backend
+	// Recorder receives events for pods; nil records nothing.
+	Recorder record.EventRecorder
+	// ServiceAccountAnnotations returns the annotations of a ServiceAccount
+	// (for workload identity); nil means none.
+	ServiceAccountAnnotations func(namespace, name string) map[string]string
+	// PollInterval is how often the tracker looks at functions in
+	// transition; each is then read with its own backoff.
+	PollInterval time.Duration
 	// Now returns the current time; tests set it.
 	Now func() time.Time
 }
 
+// Backoff bounds for reading a function in transition.
+const (
+	firstCheck = 500 * time.Millisecond
+	maxBackoff = 10 * time.Second
+)
+
 // Provider is the cloud-neutral core for one virtual node.
 type Provider struct {
-	nodeName string
-	backend  Backend
-	now      func() time.Time
-	started  time.Time
+	opts    Options
+	started time.Time
 
 	mu     sync.Mutex
-	pods   map[types.UID]*corev1.Pod
+	pods   map[types.UID]*podRecord
 	notify func(*corev1.Pod)
+}
+
+// podRecord is what the core knows of one pod, keyed by the pod's UID.
+type podRecord struct {
+	pod       *corev1.Pod // with the status last reported
+	function  string
+	phase     translate.Phase
+	nextCheck time.Time
+	backoff   time.Duration
 }
 
 var (
@@ -65,50 +77,21 @@ func New(opts Options) (*Provider, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.PollInterval == 0 {
+		opts.PollInterval = 250 * time.Millisecond
+	}
+	if opts.Recorder == nil {
+		opts.Recorder = &record.FakeRecorder{}
+	}
+	if opts.ServiceAccountAnnotations == nil {
+		opts.ServiceAccountAnnotations = func(string, string) map[string]string { return nil }
+	}
 	return &Provider{
-		nodeName: opts.NodeName,
-		backend:  opts.Backend,
-		now:      opts.Now,
-		started:  opts.Now(),
-		pods:     map[types.UID]*corev1.Pod{},
-		notify:   func(*corev1.Pod) {},
+		opts:    opts,
+		started: opts.Now(),
+		pods:    map[types.UID]*podRecord{},
+		notify:  func(*corev1.Pod) {},
 	}, nil
-}
-
-// FunctionName derives the function's name from the pod, so that a retried
-// create names the same function and a pod recreated under the same name
-// (a new UID) gets a new one.
-func FunctionName(pod *corev1.Pod) string {
-	sum := sha256.Sum256([]byte(pod.UID))
-	base := strings.ToLower(pod.Namespace + "-" + pod.Name)
-	if len(base) > 40 {
-		base = base[:40]
-	}
-	return "fk-" + strings.Trim(base, "-") + "-" + hex.EncodeToString(sum[:])[:10]
-}
-
-func (p *Provider) functionFor(pod *corev1.Pod) *Function {
-	tags := map[string]string{
-		TagPodUID:       string(pod.UID),
-		TagPodNamespace: pod.Namespace,
-		TagPodName:      pod.Name,
-		TagNode:         p.nodeName,
-	}
-	for k, v := range pod.Labels {
-		if _, reserved := tags[k]; !reserved {
-			tags[k] = v
-		}
-	}
-	fn := &Function{Name: FunctionName(pod), Tags: tags}
-	if len(pod.Spec.Containers) > 0 {
-		c := pod.Spec.Containers[0]
-		fn.Image = c.Image
-		fn.Env = map[string]string{}
-		for _, e := range c.Env {
-			fn.Env[e.Name] = e.Value
-		}
-	}
-	return fn
 }
 
 // CreatePod deploys the pod's function and reports its status.
@@ -116,49 +99,90 @@ func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 	return p.deploy(ctx, pod)
 }
 
-// UpdatePod redeploys the function to match the pod.
+// UpdatePod redeploys the function to match the pod (a new image updates the
+// function's code).
 func (p *Provider) UpdatePod(ctx context.Context, pod *corev1.Pod) error {
 	return p.deploy(ctx, pod)
 }
 
 func (p *Provider) deploy(ctx context.Context, pod *corev1.Pod) error {
-	fn := p.functionFor(pod)
-	ctx = log.WithLogger(ctx, log.G(ctx).WithFields(log.Fields{"pod": pod.Namespace + "/" + pod.Name, "uid": pod.UID, "function": fn.Name}))
-	state, err := p.backend.Deploy(ctx, fn)
-	if err != nil {
-		if errdefs.IsInvalidInput(err) || errors.Is(err, ErrNotSupported) {
-			state = &FunctionState{Name: fn.Name, Phase: PhaseFailed, Reason: "InvalidSpec", Message: err.Error()}
-		} else {
-			return fmt.Errorf("deploying function %s: %w", fn.Name, err)
-		}
+	name := translate.FunctionName(pod)
+	ctx = log.WithLogger(ctx, log.G(ctx).WithFields(log.Fields{"pod": pod.Namespace + "/" + pod.Name, "uid": pod.UID, "function": name}))
+	fn, err := translate.FromPod(pod, p.opts.NodeName, p.opts.ServiceAccountAnnotations(pod.Namespace, pod.Spec.ServiceAccountName))
+	var state *translate.FunctionState
+	if err == nil {
+		state, err = p.opts.Backend.Deploy(ctx, fn)
 	}
-	log.G(ctx).WithField("phase", state.Phase).Info("function deployed")
+	if err != nil {
+		if !errdefs.IsInvalidInput(err) && !errors.Is(err, ErrNotSupported) {
+			p.opts.Recorder.Eventf(pod, corev1.EventTypeWarning, "FunctionDeployFailed", "deploying function %s: %v (will retry)", name, err)
+			return fmt.Errorf("deploying function %s: %w", name, err)
+		}
+		log.G(ctx).WithError(err).Warn("pod refused")
+		p.opts.Recorder.Eventf(pod, corev1.EventTypeWarning, "InvalidSpec", "%v", err)
+		state = &translate.FunctionState{Name: name, Phase: translate.PhaseFailed, Reason: "InvalidSpec", Message: err.Error()}
+	} else {
+		log.G(ctx).WithField("phase", state.Phase).Info("function deployed")
+		p.opts.Recorder.Eventf(pod, corev1.EventTypeNormal, "FunctionDeployed", "function %s deployed to %s (%s)", name, p.opts.Backend.Cloud(), state.Phase)
+	}
 	p.store(pod, state)
 	return nil
 }
 
-func (p *Provider) store(pod *corev1.Pod, state *FunctionState) {
+// store records the pod with the function's state and reports the status.
+func (p *Provider) store(pod *corev1.Pod, state *translate.FunctionState) {
 	updated := pod.DeepCopy()
-	updated.Status = PodStatus(pod, state, p.now())
+	updated.Status = translate.PodStatus(pod, state, p.opts.Now())
 	p.mu.Lock()
-	p.pods[pod.UID] = updated
+	r, ok := p.pods[pod.UID]
+	if !ok {
+		r = &podRecord{function: state.Name}
+		p.pods[pod.UID] = r
+	}
+	previous := r.phase
+	r.pod, r.phase = updated, state.Phase
+	if state.Phase == translate.PhasePending {
+		r.backoff = firstCheck
+		r.nextCheck = p.opts.Now().Add(firstCheck)
+	}
 	notify := p.notify
 	p.mu.Unlock()
+	p.event(updated, previous, state)
 	notify(updated.DeepCopy())
+}
+
+// event tells the user when the function's phase changes.
+func (p *Provider) event(pod *corev1.Pod, previous translate.Phase, st *translate.FunctionState) {
+	if previous == st.Phase {
+		return
+	}
+	switch st.Phase {
+	case translate.PhaseActive:
+		p.opts.Recorder.Eventf(pod, corev1.EventTypeNormal, "FunctionActive", "function %s is active", st.Name)
+	case translate.PhaseFailed:
+		if st.Reason != "InvalidSpec" {
+			p.opts.Recorder.Eventf(pod, corev1.EventTypeWarning, "FunctionFailed", "function %s failed: %s: %s", st.Name, st.Reason, st.Message)
+		}
+	}
 }
 
 // DeletePod deletes the function and reports the pod's final status.
 func (p *Provider) DeletePod(ctx context.Context, pod *corev1.Pod) error {
-	name := FunctionName(pod)
-	if err := p.backend.Delete(ctx, name); err != nil {
+	name := translate.FunctionName(pod)
+	if err := p.opts.Backend.Delete(ctx, name); err != nil {
+		p.opts.Recorder.Eventf(pod, corev1.EventTypeWarning, "FunctionDeleteFailed", "deleting function %s: %v (will retry)", name, err)
 		return fmt.Errorf("deleting function %s: %w", name, err)
 	}
-	final := pod.DeepCopy()
-	final.Status = TerminatedStatus(pod, p.now())
 	p.mu.Lock()
+	last := pod
+	if r, ok := p.pods[pod.UID]; ok {
+		last = r.pod
+	}
 	delete(p.pods, pod.UID)
 	notify := p.notify
 	p.mu.Unlock()
+	final := pod.DeepCopy()
+	final.Status = translate.TerminatedStatus(last, p.opts.Now())
 	log.G(ctx).WithField("function", name).Info("function deleted")
 	notify(final)
 	return nil
@@ -168,12 +192,12 @@ func (p *Provider) DeletePod(ctx context.Context, pod *corev1.Pod) error {
 func (p *Provider) GetPod(_ context.Context, namespace, name string) (*corev1.Pod, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, pod := range p.pods {
-		if pod.Namespace == namespace && pod.Name == name {
-			return pod.DeepCopy(), nil
+	for _, r := range p.pods {
+		if r.pod.Namespace == namespace && r.pod.Name == name {
+			return r.pod.DeepCopy(), nil
 		}
 	}
-	return nil, errdefs.NotFoundf("pod %s/%s is not known to node %s", namespace, name, p.nodeName)
+	return nil, errdefs.NotFoundf("pod %s/%s is not known to node %s", namespace, name, p.opts.NodeName)
 }
 
 // GetPodStatus returns the status of namespace/name.
@@ -190,21 +214,23 @@ func (p *Provider) GetPods(context.Context) ([]*corev1.Pod, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := make([]*corev1.Pod, 0, len(p.pods))
-	for _, pod := range p.pods {
-		out = append(out, pod.DeepCopy())
+	for _, r := range p.pods {
+		out = append(out, r.pod.DeepCopy())
 	}
 	return out, nil
 }
 
-// NotifyPods registers the callback that receives status changes.
-func (p *Provider) NotifyPods(_ context.Context, cb func(*corev1.Pod)) {
+// NotifyPods registers the callback that receives status changes and
+// starts the status tracker, which runs until ctx ends.
+func (p *Provider) NotifyPods(ctx context.Context, cb func(*corev1.Pod)) {
 	p.mu.Lock()
 	p.notify = cb
 	p.mu.Unlock()
+	go p.track(ctx)
 }
 
 func (p *Provider) notSupported(what string) error {
-	return notSupportedError{NotSupportedf("%s: the %s backend of node %s does not offer it", what, p.backend.Cloud(), p.nodeName)}
+	return notSupportedError{NotSupportedf("%s: the %s backend of node %s does not offer it", what, p.opts.Backend.Cloud(), p.opts.NodeName)}
 }
 
 // GetContainerLogs is not offered until a backend reads its cloud's logs.
@@ -231,9 +257,6 @@ func (p *Provider) PortForward(context.Context, string, string, int32, io.ReadWr
 func (p *Provider) GetMetricsResource(context.Context) ([]*dto.MetricFamily, error) {
 	return nil, p.notSupported("resource metrics")
 }
-
-// nowTime is a helper for metav1 times from the injected clock.
-func nowTime(t time.Time) metav1.Time { return metav1.NewTime(t.Truncate(time.Second)) }
 
 // notSupportedError is a request the node cannot serve: the kubelet API
 // answers it with 400 and the message, and errors.Is finds ErrNotSupported.

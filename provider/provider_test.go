@@ -12,13 +12,15 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/faas-kubelet/faas-kubelet/provider/translate"
 )
 
 // fakeBackend is a hand-written fake whose behaviour tests set per call.
 type fakeBackend struct {
 	mu       sync.Mutex
-	deployFn func(*Function) (*FunctionState, error)
-	deployed []*Function
+	deployFn func(*translate.Function) (*translate.FunctionState, error)
+	deployed []*translate.Function
 	deleted  []string
 }
 
@@ -30,17 +32,17 @@ func (f *fakeBackend) Delete(_ context.Context, name string) error {
 	f.deleted = append(f.deleted, name)
 	return nil
 }
-func (f *fakeBackend) Get(context.Context, string) (*FunctionState, error) {
+func (f *fakeBackend) Get(context.Context, string) (*translate.FunctionState, error) {
 	return nil, errdefs.NotFound("no")
 }
-func (f *fakeBackend) Deploy(_ context.Context, fn *Function) (*FunctionState, error) {
+func (f *fakeBackend) Deploy(_ context.Context, fn *translate.Function) (*translate.FunctionState, error) {
 	f.mu.Lock()
 	f.deployed = append(f.deployed, fn)
 	f.mu.Unlock()
 	if f.deployFn != nil {
 		return f.deployFn(fn)
 	}
-	return &FunctionState{Name: fn.Name, Phase: PhaseActive, ImageID: "sha256:abc", Created: time.Unix(1000, 0)}, nil
+	return &translate.FunctionState{Name: fn.Name, Phase: translate.PhaseActive, ImageID: "sha256:abc", Created: time.Unix(1000, 0)}, nil
 }
 
 var now = time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)
@@ -77,7 +79,7 @@ func TestCreatePodDeploysTaggedFunctionAndReportsRunning(t *testing.T) {
 		t.Fatal(err)
 	}
 	fn := b.deployed[0]
-	for k, want := range map[string]string{TagPodUID: "uid-1", TagPodNamespace: "default", TagPodName: "hello", TagNode: "vk", "app": "hello"} {
+	for k, want := range map[string]string{translate.TagPodUID: "uid-1", translate.TagPodNamespace: "default", translate.TagPodName: "hello", translate.TagNode: "vk", "app": "hello"} {
 		if fn.Tags[k] != want {
 			t.Errorf("tag %s = %q, want %q", k, fn.Tags[k], want)
 		}
@@ -101,10 +103,10 @@ func TestCreatePodDeploysTaggedFunctionAndReportsRunning(t *testing.T) {
 
 func TestFunctionNameIsStablePerUIDAndNewPerPod(t *testing.T) {
 	a, b := newPod("uid-1", "hello"), newPod("uid-2", "hello")
-	if FunctionName(a) != FunctionName(a.DeepCopy()) {
+	if translate.FunctionName(a) != translate.FunctionName(a.DeepCopy()) {
 		t.Error("same pod, different names")
 	}
-	if FunctionName(a) == FunctionName(b) {
+	if translate.FunctionName(a) == translate.FunctionName(b) {
 		t.Error("a pod recreated under the same name (new UID) reuses the old function name")
 	}
 }
@@ -126,8 +128,8 @@ func TestRecreatedPodWithSameNameIsADifferentRecord(t *testing.T) {
 	if len(pods) != 1 || pods[0].UID != "uid-2" {
 		t.Errorf("GetPods = %v, want only uid-2", pods)
 	}
-	if len(b.deleted) != 1 || b.deleted[0] != FunctionName(old) {
-		t.Errorf("deleted %v, want %s", b.deleted, FunctionName(old))
+	if len(b.deleted) != 1 || b.deleted[0] != translate.FunctionName(old) {
+		t.Errorf("deleted %v, want %s", b.deleted, translate.FunctionName(old))
 	}
 }
 
@@ -151,7 +153,7 @@ func TestDeletePodReportsTerminatedContainers(t *testing.T) {
 }
 
 func TestRefusedSpecFailsThePodNotTheCall(t *testing.T) {
-	b := &fakeBackend{deployFn: func(*Function) (*FunctionState, error) {
+	b := &fakeBackend{deployFn: func(*translate.Function) (*translate.FunctionState, error) {
 		return nil, errdefs.InvalidInput("spec.containers[0].image: not from ECR")
 	}}
 	p, notified := newProvider(t, b)
@@ -165,7 +167,7 @@ func TestRefusedSpecFailsThePodNotTheCall(t *testing.T) {
 }
 
 func TestTransientDeployErrorIsReturnedForRetry(t *testing.T) {
-	b := &fakeBackend{deployFn: func(*Function) (*FunctionState, error) { return nil, errors.New("503 from cloud") }}
+	b := &fakeBackend{deployFn: func(*translate.Function) (*translate.FunctionState, error) { return nil, errors.New("503 from cloud") }}
 	p, notified := newProvider(t, b)
 	if err := p.CreatePod(context.Background(), newPod("uid-1", "x")); err == nil {
 		t.Error("a transient error was swallowed")

@@ -15,7 +15,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := cli.NewRootCommand(cli.Backends(), os.Getenv).ExecuteContext(ctx); err != nil {
+	if err := cli.NewRootCommand(cli.Backends(os.Getenv), os.Getenv).ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "faas-kubelet:", err)
 		os.Exit(1)
 	}

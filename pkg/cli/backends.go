@@ -3,11 +3,18 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"sigs.k8s.io/yaml"
 
 	"github.com/faas-kubelet/faas-kubelet/pkg/config"
 	"github.com/faas-kubelet/faas-kubelet/pkg/memorybackend"
 	"github.com/faas-kubelet/faas-kubelet/provider"
+	"github.com/faas-kubelet/faas-kubelet/provider/lambda"
 )
 
 // BackendFactory builds the backend for one node.
@@ -17,8 +24,9 @@ type BackendFactory func(ctx context.Context, node *config.Node) (provider.Backe
 type Registry map[string]BackendFactory
 
 // Backends is every backend this build offers, registered by name. This is
-// the only place a backend is wired in.
-func Backends() Registry {
+// the only place a backend is wired in. getenv reads the environment (for
+// the "env" credential source).
+func Backends(getenv func(string) string) Registry {
 	return Registry{
 		memorybackend.Name: func(_ context.Context, n *config.Node) (provider.Backend, error) {
 			var opts memorybackend.Options
@@ -27,7 +35,53 @@ func Backends() Registry {
 			}
 			return memorybackend.New(opts), nil
 		},
+		lambda.Name: func(ctx context.Context, n *config.Node) (provider.Backend, error) {
+			o := lambda.Options{Region: n.Region}
+			if l := n.Lambda; l != nil {
+				o.Endpoint, o.DefaultRole, o.ECRPullThroughPrefix = l.Endpoint, l.ExecutionRoleArn, l.ECRPullThroughPrefix
+			}
+			cfg, err := awsCredentials(ctx, n, getenv, &o)
+			if err != nil {
+				return nil, fmt.Errorf("node %s: %w", n.Name, err)
+			}
+			return lambda.New(lambda.NewClient(cfg, o), o), nil
+		},
 	}
+}
+
+// staticKeys is the shape of a credentials file (a mounted Secret).
+type staticKeys struct {
+	AccessKeyID     string `json:"accessKeyId"`
+	SecretAccessKey string `json:"secretAccessKey"`
+	SessionToken    string `json:"sessionToken,omitempty"`
+}
+
+// awsCredentials resolves the node's credential source. "default" is the
+// SDK's chain (environment, shared profile, IRSA web identity, instance
+// role); "env" and "file" are static keys and never consult a metadata
+// service.
+func awsCredentials(ctx context.Context, n *config.Node, getenv func(string) string, o *lambda.Options) (aws.Config, error) {
+	switch n.Credentials.Source {
+	case config.CredentialSourceEnv:
+		id, secret := getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")
+		if id == "" || secret == "" {
+			return aws.Config{}, fmt.Errorf(`credentials source "env" needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`)
+		}
+		o.Credentials = credentials.NewStaticCredentialsProvider(id, secret, getenv("AWS_SESSION_TOKEN"))
+		return aws.Config{Region: n.Region}, nil
+	case config.CredentialSourceFile:
+		data, err := os.ReadFile(n.Credentials.File)
+		if err != nil {
+			return aws.Config{}, fmt.Errorf("credentials file: %w", err)
+		}
+		var k staticKeys
+		if err := yaml.UnmarshalStrict(data, &k); err != nil || k.AccessKeyID == "" || k.SecretAccessKey == "" {
+			return aws.Config{}, fmt.Errorf("credentials file %s: want accessKeyId and secretAccessKey", n.Credentials.File)
+		}
+		o.Credentials = credentials.NewStaticCredentialsProvider(k.AccessKeyID, k.SecretAccessKey, k.SessionToken)
+		return aws.Config{Region: n.Region}, nil
+	}
+	return awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(n.Region))
 }
 
 // Names lists the registered cloud names, sorted.

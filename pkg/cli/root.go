@@ -60,7 +60,7 @@ is reported back as the pod's status.`,
 	f.StringVar(&o.kubeconfig, "kubeconfig", getenv(EnvKubeconfig), "kubeconfig of the cluster to join; empty: in-cluster config; env "+EnvKubeconfig)
 	f.StringVar(&o.logLevel, "log-level", "", "log level (debug, info, warn, error); overrides the config's log.level")
 	f.StringVar(&o.address, "node-address", getenv(EnvNodeAddress), "InternalIP for nodes whose config gives no address; env "+EnvNodeAddress)
-	cmd.AddCommand(newVersionCommand(), newConfigCommand(backends, getenv))
+	cmd.AddCommand(newVersionCommand(), newConfigCommand(backends, getenv), newEmulatorCommand())
 	return cmd
 }
 

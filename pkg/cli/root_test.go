@@ -11,7 +11,7 @@ import (
 
 func runCLI(t *testing.T, env map[string]string, args ...string) (string, error) {
 	t.Helper()
-	cmd := NewRootCommand(Backends(), func(k string) string { return env[k] })
+	cmd := NewRootCommand(Backends(nil), func(k string) string { return env[k] })
 	var out bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&out)
@@ -64,7 +64,7 @@ func TestConfigFromEnvironment(t *testing.T) {
 
 func TestNodeAddressFromEnvironmentFillsMissingAddresses(t *testing.T) {
 	p := writeConfig(t, "nodes: [{name: a, cloud: memory, region: local}, {name: b, cloud: memory, region: local, address: 10.1.1.1}]\n")
-	c, err := loadConfig(p, "10.9.9.9", Backends())
+	c, err := loadConfig(p, "10.9.9.9", Backends(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestVersion(t *testing.T) {
 }
 
 func TestRegistryKnowsOnlyRegisteredBackends(t *testing.T) {
-	if got := strings.Join(Backends().Names(), ","); got != "memory" {
+	if got := strings.Join(Backends(nil).Names(), ","); got != "aws-lambda,memory" {
 		t.Errorf("names = %s", got)
 	}
 }

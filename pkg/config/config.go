@@ -109,6 +109,21 @@ type Node struct {
 	HealthCheckInterval metav1.Duration `json:"healthCheckInterval,omitempty"`
 	// Memory configures the in-memory test backend (cloud "memory").
 	Memory *MemoryBackend `json:"memory,omitempty"`
+	// Lambda configures the AWS Lambda backend (cloud "aws-lambda").
+	Lambda *Lambda `json:"lambda,omitempty"`
+}
+
+// Lambda configures the AWS Lambda backend.
+type Lambda struct {
+	// Endpoint overrides the Lambda and CloudWatch Logs endpoint, for the
+	// emulator (faas-kubelet emulator) or a VPC endpoint.
+	Endpoint string `json:"endpoint,omitempty"`
+	// ExecutionRoleArn is the role for pods that name none (no annotation,
+	// no IRSA annotation on their ServiceAccount).
+	ExecutionRoleArn string `json:"executionRoleArn,omitempty"`
+	// ECRPullThroughPrefix lets pods use public images through an ECR
+	// pull-through cache (<account>.dkr.ecr.<region>.amazonaws.com/<prefix>).
+	ECRPullThroughPrefix string `json:"ecrPullThroughPrefix,omitempty"`
 }
 
 // Taint is the node taint pods must tolerate.

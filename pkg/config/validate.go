@@ -2,6 +2,7 @@ package config
 
 import (
 	"net"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -128,6 +129,20 @@ func (n *Node) validate(p *field.Path, clouds []string) field.ErrorList {
 	}
 	if n.HealthCheckInterval.Duration <= 0 {
 		errs = append(errs, field.Invalid(p.Child("healthCheckInterval"), n.HealthCheckInterval.Duration.String(), "must be greater than 0"))
+	}
+	if l := n.Lambda; l != nil {
+		lp := p.Child("lambda")
+		if n.Cloud != "aws-lambda" {
+			errs = append(errs, field.Forbidden(lp, `only for cloud "aws-lambda"`))
+		}
+		if l.Endpoint != "" {
+			if u, err := url.Parse(l.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				errs = append(errs, field.Invalid(lp.Child("endpoint"), l.Endpoint, "must be an http(s) URL"))
+			}
+		}
+		if l.ExecutionRoleArn != "" && !strings.HasPrefix(l.ExecutionRoleArn, "arn:aws") {
+			errs = append(errs, field.Invalid(lp.Child("executionRoleArn"), l.ExecutionRoleArn, "must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)"))
+		}
 	}
 	if n.Memory != nil && n.Cloud != "memory" {
 		errs = append(errs, field.Forbidden(p.Child("memory"), `only for cloud "memory"`))

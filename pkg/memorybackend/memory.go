@@ -14,6 +14,7 @@ import (
 	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
 
 	"github.com/faas-kubelet/faas-kubelet/provider"
+	"github.com/faas-kubelet/faas-kubelet/provider/translate"
 )
 
 // Name is the backend's name in the config.
@@ -31,7 +32,7 @@ type Options struct {
 type Backend struct {
 	opts Options
 	mu   sync.Mutex
-	fns  map[string]provider.FunctionState
+	fns  map[string]translate.FunctionState
 }
 
 var _ provider.Backend = (*Backend)(nil)
@@ -41,7 +42,7 @@ func New(opts Options) *Backend {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Backend{opts: opts, fns: map[string]provider.FunctionState{}}
+	return &Backend{opts: opts, fns: map[string]translate.FunctionState{}}
 }
 
 // Cloud returns "memory".
@@ -64,7 +65,7 @@ func (b *Backend) Ping(context.Context) error {
 }
 
 // Deploy stores the function as Active.
-func (b *Backend) Deploy(_ context.Context, fn *provider.Function) (*provider.FunctionState, error) {
+func (b *Backend) Deploy(_ context.Context, fn *translate.Function) (*translate.FunctionState, error) {
 	if fn.Image == "" {
 		return nil, errdefs.InvalidInput("spec.containers[0].image: an image is required")
 	}
@@ -72,10 +73,10 @@ func (b *Backend) Deploy(_ context.Context, fn *provider.Function) (*provider.Fu
 	defer b.mu.Unlock()
 	st, ok := b.fns[fn.Name]
 	if !ok {
-		st = provider.FunctionState{Name: fn.Name, Created: b.opts.Now()}
+		st = translate.FunctionState{Name: fn.Name, Created: b.opts.Now()}
 	}
 	sum := sha256.Sum256([]byte(fn.Image))
-	st.Phase = provider.PhaseActive
+	st.Phase = translate.PhaseActive
 	st.ImageID = "sha256:" + hex.EncodeToString(sum[:])
 	st.Tags = maps.Clone(fn.Tags)
 	b.fns[fn.Name] = st
@@ -91,7 +92,7 @@ func (b *Backend) Delete(_ context.Context, name string) error {
 }
 
 // Get returns the function's state or errdefs.NotFound.
-func (b *Backend) Get(_ context.Context, name string) (*provider.FunctionState, error) {
+func (b *Backend) Get(_ context.Context, name string) (*translate.FunctionState, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	st, ok := b.fns[name]

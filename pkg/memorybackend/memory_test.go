@@ -9,7 +9,7 @@ import (
 
 	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
 
-	"github.com/faas-kubelet/faas-kubelet/provider"
+	"github.com/faas-kubelet/faas-kubelet/provider/translate"
 )
 
 func TestPingFailsWhileTheFaultFileExists(t *testing.T) {
@@ -29,11 +29,11 @@ func TestPingFailsWhileTheFaultFileExists(t *testing.T) {
 func TestDeployGetDelete(t *testing.T) {
 	b := New(Options{})
 	ctx := context.Background()
-	st, err := b.Deploy(ctx, &provider.Function{Name: "f", Image: "img", Tags: map[string]string{"k": "v"}})
-	if err != nil || st.Phase != provider.PhaseActive || st.ImageID == "" {
+	st, err := b.Deploy(ctx, &translate.Function{Name: "f", Image: "img", Tags: map[string]string{"k": "v"}})
+	if err != nil || st.Phase != translate.PhaseActive || st.ImageID == "" {
 		t.Fatalf("Deploy = %+v, %v", st, err)
 	}
-	again, _ := b.Deploy(ctx, &provider.Function{Name: "f", Image: "img2"})
+	again, _ := b.Deploy(ctx, &translate.Function{Name: "f", Image: "img2"})
 	if again.Created != st.Created || again.ImageID == st.ImageID {
 		t.Errorf("redeploy should keep creation time and change the image id: %+v vs %+v", again, st)
 	}
@@ -49,7 +49,7 @@ func TestDeployGetDelete(t *testing.T) {
 	if _, err := b.Get(ctx, "f"); !errdefs.IsNotFound(err) {
 		t.Errorf("Get after delete: %v", err)
 	}
-	if _, err := b.Deploy(ctx, &provider.Function{Name: "g"}); !errdefs.IsInvalidInput(err) {
+	if _, err := b.Deploy(ctx, &translate.Function{Name: "g"}); !errdefs.IsInvalidInput(err) {
 		t.Errorf("Deploy without image: %v", err)
 	}
 }

@@ -15,7 +15,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/record"
 
 	"github.com/faas-kubelet/faas-kubelet/pkg/config"
 	"github.com/faas-kubelet/faas-kubelet/provider"
@@ -55,9 +59,34 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	hp := newHealth(opts.Backend, spec, c.HealthCheckInterval.Duration)
 	mux := http.NewServeMux()
+
+	// One event broadcaster for the library's pod controller and our core.
+	eb := record.NewBroadcaster()
+	eb.StartRecordingToSink(&corev1client.EventSinkImpl{Interface: opts.Client.CoreV1().Events(corev1.NamespaceAll)})
+	defer eb.Shutdown()
+	recorder := eb.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "faas-kubelet", Host: c.Name})
+
+	// ServiceAccounts are read from a cache, for workload-identity annotations.
+	saInformers := informers.NewSharedInformerFactory(opts.Client, 10*time.Minute)
+	saLister := saInformers.Core().V1().ServiceAccounts().Lister()
+	saInformers.Start(ctx.Done())
+	defer saInformers.Shutdown()
+
 	n, err := nodeutil.NewNode(c.Name,
 		func(nodeutil.ProviderConfig) (nodeutil.Provider, vknode.NodeProvider, error) {
-			p, err := provider.New(provider.Options{NodeName: c.Name, Backend: opts.Backend})
+			p, err := provider.New(provider.Options{
+				NodeName: c.Name, Backend: opts.Backend, Recorder: recorder,
+				ServiceAccountAnnotations: func(ns, name string) map[string]string {
+					if name == "" {
+						name = "default"
+					}
+					sa, err := saLister.ServiceAccounts(ns).Get(name)
+					if err != nil {
+						return nil
+					}
+					return sa.Annotations
+				},
+			})
 			return p, hp, err
 		},
 		nodeutil.WithClient(opts.Client),
@@ -65,6 +94,7 @@ func Run(ctx context.Context, opts Options) error {
 			nc.NodeSpec = *spec
 			nc.HTTPListenAddr = c.ListenAddress
 			nc.NumWorkers = opts.Workers
+			nc.EventRecorder = recorder
 			nc.Handler = nodeutil.WithAuth(auth, mux)
 			nc.NodeStatusUpdateErrorHandler = recreateNode(opts.Client, spec)
 			nc.StreamIdleTimeout = 4 * time.Hour

@@ -1,4 +1,4 @@
-package provider
+package translate
 
 import (
 	"time"
@@ -91,3 +91,6 @@ func TerminatedStatus(pod *corev1.Pod, now time.Time) corev1.PodStatus {
 }
 
 func boolPtr(b bool) *bool { return &b }
+
+// nowTime truncates to seconds, as the API server stores times.
+func nowTime(t time.Time) metav1.Time { return metav1.NewTime(t.Truncate(time.Second)) }

@@ -1,0 +1,223 @@
+package lambda
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sdk "github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/smithy-go"
+	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
+	"github.com/virtual-kubelet/virtual-kubelet/log"
+
+	"github.com/faas-kubelet/faas-kubelet/provider"
+	"github.com/faas-kubelet/faas-kubelet/provider/translate"
+)
+
+// Name is the backend's name in the config.
+const Name = "aws-lambda"
+
+// API is the part of the Lambda client this backend uses.
+type API interface {
+	CreateFunction(context.Context, *sdk.CreateFunctionInput, ...func(*sdk.Options)) (*sdk.CreateFunctionOutput, error)
+	GetFunction(context.Context, *sdk.GetFunctionInput, ...func(*sdk.Options)) (*sdk.GetFunctionOutput, error)
+	UpdateFunctionCode(context.Context, *sdk.UpdateFunctionCodeInput, ...func(*sdk.Options)) (*sdk.UpdateFunctionCodeOutput, error)
+	DeleteFunction(context.Context, *sdk.DeleteFunctionInput, ...func(*sdk.Options)) (*sdk.DeleteFunctionOutput, error)
+	GetAccountSettings(context.Context, *sdk.GetAccountSettingsInput, ...func(*sdk.Options)) (*sdk.GetAccountSettingsOutput, error)
+}
+
+var _ API = (*sdk.Client)(nil)
+
+// Options configure the backend.
+type Options struct {
+	// Region of the functions.
+	Region string
+	// Endpoint overrides the Lambda and CloudWatch Logs endpoint (an emulator).
+	Endpoint string
+	// Credentials sign requests; nil uses the SDK's default chain.
+	Credentials aws.CredentialsProvider
+	// DefaultRole is the execution role for pods that name none.
+	DefaultRole string
+	// ECRPullThroughPrefix, when set, lets pods use public images through an
+	// ECR pull-through cache.
+	ECRPullThroughPrefix string
+	// HTTPClient carries requests; nil uses the SDK's.
+	HTTPClient *http.Client
+}
+
+// Backend implements provider.Backend on AWS Lambda.
+type Backend struct {
+	api  API
+	opts Options
+}
+
+var _ provider.Backend = (*Backend)(nil)
+
+// New builds a backend over the given client (see NewClient).
+func New(api API, opts Options) *Backend { return &Backend{api: api, opts: opts} }
+
+// NewClient builds the SDK client for the options; cfg holds what the
+// default chain resolved (region, credentials), or is zero for tests that
+// pass static credentials.
+func NewClient(cfg aws.Config, o Options) *sdk.Client {
+	return sdk.NewFromConfig(cfg, func(so *sdk.Options) {
+		so.Region = o.Region
+		if o.Endpoint != "" {
+			so.BaseEndpoint = aws.String(o.Endpoint)
+		}
+		if o.Credentials != nil {
+			so.Credentials = o.Credentials
+		}
+		if o.HTTPClient != nil {
+			so.HTTPClient = o.HTTPClient
+		}
+	})
+}
+
+// Cloud returns "aws-lambda".
+func (b *Backend) Cloud() string { return Name }
+
+// Ping reads the account settings: it proves the endpoint answers and the
+// credentials are accepted.
+func (b *Backend) Ping(ctx context.Context) error {
+	_, err := b.api.GetAccountSettings(ctx, &sdk.GetAccountSettingsInput{})
+	return mapError("GetAccountSettings", err)
+}
+
+// Deploy creates the function, or brings an existing one (a retried create,
+// or an updated pod) to the pod's image.
+func (b *Backend) Deploy(ctx context.Context, fn *translate.Function) (*translate.FunctionState, error) {
+	in, notes, err := createInput(fn, &b.opts)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range notes {
+		log.G(ctx).Info(n)
+	}
+	out, err := b.api.CreateFunction(ctx, in)
+	if err == nil {
+		return stateOf(configOf(out), nil), nil
+	}
+	var exists *types.ResourceConflictException
+	if !errors.As(err, &exists) {
+		return nil, mapError("CreateFunction", err)
+	}
+	cur, err := b.api.GetFunction(ctx, &sdk.GetFunctionInput{FunctionName: in.FunctionName})
+	if err != nil {
+		return nil, mapError("GetFunction", err)
+	}
+	if uid := cur.Tags[translate.TagPodUID]; uid != fn.Tags[translate.TagPodUID] {
+		return nil, fmt.Errorf("function %s exists but belongs to pod UID %q, not %q", fn.Name, uid, fn.Tags[translate.TagPodUID])
+	}
+	state := stateOf(cur.Configuration, cur.Code)
+	want := aws.ToString(in.Code.ImageUri)
+	if want == "" || cur.Code == nil || aws.ToString(cur.Code.ImageUri) == want {
+		return state, nil
+	}
+	if state.Phase == translate.PhasePending {
+		return nil, fmt.Errorf("function %s is still being created or updated; the new image will be applied after", fn.Name)
+	}
+	up, err := b.api.UpdateFunctionCode(ctx, &sdk.UpdateFunctionCodeInput{FunctionName: in.FunctionName, ImageUri: in.Code.ImageUri})
+	if err != nil {
+		return nil, mapError("UpdateFunctionCode", err)
+	}
+	log.G(ctx).WithField("image", want).Info("function code updated")
+	return stateOf(updatedConfig(up), nil), nil
+}
+
+// Delete deletes the function; one already gone counts as deleted.
+func (b *Backend) Delete(ctx context.Context, name string) error {
+	_, err := b.api.DeleteFunction(ctx, &sdk.DeleteFunctionInput{FunctionName: aws.String(name)})
+	if err = mapError("DeleteFunction", err); errdefs.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// Get reads the function's state.
+func (b *Backend) Get(ctx context.Context, name string) (*translate.FunctionState, error) {
+	out, err := b.api.GetFunction(ctx, &sdk.GetFunctionInput{FunctionName: aws.String(name)})
+	if err != nil {
+		return nil, mapError("GetFunction", err)
+	}
+	st := stateOf(out.Configuration, out.Code)
+	st.Tags = out.Tags
+	return st, nil
+}
+
+func configOf(o *sdk.CreateFunctionOutput) *types.FunctionConfiguration {
+	return &types.FunctionConfiguration{
+		FunctionName: o.FunctionName, State: o.State, StateReason: o.StateReason, StateReasonCode: o.StateReasonCode,
+		LastUpdateStatus: o.LastUpdateStatus, LastUpdateStatusReason: o.LastUpdateStatusReason,
+		LastUpdateStatusReasonCode: o.LastUpdateStatusReasonCode, LastModified: o.LastModified, CodeSha256: o.CodeSha256,
+	}
+}
+
+func updatedConfig(o *sdk.UpdateFunctionCodeOutput) *types.FunctionConfiguration {
+	return &types.FunctionConfiguration{
+		FunctionName: o.FunctionName, State: o.State, StateReason: o.StateReason, StateReasonCode: o.StateReasonCode,
+		LastUpdateStatus: o.LastUpdateStatus, LastUpdateStatusReason: o.LastUpdateStatusReason,
+		LastUpdateStatusReasonCode: o.LastUpdateStatusReasonCode, LastModified: o.LastModified, CodeSha256: o.CodeSha256,
+	}
+}
+
+// stateOf maps Lambda's State and LastUpdateStatus to the common phases:
+// Pending while created or updated, Active when both settle, Failed with
+// Lambda's reason code and text.
+func stateOf(c *types.FunctionConfiguration, code *types.FunctionCodeLocation) *translate.FunctionState {
+	st := &translate.FunctionState{Name: aws.ToString(c.FunctionName)}
+	if t, err := time.Parse("2006-01-02T15:04:05.000-0700", aws.ToString(c.LastModified)); err == nil {
+		st.Created = t
+	}
+	st.ImageID = codeID(c, code)
+	switch {
+	case c.State == types.StateFailed:
+		st.Phase, st.Reason, st.Message = translate.PhaseFailed, string(c.StateReasonCode), aws.ToString(c.StateReason)
+	case c.LastUpdateStatus == types.LastUpdateStatusFailed:
+		st.Phase, st.Reason, st.Message = translate.PhaseFailed, string(c.LastUpdateStatusReasonCode), aws.ToString(c.LastUpdateStatusReason)
+	case c.State == types.StatePending || c.LastUpdateStatus == types.LastUpdateStatusInProgress:
+		st.Phase, st.Message = translate.PhasePending, aws.ToString(c.StateReason)
+	default:
+		st.Phase = translate.PhaseActive
+	}
+	return st
+}
+
+// codeID is the image digest of an image function, else the code hash.
+func codeID(c *types.FunctionConfiguration, code *types.FunctionCodeLocation) string {
+	if code != nil && aws.ToString(code.ResolvedImageUri) != "" {
+		return aws.ToString(code.ResolvedImageUri)
+	}
+	if raw, err := base64.StdEncoding.DecodeString(aws.ToString(c.CodeSha256)); err == nil && len(raw) > 0 {
+		return "sha256:" + hex.EncodeToString(raw)
+	}
+	return ""
+}
+
+// mapError turns SDK errors into errdefs at the edge: missing functions are
+// NotFound, refused parameters InvalidInput; the rest keep their cause.
+func mapError(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var (
+		nf  *types.ResourceNotFoundException
+		ipv *types.InvalidParameterValueException
+		api smithy.APIError
+	)
+	switch {
+	case errors.As(err, &nf):
+		return errdefs.AsNotFound(fmt.Errorf("lambda %s: %w", op, err))
+	case errors.As(err, &ipv):
+		return errdefs.AsInvalidInput(fmt.Errorf("lambda %s refused the function: %s", op, aws.ToString(ipv.Message)))
+	case errors.As(err, &api):
+		return fmt.Errorf("lambda %s: %s: %s: %w", op, api.ErrorCode(), api.ErrorMessage(), err)
+	}
+	return fmt.Errorf("lambda %s: %w", op, err)
+}

@@ -1,0 +1,157 @@
+package lambda
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	emu "github.com/faas-kubelet/faas-kubelet/pkg/emulator/lambda"
+	"github.com/faas-kubelet/faas-kubelet/provider/translate"
+)
+
+const ecr = "123456789012.dkr.ecr.us-east-1.amazonaws.com/hello:1"
+
+func setup(t *testing.T, secret string, eo emu.Options) (*Backend, *emu.Server) {
+	t.Helper()
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	s := emu.New(eo)
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	o := Options{Region: "us-east-1", Endpoint: ts.URL, DefaultRole: "arn:aws:iam::123456789012:role/fn",
+		Credentials: credentials.NewStaticCredentialsProvider(emu.DefaultAccessKey, secret, "")}
+	return New(NewClient(aws.Config{}, o), o), s
+}
+
+func function(t *testing.T, image string, mutate func(*corev1.Pod)) *translate.Function {
+	t.Helper()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "hello", Namespace: "default", UID: "uid-1", Labels: map[string]string{"app": "hello"}},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: image}}},
+	}
+	if mutate != nil {
+		mutate(pod)
+	}
+	fn, err := translate.FromPod(pod, "vk", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fn
+}
+
+func TestDeployIsIdempotentAndTracksState(t *testing.T) {
+	b, s := setup(t, emu.DefaultSecretKey, emu.Options{ActivationDelay: 300 * time.Millisecond, UpdateDelay: time.Second})
+	ctx := context.Background()
+	fn := function(t, ecr, nil)
+	st, err := b.Deploy(ctx, fn)
+	if err != nil || st.Phase != translate.PhasePending {
+		t.Fatalf("first deploy: %+v %v", st, err)
+	}
+	if _, err := b.Deploy(ctx, fn); err != nil {
+		t.Fatalf("retried deploy: %v", err)
+	}
+	if c := s.Calls()["CreateFunction"]; c != 2 {
+		t.Errorf("CreateFunction calls = %d", c)
+	}
+	time.Sleep(350 * time.Millisecond)
+	got, err := b.Get(ctx, fn.Name)
+	if err != nil || got.Phase != translate.PhaseActive || !strings.Contains(got.ImageID, "@sha256:") {
+		t.Fatalf("after activation: %+v %v", got, err)
+	}
+	if got.Tags[translate.TagPodUID] != "uid-1" || got.Tags[translate.TagNode] != "vk" || got.Tags["app"] != "hello" {
+		t.Errorf("tags = %v", got.Tags)
+	}
+
+	fn2 := function(t, strings.Replace(ecr, ":1", ":2", 1), nil)
+	st, err = b.Deploy(ctx, fn2)
+	if err != nil || st.Phase != translate.PhasePending || s.Calls()["UpdateFunctionCode"] != 1 {
+		t.Fatalf("image update: %+v %v calls %v", st, err, s.Calls())
+	}
+	if err := b.Delete(ctx, fn.Name); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Delete(ctx, fn.Name); err != nil {
+		t.Errorf("second delete: %v", err)
+	}
+	if _, err := b.Get(ctx, fn.Name); !errdefs.IsNotFound(err) {
+		t.Errorf("Get after delete: %v, want NotFound", err)
+	}
+}
+
+func TestRefusalsNameTheField(t *testing.T) {
+	b, s := setup(t, emu.DefaultSecretKey, emu.Options{})
+	for _, tc := range []struct {
+		name   string
+		image  string
+		mutate func(*corev1.Pod)
+		want   string
+	}{
+		{"non-ECR image", "docker.io/library/nginx:1", nil, "spec.containers[0].image: Lambda runs images only from Amazon ECR"},
+		{"too much memory", ecr, func(p *corev1.Pod) {
+			p.Spec.Containers[0].Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("20Gi")}
+		}, "spec.containers[0].resources.limits.memory: Lambda memory must be between 128 and 10240 MiB"},
+		{"base image without code", "public.ecr.aws/lambda/python:3.12", nil, "faas-kubelet.io/code"},
+		{"env over 4 KB", ecr, func(p *corev1.Pod) {
+			p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "BIG", Value: strings.Repeat("x", 5000)}}
+		}, "spec.containers[0].env: Lambda allows 4096 bytes"},
+		{"bad timeout", ecr, func(p *corev1.Pod) { p.Annotations = map[string]string{AnnotationTimeout: "901"} }, "faas-kubelet.io/timeout"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := b.Deploy(context.Background(), function(t, tc.image, tc.mutate))
+			if !errdefs.IsInvalidInput(err) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want InvalidInput containing %q", err, tc.want)
+			}
+		})
+	}
+	if n := s.Calls()["CreateFunction"]; n != 0 {
+		t.Errorf("refused pods reached the cloud: %d CreateFunction calls", n)
+	}
+}
+
+func TestZipFunctionFromBaseImage(t *testing.T) {
+	b, _ := setup(t, emu.DefaultSecretKey, emu.Options{})
+	fn := function(t, "public.ecr.aws/lambda/python:3.12", func(p *corev1.Pod) {
+		p.Annotations = map[string]string{AnnotationCode: "s3://bucket/app.zip"}
+		p.Spec.Containers[0].Command = []string{"app.handler"}
+	})
+	in, _, err := createInput(fn, &b.opts)
+	if err != nil || in.Runtime != "python3.12" || aws.ToString(in.Handler) != "app.handler" || aws.ToString(in.Code.S3Key) != "app.zip" {
+		t.Fatalf("input %+v err %v", in, err)
+	}
+	if _, err := b.Deploy(context.Background(), fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPullThroughRewrite(t *testing.T) {
+	for in, want := range map[string]string{
+		"nginx:1":               "P/library/nginx:1",
+		"quay.io/org/app:1":     "P/org/app:1",
+		"docker.io/bitnami/x:2": "P/bitnami/x:2",
+		"user/app:3":            "P/user/app:3",
+	} {
+		if got := pullThrough("P", in); got != want {
+			t.Errorf("pullThrough(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestPingFailsWithWrongSecret(t *testing.T) {
+	good, _ := setup(t, emu.DefaultSecretKey, emu.Options{})
+	if err := good.Ping(context.Background()); err != nil {
+		t.Errorf("ping: %v", err)
+	}
+	bad, _ := setup(t, "wrong", emu.Options{})
+	err := bad.Ping(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "InvalidSignatureException") || strings.Contains(err.Error(), "wrong") {
+		t.Errorf("ping with a wrong secret: %v (it must fail, and never show the secret)", err)
+	}
+}

@@ -1,0 +1,195 @@
+package lambda
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sdk "github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
+
+	"github.com/faas-kubelet/faas-kubelet/provider/translate"
+)
+
+// Pod annotations the Lambda backend reads.
+const (
+	AnnotationRole    = "faas-kubelet.io/role-arn"
+	AnnotationCode    = "faas-kubelet.io/code"
+	AnnotationHandler = "faas-kubelet.io/handler"
+	AnnotationTimeout = "faas-kubelet.io/timeout"
+	// AnnotationIRSA is the ServiceAccount annotation of EKS workload identity.
+	AnnotationIRSA = "eks.amazonaws.com/role-arn"
+)
+
+// Lambda's limits.
+const (
+	minMemoryMiB  = 128
+	maxMemoryMiB  = 10240
+	minStorageMiB = 512
+	maxStorageMiB = 10240
+	maxEnvBytes   = 4096
+	maxTimeout    = 900
+	maxTags       = 50
+	baseImageRepo = "public.ecr.aws/lambda/"
+)
+
+var ecrImage = regexp.MustCompile(`^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/`)
+
+// createInput maps a function to CreateFunction, refusing with
+// errdefs.InvalidInput (naming the pod field) what Lambda cannot run.
+func createInput(fn *translate.Function, o *Options) (*sdk.CreateFunctionInput, []string, error) {
+	var notes []string
+	in := &sdk.CreateFunctionInput{
+		FunctionName: aws.String(fn.Name),
+		Description:  aws.String(truncate(fn.Description, 256)),
+		Tags:         fn.Tags,
+		MemorySize:   aws.Int32(minMemoryMiB),
+	}
+	if len(fn.Tags) > maxTags {
+		return nil, nil, errdefs.InvalidInputf("metadata.labels: Lambda allows %d tags; the pod's labels and identity make %d", maxTags, len(fn.Tags))
+	}
+	role := fn.Annotations[AnnotationRole]
+	if role == "" {
+		role = fn.ServiceAccountAnnotations[AnnotationIRSA]
+	}
+	if role == "" {
+		role = o.DefaultRole
+	}
+	if role == "" {
+		return nil, nil, errdefs.InvalidInputf("metadata.annotations[%s]: no execution role: annotate the pod, annotate its ServiceAccount with %s, or set the node's lambda.executionRoleArn", AnnotationRole, AnnotationIRSA)
+	}
+	in.Role = aws.String(role)
+
+	if strings.HasPrefix(fn.Image, baseImageRepo) {
+		code := fn.Annotations[AnnotationCode]
+		if code == "" {
+			return nil, nil, errdefs.InvalidInputf("spec.containers[0].image: %s is an AWS base image; give the function's code as annotation %s: s3://bucket/key.zip", fn.Image, AnnotationCode)
+		}
+		bucket, key, ok := parseS3(code)
+		if !ok {
+			return nil, nil, errdefs.InvalidInputf("metadata.annotations[%s]: %q is not s3://bucket/key", AnnotationCode, code)
+		}
+		runtime, err := runtimeOf(fn.Image)
+		if err != nil {
+			return nil, nil, err
+		}
+		handler := fn.Annotations[AnnotationHandler]
+		if handler == "" && len(fn.Command) > 0 {
+			handler = fn.Command[0]
+		}
+		if handler == "" {
+			return nil, nil, errdefs.InvalidInputf("metadata.annotations[%s]: a zip function needs a handler (annotation or spec.containers[0].command)", AnnotationHandler)
+		}
+		in.PackageType = types.PackageTypeZip
+		in.Runtime = types.Runtime(runtime)
+		in.Handler = aws.String(handler)
+		in.Code = &types.FunctionCode{S3Bucket: aws.String(bucket), S3Key: aws.String(key)}
+	} else {
+		image := fn.Image
+		if !ecrImage.MatchString(image) {
+			if o.ECRPullThroughPrefix == "" {
+				return nil, nil, errdefs.InvalidInputf("spec.containers[0].image: Lambda runs images only from Amazon ECR (<account>.dkr.ecr.<region>.amazonaws.com/...), not %s; push it to ECR or set the node's lambda.ecrPullThroughPrefix", image)
+			}
+			image = pullThrough(o.ECRPullThroughPrefix, image)
+			notes = append(notes, fmt.Sprintf("image %s rewritten to the ECR pull-through cache: %s", fn.Image, image))
+		}
+		in.PackageType = types.PackageTypeImage
+		in.Code = &types.FunctionCode{ImageUri: aws.String(image)}
+		if len(fn.Command) > 0 || len(fn.Args) > 0 || fn.WorkingDir != "" {
+			in.ImageConfig = &types.ImageConfig{EntryPoint: fn.Command, Command: fn.Args}
+			if fn.WorkingDir != "" {
+				in.ImageConfig.WorkingDirectory = aws.String(fn.WorkingDir)
+			}
+		}
+	}
+	if fn.MemoryMiB != 0 {
+		if fn.MemoryMiB < minMemoryMiB || fn.MemoryMiB > maxMemoryMiB {
+			return nil, nil, errdefs.InvalidInputf("%s: Lambda memory must be between %d and %d MiB; the pod asks for %d MiB", fn.MemoryField, minMemoryMiB, maxMemoryMiB, fn.MemoryMiB)
+		}
+		in.MemorySize = aws.Int32(int32(fn.MemoryMiB))
+	}
+	if fn.EphemeralStorageMiB != 0 {
+		if fn.EphemeralStorageMiB < minStorageMiB || fn.EphemeralStorageMiB > maxStorageMiB {
+			return nil, nil, errdefs.InvalidInputf("spec.containers[0].resources.limits.ephemeral-storage: Lambda ephemeral storage must be between %d and %d MiB; the pod asks for %d MiB", minStorageMiB, maxStorageMiB, fn.EphemeralStorageMiB)
+		}
+		in.EphemeralStorage = &types.EphemeralStorage{Size: aws.Int32(int32(fn.EphemeralStorageMiB))}
+	}
+	if len(fn.Env) > 0 {
+		size := 0
+		for k, v := range fn.Env {
+			size += len(k) + len(v)
+		}
+		if size > maxEnvBytes {
+			return nil, nil, errdefs.InvalidInputf("spec.containers[0].env: Lambda allows %d bytes of environment variables; the pod's take %d", maxEnvBytes, size)
+		}
+		in.Environment = &types.Environment{Variables: fn.Env}
+	}
+	if t := fn.Annotations[AnnotationTimeout]; t != "" {
+		n, err := strconv.Atoi(t)
+		if err != nil || n < 1 || n > maxTimeout {
+			return nil, nil, errdefs.InvalidInputf("metadata.annotations[%s]: timeout must be 1-%d seconds, got %q", AnnotationTimeout, maxTimeout, t)
+		}
+		in.Timeout = aws.Int32(int32(n))
+	}
+	switch fn.Architecture {
+	case "arm64":
+		in.Architectures = []types.Architecture{types.ArchitectureArm64}
+	case "amd64":
+		in.Architectures = []types.Architecture{types.ArchitectureX8664}
+	}
+	return in, notes, nil
+}
+
+func parseS3(u string) (bucket, key string, ok bool) {
+	rest, found := strings.CutPrefix(u, "s3://")
+	if !found {
+		return "", "", false
+	}
+	bucket, key, ok = strings.Cut(rest, "/")
+	return bucket, key, ok && bucket != "" && key != ""
+}
+
+// runtimeOf maps an AWS base image to its managed runtime:
+// public.ecr.aws/lambda/python:3.12 → python3.12,
+// public.ecr.aws/lambda/nodejs:20 → nodejs20.x,
+// public.ecr.aws/lambda/provided:al2023 → provided.al2023.
+func runtimeOf(image string) (string, error) {
+	repo, tag, _ := strings.Cut(strings.TrimPrefix(image, baseImageRepo), ":")
+	if tag == "" || tag == "latest" {
+		return "", errdefs.InvalidInputf("spec.containers[0].image: %s needs a version tag (for example python:3.12) to choose a Lambda runtime", image)
+	}
+	switch repo {
+	case "python", "ruby":
+		return repo + tag, nil
+	case "nodejs":
+		return "nodejs" + tag + ".x", nil
+	case "java", "dotnet":
+		return repo + tag, nil
+	case "provided":
+		return "provided." + tag, nil
+	}
+	return "", errdefs.InvalidInputf("spec.containers[0].image: %s is not an AWS base image with a managed runtime", image)
+}
+
+// pullThrough rewrites a public image to an ECR pull-through cache prefix:
+// nginx:1 → <prefix>/library/nginx:1, quay.io/org/app:1 → <prefix>/org/app:1.
+func pullThrough(prefix, image string) string {
+	first, rest, found := strings.Cut(image, "/")
+	if !found {
+		return strings.TrimSuffix(prefix, "/") + "/library/" + image
+	}
+	if strings.ContainsAny(first, ".:") {
+		image = rest
+	}
+	return strings.TrimSuffix(prefix, "/") + "/" + image
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

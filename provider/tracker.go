@@ -1,0 +1,94 @@
+package provider
+
+import (
+	"context"
+	"time"
+
+	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
+	"github.com/virtual-kubelet/virtual-kubelet/log"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/faas-kubelet/faas-kubelet/provider/translate"
+)
+
+// track is the one status tracker of the node: functions in transition
+// (Pending) are read with a per-function backoff; stable functions are left
+// alone. Changes reach the pod controller through the NotifyPods callback.
+func (p *Provider) track(ctx context.Context) {
+	t := time.NewTicker(p.opts.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, uid := range p.due() {
+			p.check(ctx, uid)
+		}
+	}
+}
+
+// due lists the pods whose function should be read now.
+func (p *Provider) due() []types.UID {
+	now := p.opts.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []types.UID
+	for uid, r := range p.pods {
+		if r.phase == translate.PhasePending && !now.Before(r.nextCheck) {
+			out = append(out, uid)
+		}
+	}
+	return out
+}
+
+func (p *Provider) check(ctx context.Context, uid types.UID) {
+	p.mu.Lock()
+	r, ok := p.pods[uid]
+	if !ok {
+		p.mu.Unlock()
+		return
+	}
+	name, pod := r.function, r.pod
+	p.mu.Unlock()
+
+	state, err := p.opts.Backend.Get(ctx, name)
+	switch {
+	case errdefs.IsNotFound(err):
+		state = &translate.FunctionState{Name: name, Phase: translate.PhaseFailed, Reason: "FunctionNotFound",
+			Message: "the function " + name + " no longer exists in the cloud"}
+	case err != nil:
+		log.G(ctx).WithError(err).WithField("function", name).Warn("reading function state")
+		p.mu.Lock()
+		if r, ok := p.pods[uid]; ok {
+			r.backoff = min(r.backoff*2, maxBackoff)
+			r.nextCheck = p.opts.Now().Add(r.backoff)
+		}
+		p.mu.Unlock()
+		return
+	}
+	if state.Phase == translate.PhasePending {
+		p.mu.Lock()
+		if r, ok := p.pods[uid]; ok {
+			r.backoff = min(r.backoff*2, maxBackoff)
+			r.nextCheck = p.opts.Now().Add(r.backoff)
+		}
+		p.mu.Unlock()
+		return
+	}
+	p.transition(uid, pod, state)
+}
+
+// transition records a new phase for a pod still known under uid.
+func (p *Provider) transition(uid types.UID, pod *corev1.Pod, state *translate.FunctionState) {
+	p.mu.Lock()
+	r, ok := p.pods[uid]
+	if !ok || r.pod.ResourceVersion != pod.ResourceVersion {
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	p.store(pod, state)
+}

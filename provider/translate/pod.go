@@ -1,0 +1,191 @@
+package translate
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+// Annotations users set on pods.
+const (
+	// AnnotationArchitecture asks for "amd64" or "arm64" when the pod has no
+	// kubernetes.io/arch node selector.
+	AnnotationArchitecture = "faas-kubelet.io/architecture"
+)
+
+const mib = 1024 * 1024
+
+// FromPod translates a pod into the function that node deploys for it.
+// saAnnotations are the annotations of the pod's ServiceAccount. What no
+// function can run is refused with errdefs.InvalidInput naming the field.
+func FromPod(pod *corev1.Pod, node string, saAnnotations map[string]string) (*Function, error) {
+	if err := validatePod(pod); err != nil {
+		return nil, errdefs.AsInvalidInput(err)
+	}
+	c := pod.Spec.Containers[0]
+	fn := &Function{
+		Name:                      FunctionName(pod),
+		Image:                     c.Image,
+		Command:                   c.Command,
+		Args:                      c.Args,
+		WorkingDir:                c.WorkingDir,
+		Annotations:               copyMap(pod.Annotations),
+		ServiceAccountAnnotations: copyMap(saAnnotations),
+		Tags:                      Tags(pod, node),
+		Description:               fmt.Sprintf("faas-kubelet pod %s/%s uid=%s node=%s", pod.Namespace, pod.Name, pod.UID, node),
+	}
+	if len(c.Env) > 0 {
+		fn.Env = map[string]string{}
+		for _, e := range c.Env {
+			fn.Env[e.Name] = e.Value
+		}
+	}
+	if q, field := quantity(c.Resources, corev1.ResourceMemory); q != nil {
+		fn.MemoryMiB = ceilMiB(q)
+		fn.MemoryField = field
+	}
+	if q, _ := quantity(c.Resources, corev1.ResourceEphemeralStorage); q != nil {
+		fn.EphemeralStorageMiB = ceilMiB(q)
+	}
+	for _, p := range c.Ports {
+		fn.Ports = append(fn.Ports, p.ContainerPort)
+	}
+	fn.Architecture = pod.Spec.NodeSelector[corev1.LabelArchStable]
+	if a := pod.Annotations[AnnotationArchitecture]; a != "" {
+		fn.Architecture = a
+	}
+	if fn.Architecture != "" && fn.Architecture != "amd64" && fn.Architecture != "arm64" {
+		return nil, errdefs.InvalidInputf("metadata.annotations[%s]: architecture %q is not amd64 or arm64", AnnotationArchitecture, fn.Architecture)
+	}
+	return fn, nil
+}
+
+// Tags are the pod's identity and labels, as the cloud tags its function.
+func Tags(pod *corev1.Pod, node string) map[string]string {
+	tags := map[string]string{}
+	for k, v := range pod.Labels {
+		tags[k] = v
+	}
+	tags[TagPodUID] = string(pod.UID)
+	tags[TagPodNamespace] = pod.Namespace
+	tags[TagPodName] = pod.Name
+	tags[TagNode] = node
+	return tags
+}
+
+func validatePod(pod *corev1.Pod) error {
+	spec := &pod.Spec
+	switch {
+	case len(spec.Containers) != 1:
+		return fmt.Errorf("spec.containers: a function runs exactly one container; this pod has %d", len(spec.Containers))
+	case len(spec.InitContainers) > 0:
+		return fmt.Errorf("spec.initContainers: functions have no init containers (%s)", spec.InitContainers[0].Name)
+	case len(spec.EphemeralContainers) > 0:
+		return fmt.Errorf("spec.ephemeralContainers: not supported on functions")
+	case spec.HostNetwork:
+		return fmt.Errorf("spec.hostNetwork: functions have no host network")
+	case spec.HostPID:
+		return fmt.Errorf("spec.hostPID: functions have no host PID namespace")
+	case spec.HostIPC:
+		return fmt.Errorf("spec.hostIPC: functions have no host IPC namespace")
+	}
+	for i, v := range spec.Volumes {
+		if v.Projected != nil && strings.HasPrefix(v.Name, "kube-api-access-") {
+			continue // the ServiceAccount token volume every pod gets; functions do not mount it
+		}
+		return fmt.Errorf("spec.volumes[%d].%s: functions cannot mount volumes (volume %q)", i, volumeSource(v), v.Name)
+	}
+	c := &spec.Containers[0]
+	p := "spec.containers[0]"
+	if c.Image == "" {
+		return fmt.Errorf("%s.image: an image is required", p)
+	}
+	if sc := c.SecurityContext; sc != nil {
+		if sc.Privileged != nil && *sc.Privileged {
+			return fmt.Errorf("%s.securityContext.privileged: functions cannot run privileged", p)
+		}
+		if sc.Capabilities != nil && len(sc.Capabilities.Add) > 0 {
+			return fmt.Errorf("%s.securityContext.capabilities.add: functions cannot gain capabilities (%s)", p, sc.Capabilities.Add[0])
+		}
+	}
+	for i, m := range c.VolumeMounts {
+		if strings.HasPrefix(m.Name, "kube-api-access-") {
+			continue
+		}
+		return fmt.Errorf("%s.volumeMounts[%d]: functions cannot mount volumes (%s)", p, i, m.MountPath)
+	}
+	if len(c.VolumeDevices) > 0 {
+		return fmt.Errorf("%s.volumeDevices: functions have no block devices", p)
+	}
+	if c.Stdin || c.TTY {
+		return fmt.Errorf("%s.stdin: functions have no interactive console", p)
+	}
+	for i, port := range c.Ports {
+		if port.HostPort != 0 {
+			return fmt.Errorf("%s.ports[%d].hostPort: functions have no host ports", p, i)
+		}
+		if port.Protocol != "" && port.Protocol != corev1.ProtocolTCP {
+			return fmt.Errorf("%s.ports[%d].protocol: functions serve HTTP over TCP only, not %s", p, i, port.Protocol)
+		}
+	}
+	if len(c.Ports) > 1 {
+		return fmt.Errorf("%s.ports: a function has one HTTP endpoint; this container declares %d ports", p, len(c.Ports))
+	}
+	return nil
+}
+
+func volumeSource(v corev1.Volume) string {
+	switch {
+	case v.HostPath != nil:
+		return "hostPath"
+	case v.EmptyDir != nil:
+		return "emptyDir"
+	case v.PersistentVolumeClaim != nil:
+		return "persistentVolumeClaim"
+	case v.ConfigMap != nil:
+		return "configMap"
+	case v.Secret != nil:
+		return "secret"
+	case v.Projected != nil:
+		return "projected"
+	case v.NFS != nil:
+		return "nfs"
+	default:
+		return "volumeSource"
+	}
+}
+
+// quantity returns the limit, else the request, and the field it came from.
+func quantity(r corev1.ResourceRequirements, name corev1.ResourceName) (*resource.Quantity, string) {
+	if q, ok := r.Limits[name]; ok {
+		return &q, "spec.containers[0].resources.limits." + string(name)
+	}
+	if q, ok := r.Requests[name]; ok {
+		return &q, "spec.containers[0].resources.requests." + string(name)
+	}
+	return nil, ""
+}
+
+func ceilMiB(q *resource.Quantity) int64 {
+	return (q.Value() + mib - 1) / mib
+}
+
+func copyMap(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		out[k] = m[k]
+	}
+	return out
+}
