@@ -21,6 +21,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+
+	lambdaemu "github.com/faas-kubelet/faas-kubelet/pkg/emulator/lambda"
+	"github.com/faas-kubelet/faas-kubelet/provider/translate"
 )
 
 // cluster is what hack/cluster.sh env reports about the running control plane.
@@ -159,13 +162,16 @@ type kubelet struct {
 
 // kubeletOptions tweak the config a test runs faas-kubelet with.
 type kubeletOptions struct {
-	extraNodeYAML string // appended to the node's entry, indented by 2
+	// cloud is "memory" (default) or "aws-lambda".
+	cloud string
+	// lambdaEndpoint is the emulator's URL for cloud "aws-lambda".
+	lambdaEndpoint string
 }
 
-// startKubelet writes a config for one memory-backed node named after the
-// test and runs faas-kubelet, inside the control plane's network namespace
-// when there is one. Cleanup stops it with SIGTERM, expects a clean exit and
-// deletes the Node object.
+// startKubelet writes a config for one node named after the test and runs
+// faas-kubelet, inside the control plane's network namespace when there is
+// one. Cleanup stops it with SIGTERM, expects a clean exit and deletes the
+// Node object.
 func startKubelet(t *testing.T, opts kubeletOptions) *kubelet {
 	t.Helper()
 	dir := t.TempDir()
@@ -179,25 +185,34 @@ func startKubelet(t *testing.T, opts kubeletOptions) *kubelet {
 	if len(k.node) > 60 {
 		k.node = k.node[:60]
 	}
+	cloud := opts.cloud
+	if cloud == "" {
+		cloud = "memory"
+	}
+	backend := fmt.Sprintf("  memory: {faultFile: %s}\n", k.faultFile)
+	if cloud == "aws-lambda" {
+		backend = fmt.Sprintf("  credentials: {source: env}\n  lambda:\n    endpoint: %s\n    executionRoleArn: arn:aws:iam::123456789012:role/e2e\n", opts.lambdaEndpoint)
+	}
 	config := fmt.Sprintf(`log: {level: debug}
 tls:
   clientCAFile: %s
 nodes:
 - name: %s
-  cloud: memory
-  region: local
+  cloud: %s
+  region: %s
   address: %s
   kubeletPort: %d
   healthCheckInterval: 1s
   capacity: {cpu: "123", memory: 456Gi, pods: "78"}
   labels: {e2e.faas-kubelet.io/test: "true"}
-  memory: {faultFile: %s}
-%s`, cluster.env["FAAS_KUBELET_CLIENT_CA"], k.node, cluster.env["FAAS_KUBELET_NODE_IP"], k.port, k.faultFile, opts.extraNodeYAML)
+%s`, cluster.env["FAAS_KUBELET_CLIENT_CA"], k.node, cloud, regionOf(cloud), cluster.env["FAAS_KUBELET_NODE_IP"], k.port, backend)
 	cfgPath := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	k.cmd = kubeletCommand("--config", cfgPath, "--kubeconfig", cluster.env["FAAS_KUBELET_KUBECONFIG"])
+	k.cmd.Env = append(os.Environ(), "AWS_EC2_METADATA_DISABLED=true",
+		"AWS_ACCESS_KEY_ID="+lambdaemu.DefaultAccessKey, "AWS_SECRET_ACCESS_KEY="+lambdaemu.DefaultSecretKey)
 	logf, err := os.Create(k.logFile)
 	if err != nil {
 		t.Fatal(err)
@@ -219,6 +234,13 @@ nodes:
 		}
 	})
 	return k
+}
+
+func regionOf(cloud string) string {
+	if cloud == "aws-lambda" {
+		return lambdaemu.DefaultRegion
+	}
+	return "local"
 }
 
 // kubeletCommand runs the faas-kubelet binary where the kubelet API can be
@@ -302,4 +324,12 @@ func namespace(t *testing.T) string {
 		t.Errorf("pods of namespace %s were not deleted within 60s", name)
 	})
 	return name
+}
+
+// functionNameOf is the function name faas-kubelet derives for a pod.
+func functionNameOf(p *corev1.Pod) string { return translate.FunctionName(p) }
+
+func readFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	return string(b), err
 }

@@ -1,0 +1,195 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sdk "github.com/aws/aws-sdk-go-v2/service/lambda"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+const ecrImage = "123456789012.dkr.ecr.us-east-1.amazonaws.com/hello:1"
+
+const lambdaDeployment = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: hello}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: hello}}
+  template:
+    metadata: {labels: {app: hello, team: payments}}
+    spec:
+      terminationGracePeriodSeconds: 2
+      nodeSelector: {type: virtual-kubelet}
+      tolerations:
+      - {key: virtual-kubelet.io/provider, operator: Exists, effect: NoSchedule}
+      containers:
+      - name: hello
+        image: ` + ecrImage + `
+        resources: {limits: {memory: 256Mi}}
+`
+
+// podsByPhase lists the namespace's pods matching selector.
+func listPods(t *testing.T, ns, selector string) []corev1.Pod {
+	t.Helper()
+	list, err := cluster.client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list.Items
+}
+
+func ready(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// A Deployment on the Lambda node becomes one tagged function per pod; the
+// pods run; scaling down and deleting remove exactly the pods' functions.
+func TestLambdaDeploymentLifecycle(t *testing.T) {
+	emu := startEmulator(t)
+	k := startKubelet(t, kubeletOptions{cloud: "aws-lambda", lambdaEndpoint: emu.endpoint})
+	waitNodeReady(t, k.node, corev1.ConditionTrue, 30*time.Second)
+	ns := namespace(t)
+	applyYAML(t, ns, lambdaDeployment)
+
+	var pods []corev1.Pod
+	eventually(t, 90*time.Second, "3 pods Running and Ready", func() (bool, string) {
+		pods = listPods(t, ns, "app=hello")
+		n, desc := 0, []string{}
+		for i := range pods {
+			desc = append(desc, fmt.Sprintf("%s %s ready=%v", pods[i].Name, pods[i].Status.Phase, ready(&pods[i])))
+			if pods[i].Status.Phase == corev1.PodRunning && ready(&pods[i]) {
+				n++
+			}
+		}
+		return n == 3, strings.Join(desc, "; ")
+	})
+	fns := emu.functions(t)
+	if len(fns) != 3 {
+		t.Fatalf("%d functions in the emulator, want 3: %v", len(fns), fns)
+	}
+	uids := map[string]bool{}
+	for _, tags := range fns {
+		uids[tags["faas-kubelet.io/pod-uid"]] = true
+		if tags["faas-kubelet.io/node"] != k.node || tags["faas-kubelet.io/pod-namespace"] != ns || tags["team"] != "payments" {
+			t.Errorf("function tags = %v", tags)
+		}
+	}
+	for _, p := range pods {
+		if !uids[string(p.UID)] {
+			t.Errorf("no function tagged with pod %s's UID %s", p.Name, p.UID)
+		}
+		cs := p.Status.ContainerStatuses
+		if len(cs) != 1 || cs[0].State.Running == nil || !strings.Contains(cs[0].ImageID, "@sha256:") {
+			t.Errorf("pod %s container status = %+v", p.Name, cs)
+		}
+	}
+	describe := mustKubectl(t, "describe", "pod", "-n", ns, pods[0].Name)
+	for _, want := range []string{"FunctionDeployed", "FunctionActive"} {
+		if !strings.Contains(describe, want) {
+			t.Errorf("kubectl describe pod lacks event %s:\n%s", want, describe)
+		}
+	}
+
+	mustKubectl(t, "scale", "deployment/hello", "-n", ns, "--replicas=1")
+	eventually(t, 60*time.Second, "1 function left after scaling to 1", func() (bool, string) {
+		n := len(emu.functions(t))
+		return n == 1, fmt.Sprintf("%d functions", n)
+	})
+	mustKubectl(t, "delete", "deployment/hello", "-n", ns)
+	eventually(t, 60*time.Second, "no functions and no pods after delete", func() (bool, string) {
+		n, p := len(emu.functions(t)), len(listPods(t, ns, "app=hello"))
+		return n == 0 && p == 0, fmt.Sprintf("%d functions, %d pods", n, p)
+	})
+	calls := emu.calls(t)
+	t.Logf("emulator calls for 3 pods: %v", calls)
+	if calls["CreateFunction"] != 3 || calls["DeleteFunction"] != 3 {
+		t.Errorf("CreateFunction=%d DeleteFunction=%d, want 3 and 3", calls["CreateFunction"], calls["DeleteFunction"])
+	}
+}
+
+const podTemplate = `apiVersion: v1
+kind: Pod
+metadata: {name: %s}
+spec:
+  terminationGracePeriodSeconds: 2
+  nodeSelector: {type: virtual-kubelet}
+  tolerations:
+  - {key: virtual-kubelet.io/provider, operator: Exists, effect: NoSchedule}
+%s`
+
+// Pods Lambda cannot run fail with a reason naming the field, and an event;
+// a good pod next to them runs, with its Secret-backed env in the function.
+func TestLambdaInvalidPodsFailNamingTheField(t *testing.T) {
+	emu := startEmulator(t)
+	k := startKubelet(t, kubeletOptions{cloud: "aws-lambda", lambdaEndpoint: emu.endpoint})
+	waitNodeReady(t, k.node, corev1.ConditionTrue, 30*time.Second)
+	ns := namespace(t)
+	mustKubectl(t, "create", "secret", "generic", "db", "-n", ns, "--from-literal=password=s3cr3t-value")
+
+	bad := map[string]struct{ spec, want string }{
+		"non-ecr":        {"  containers:\n  - {name: a, image: docker.io/library/nginx:1}\n", "spec.containers[0].image"},
+		"too-big":        {"  containers:\n  - name: a\n    image: " + ecrImage + "\n    resources: {limits: {memory: 20Gi}}\n", "spec.containers[0].resources.limits.memory"},
+		"two-containers": {"  containers:\n  - {name: a, image: " + ecrImage + "}\n  - {name: b, image: " + ecrImage + "}\n", "spec.containers"},
+		"host-path":      {"  volumes:\n  - {name: data, hostPath: {path: /var}}\n  containers:\n  - name: a\n    image: " + ecrImage + "\n    volumeMounts: [{name: data, mountPath: /data}]\n", "spec.volumes[0].hostPath"},
+	}
+	names := make([]string, 0, len(bad))
+	for name, b := range bad {
+		applyYAML(t, ns, fmt.Sprintf(podTemplate, name, b.spec))
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	applyYAML(t, ns, fmt.Sprintf(podTemplate, "good", "  containers:\n  - name: a\n    image: "+ecrImage+"\n    env:\n    - name: DB_PASSWORD\n      valueFrom: {secretKeyRef: {name: db, key: password}}\n"))
+
+	pods := cluster.client.CoreV1().Pods(ns)
+	for _, name := range names {
+		want := bad[name].want
+		eventually(t, 60*time.Second, "pod "+name+" Failed naming "+want, func() (bool, string) {
+			p, err := pods.Get(context.Background(), name, metav1.GetOptions{})
+			if err != nil {
+				return false, err.Error()
+			}
+			return p.Status.Phase == corev1.PodFailed && p.Status.Reason == "InvalidSpec" && strings.Contains(p.Status.Message, want),
+				fmt.Sprintf("phase=%s reason=%s message=%q", p.Status.Phase, p.Status.Reason, p.Status.Message)
+		})
+	}
+	eventually(t, 60*time.Second, "the good pod Running", func() (bool, string) {
+		p, err := pods.Get(context.Background(), "good", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return p.Status.Phase == corev1.PodRunning, string(p.Status.Phase)
+	})
+	events := mustKubectl(t, "get", "events", "-n", ns, "--field-selector", "involvedObject.name=non-ecr,reason=InvalidSpec")
+	if !strings.Contains(events, "spec.containers[0].image") {
+		t.Errorf("no InvalidSpec event naming the field for non-ecr:\n%s", events)
+	}
+	if len(emu.functions(t)) != 1 {
+		t.Errorf("functions = %v, want only the good pod's", emu.functions(t))
+	}
+	good, _ := pods.Get(context.Background(), "good", metav1.GetOptions{})
+	cfg, err := emu.lambda.GetFunctionConfiguration(context.Background(), &sdk.GetFunctionConfigurationInput{FunctionName: aws.String(functionNameOf(good))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Environment == nil || cfg.Environment.Variables["DB_PASSWORD"] != "s3cr3t-value" {
+		t.Errorf("function environment = %+v, want DB_PASSWORD from the Secret", cfg.Environment)
+	}
+	logs, _ := readFile(k.logFile)
+	if strings.Contains(logs, "s3cr3t-value") {
+		t.Error("the Secret's value appears in faas-kubelet's log")
+	}
+}
