@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/faas-kubelet/faas-kubelet/provider/translate"
 )
@@ -28,6 +29,9 @@ type Backend interface {
 	Delete(ctx context.Context, name string) error
 	// Get returns the function's current state, or errdefs.NotFound.
 	Get(ctx context.Context, name string) (*translate.FunctionState, error)
+	// Logs streams the function's log lines as kubectl logs asks for them.
+	// With opts.Follow the stream stays open until ctx ends.
+	Logs(ctx context.Context, name string, opts translate.LogOptions) (io.ReadCloser, error)
 }
 
 // ErrNotSupported marks an operation a backend cannot perform.

@@ -3,6 +3,8 @@ package provider
 import (
 	"context"
 	"errors"
+	"io"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,8 +24,15 @@ type fakeBackend struct {
 	deployFn func(*translate.Function) (*translate.FunctionState, error)
 	deployed []*translate.Function
 	deleted  []string
+	logOpts  translate.LogOptions
 }
 
+func (f *fakeBackend) Logs(_ context.Context, name string, o translate.LogOptions) (io.ReadCloser, error) {
+	f.mu.Lock()
+	f.logOpts = o
+	f.mu.Unlock()
+	return io.NopCloser(strings.NewReader("log of " + name + "\n")), nil
+}
 func (f *fakeBackend) Cloud() string              { return "fake" }
 func (f *fakeBackend) Ping(context.Context) error { return nil }
 func (f *fakeBackend) Delete(_ context.Context, name string) error {
@@ -179,9 +188,36 @@ func TestTransientDeployErrorIsReturnedForRetry(t *testing.T) {
 
 func TestUnsupportedRoutesSayWhat(t *testing.T) {
 	p, _ := newProvider(t, &fakeBackend{})
-	_, err := p.GetContainerLogs(context.Background(), "default", "x", "app", api.ContainerLogOpts{})
+	err := p.RunInContainer(context.Background(), "default", "x", "app", []string{"sh"}, nil)
 	if !errdefs.IsInvalidInput(err) || !errors.Is(err, ErrNotSupported) {
-		t.Errorf("GetContainerLogs error = %v", err)
+		t.Errorf("RunInContainer error = %v", err)
+	}
+}
+
+func TestLogsReachTheBackendWithTheOptions(t *testing.T) {
+	b := &fakeBackend{}
+	p, _ := newProvider(t, b)
+	pod := newPod("uid-1", "hello")
+	if err := p.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := p.GetContainerLogs(context.Background(), "default", "hello", "app", api.ContainerLogOpts{Tail: 5, SinceSeconds: 60, Timestamps: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(rc)
+	if string(data) != "log of "+translate.FunctionName(pod)+"\n" {
+		t.Errorf("logs = %q", data)
+	}
+	o := b.logOpts
+	if !o.HasTail || o.Tail != 5 || !o.Timestamps || !o.Since.Equal(now.Add(-time.Minute)) {
+		t.Errorf("options = %+v", o)
+	}
+	if _, err := p.GetContainerLogs(context.Background(), "default", "hello", "other", api.ContainerLogOpts{}); !errdefs.IsNotFound(err) {
+		t.Errorf("unknown container: %v", err)
+	}
+	if _, err := p.GetContainerLogs(context.Background(), "default", "nope", "app", api.ContainerLogOpts{}); !errdefs.IsNotFound(err) {
+		t.Errorf("unknown pod: %v", err)
 	}
 }
 

@@ -54,13 +54,17 @@ type Options struct {
 // Backend implements provider.Backend on AWS Lambda.
 type Backend struct {
 	api  API
+	logs LogsAPI
 	opts Options
 }
 
 var _ provider.Backend = (*Backend)(nil)
 
-// New builds a backend over the given client (see NewClient).
-func New(api API, opts Options) *Backend { return &Backend{api: api, opts: opts} }
+// New builds a backend over the given clients (see NewClient and
+// NewLogsClient).
+func New(api API, logs LogsAPI, opts Options) *Backend {
+	return &Backend{api: api, logs: logs, opts: opts}
+}
 
 // NewClient builds the SDK client for the options; cfg holds what the
 // default chain resolved (region, credentials), or is zero for tests that

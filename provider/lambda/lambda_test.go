@@ -2,6 +2,7 @@ package lambda
 
 import (
 	"context"
+	"io"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	sdk "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -28,7 +30,7 @@ func setup(t *testing.T, secret string, eo emu.Options) (*Backend, *emu.Server) 
 	t.Cleanup(ts.Close)
 	o := Options{Region: "us-east-1", Endpoint: ts.URL, DefaultRole: "arn:aws:iam::123456789012:role/fn",
 		Credentials: credentials.NewStaticCredentialsProvider(emu.DefaultAccessKey, secret, "")}
-	return New(NewClient(aws.Config{}, o), o), s
+	return New(NewClient(aws.Config{}, o), NewLogsClient(aws.Config{}, o), o), s
 }
 
 func function(t *testing.T, image string, mutate func(*corev1.Pod)) *translate.Function {
@@ -153,5 +155,88 @@ func TestPingFailsWithWrongSecret(t *testing.T) {
 	err := bad.Ping(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "InvalidSignatureException") || strings.Contains(err.Error(), "wrong") {
 		t.Errorf("ping with a wrong secret: %v (it must fail, and never show the secret)", err)
+	}
+}
+
+func TestLogsTailSinceTimestampsLimitAndFollow(t *testing.T) {
+	b, s := setup(t, emu.DefaultSecretKey, emu.Options{})
+	ctx := context.Background()
+	fn := function(t, ecr, func(p *corev1.Pod) {
+		p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "EMULATOR_LOG", Value: "working"}}
+	})
+	if _, err := b.Deploy(ctx, fn); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := b.api.(interface {
+			Invoke(context.Context, *sdk.InvokeInput, ...func(*sdk.Options)) (*sdk.InvokeOutput, error)
+		}).Invoke(ctx, &sdk.InvokeInput{FunctionName: aws.String(fn.Name), Payload: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(o translate.LogOptions) string {
+		rc, err := b.Logs(ctx, fn.Name, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		data, _ := io.ReadAll(rc)
+		return string(data)
+	}
+	all := read(translate.LogOptions{})
+	if strings.Count(all, "START RequestId") != 3 || strings.Count(all, "working") != 3 {
+		t.Errorf("all logs:\n%s", all)
+	}
+	tail := read(translate.LogOptions{Tail: 2, HasTail: true})
+	if lines := strings.Split(strings.TrimSpace(tail), "\n"); len(lines) != 2 || !strings.HasPrefix(lines[1], "REPORT") {
+		t.Errorf("tail 2:\n%s", tail)
+	}
+	if s.Calls()["FilterLogEvents"] != 1 {
+		t.Errorf("a tail paged the whole group: %v", s.Calls())
+	}
+	ts := read(translate.LogOptions{Tail: 1, HasTail: true, Timestamps: true})
+	if _, err := time.Parse(time.RFC3339Nano, strings.SplitN(ts, " ", 2)[0]); err != nil {
+		t.Errorf("timestamped line %q: %v", ts, err)
+	}
+	if got := read(translate.LogOptions{LimitBytes: 10}); len(got) != 10 {
+		t.Errorf("limit-bytes 10 gave %d bytes", len(got))
+	}
+	if got := read(translate.LogOptions{Since: time.Now().Add(time.Hour)}); got != "" {
+		t.Errorf("since the future: %q", got)
+	}
+
+	fctx, cancel := context.WithCancel(ctx)
+	rc, err := b.Logs(fctx, fn.Name, translate.LogOptions{Follow: true, HasTail: true, Tail: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := rc.Read(buf)
+			if n > 0 {
+				lines <- string(buf[:n])
+			}
+			if err != nil {
+				close(lines)
+				return
+			}
+		}
+	}()
+	time.Sleep(100 * time.Millisecond)
+	s.AppendLog(fn.Name, "a line written after the follow started")
+	deadline := time.After(5 * time.Second)
+	got := ""
+	for !strings.Contains(got, "a line written after the follow started") {
+		select {
+		case l := <-lines:
+			got += l
+		case <-deadline:
+			t.Fatalf("follow did not show the new line; got %q", got)
+		}
+	}
+	cancel()
+	for range lines {
 	}
 }

@@ -61,3 +61,17 @@ type FunctionState struct {
 	Created time.Time
 	Tags    map[string]string
 }
+
+// LogOptions are kubectl logs' options, as a backend reads them.
+type LogOptions struct {
+	// Tail is the number of newest lines to return; 0 means all (see HasTail).
+	Tail    int
+	HasTail bool
+	// Since drops lines older than this time (zero: no limit).
+	Since      time.Time
+	Timestamps bool
+	// LimitBytes stops the output after this many bytes (0: no limit).
+	LimitBytes int
+	// Follow keeps the stream open for new lines until the context ends.
+	Follow bool
+}
