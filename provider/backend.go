@@ -32,6 +32,15 @@ type Backend interface {
 	// Logs streams the function's log lines as kubectl logs asks for them.
 	// With opts.Follow the stream stays open until ctx ends.
 	Logs(ctx context.Context, name string, opts translate.LogOptions) (io.ReadCloser, error)
+	// Invoke calls the function synchronously with payload. A function that
+	// ran and failed is a result with FunctionError set, not an error.
+	Invoke(ctx context.Context, name string, payload []byte) (*translate.Invocation, error)
+	// Tag merges tags into the function's tags (the core records a Job's
+	// progress there, so a restart finds it).
+	Tag(ctx context.Context, name string, tags map[string]string) error
+	// List returns every function this node owns (tagged with its name),
+	// with Phase left empty where the listing does not carry state.
+	List(ctx context.Context, node string) ([]translate.FunctionState, error)
 }
 
 // ErrNotSupported marks an operation a backend cannot perform.

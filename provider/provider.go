@@ -32,6 +32,12 @@ type Options struct {
 	// ServiceAccountAnnotations returns the annotations of a ServiceAccount
 	// (for workload identity); nil means none.
 	ServiceAccountAnnotations func(namespace, name string) map[string]string
+	// JobBackoff is the first wait before retrying a failed invocation under
+	// restartPolicy OnFailure; it doubles up to a minute. Default 2s.
+	JobBackoff time.Duration
+	// ResyncInterval is how often stable functions are confirmed by a
+	// paged listing. Default 60s.
+	ResyncInterval time.Duration
 	// PollInterval is how often the tracker looks at functions in
 	// transition; each is then read with its own backoff.
 	PollInterval time.Duration
@@ -53,15 +59,19 @@ type Provider struct {
 	mu     sync.Mutex
 	pods   map[types.UID]*podRecord
 	notify func(*corev1.Pod)
+	// runCtx bounds background work (the tracker, Jobs); set by NotifyPods.
+	runCtx context.Context
 }
 
 // podRecord is what the core knows of one pod, keyed by the pod's UID.
 type podRecord struct {
-	pod       *corev1.Pod // with the status last reported
-	function  string
-	phase     translate.Phase
-	nextCheck time.Time
-	backoff   time.Duration
+	pod        *corev1.Pod // with the status last reported
+	function   string
+	phase      translate.Phase
+	state      *translate.FunctionState
+	nextCheck  time.Time
+	backoff    time.Duration
+	jobRunning bool // this process runs the pod's invocation
 }
 
 var (
@@ -77,6 +87,12 @@ func New(opts Options) (*Provider, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.JobBackoff == 0 {
+		opts.JobBackoff = jobFirstBackoff
+	}
+	if opts.ResyncInterval == 0 {
+		opts.ResyncInterval = time.Minute
+	}
 	if opts.PollInterval == 0 {
 		opts.PollInterval = 250 * time.Millisecond
 	}
@@ -91,6 +107,7 @@ func New(opts Options) (*Provider, error) {
 		started: opts.Now(),
 		pods:    map[types.UID]*podRecord{},
 		notify:  func(*corev1.Pod) {},
+		runCtx:  context.Background(),
 	}, nil
 }
 
@@ -122,6 +139,7 @@ func (p *Provider) deploy(ctx context.Context, pod *corev1.Pod) error {
 		p.opts.Recorder.Eventf(pod, corev1.EventTypeWarning, "InvalidSpec", "%v", err)
 		state = &translate.FunctionState{Name: name, Phase: translate.PhaseFailed, Reason: "InvalidSpec", Message: err.Error()}
 	} else {
+		state.Job = p.jobOnDeploy(ctx, pod, state)
 		log.G(ctx).WithField("phase", state.Phase).Info("function deployed")
 		p.opts.Recorder.Eventf(pod, corev1.EventTypeNormal, "FunctionDeployed", "function %s deployed to %s (%s)", name, p.opts.Backend.Cloud(), state.Phase)
 	}
@@ -140,15 +158,22 @@ func (p *Provider) store(pod *corev1.Pod, state *translate.FunctionState) {
 		p.pods[pod.UID] = r
 	}
 	previous := r.phase
-	r.pod, r.phase = updated, state.Phase
+	r.pod, r.phase, r.state = updated, state.Phase, state
 	if state.Phase == translate.PhasePending {
 		r.backoff = firstCheck
 		r.nextCheck = p.opts.Now().Add(firstCheck)
+	}
+	startJob := translate.IsJob(pod) && state.Phase == translate.PhaseActive && state.Job.State == "" && !r.jobRunning
+	if startJob {
+		r.jobRunning = true
 	}
 	notify := p.notify
 	p.mu.Unlock()
 	p.event(updated, previous, state)
 	notify(updated.DeepCopy())
+	if startJob {
+		go p.runJob(pod.UID, state.Name)
+	}
 }
 
 // event tells the user when the function's phase changes.
@@ -225,6 +250,7 @@ func (p *Provider) GetPods(context.Context) ([]*corev1.Pod, error) {
 func (p *Provider) NotifyPods(ctx context.Context, cb func(*corev1.Pod)) {
 	p.mu.Lock()
 	p.notify = cb
+	p.runCtx = ctx
 	p.mu.Unlock()
 	go p.track(ctx)
 }

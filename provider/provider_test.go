@@ -25,6 +25,10 @@ type fakeBackend struct {
 	deployed []*translate.Function
 	deleted  []string
 	logOpts  translate.LogOptions
+	invoked  []string
+	invokeFn func(n int) (*translate.Invocation, error)
+	tags     map[string]string
+	getState *translate.FunctionState
 }
 
 func (f *fakeBackend) Logs(_ context.Context, name string, o translate.LogOptions) (io.ReadCloser, error) {
@@ -32,6 +36,29 @@ func (f *fakeBackend) Logs(_ context.Context, name string, o translate.LogOption
 	f.logOpts = o
 	f.mu.Unlock()
 	return io.NopCloser(strings.NewReader("log of " + name + "\n")), nil
+}
+func (f *fakeBackend) Invoke(_ context.Context, name string, payload []byte) (*translate.Invocation, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.invoked = append(f.invoked, name)
+	if f.invokeFn != nil {
+		return f.invokeFn(len(f.invoked))
+	}
+	return &translate.Invocation{Output: payload}, nil
+}
+func (f *fakeBackend) Tag(_ context.Context, name string, tags map[string]string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.tags == nil {
+		f.tags = map[string]string{}
+	}
+	for k, v := range tags {
+		f.tags[k] = v
+	}
+	return nil
+}
+func (f *fakeBackend) List(context.Context, string) ([]translate.FunctionState, error) {
+	return nil, nil
 }
 func (f *fakeBackend) Cloud() string              { return "fake" }
 func (f *fakeBackend) Ping(context.Context) error { return nil }
@@ -42,7 +69,13 @@ func (f *fakeBackend) Delete(_ context.Context, name string) error {
 	return nil
 }
 func (f *fakeBackend) Get(context.Context, string) (*translate.FunctionState, error) {
-	return nil, errdefs.NotFound("no")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.getState == nil {
+		return nil, errdefs.NotFound("no")
+	}
+	st := *f.getState
+	return &st, nil
 }
 func (f *fakeBackend) Deploy(_ context.Context, fn *translate.Function) (*translate.FunctionState, error) {
 	f.mu.Lock()
@@ -66,13 +99,15 @@ func newPod(uid, name string) *corev1.Pod {
 
 func newProvider(t *testing.T, b Backend) (*Provider, *[]*corev1.Pod) {
 	t.Helper()
-	p, err := New(Options{NodeName: "vk", Backend: b, Now: func() time.Time { return now }})
+	p, err := New(Options{NodeName: "vk", Backend: b, Now: func() time.Time { return now }, JobBackoff: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
 	var notified []*corev1.Pod
-	p.NotifyPods(context.Background(), func(pod *corev1.Pod) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	p.NotifyPods(ctx, func(pod *corev1.Pod) {
 		mu.Lock()
 		notified = append(notified, pod)
 		mu.Unlock()
@@ -232,5 +267,152 @@ func TestStatsSummaryListsPods(t *testing.T) {
 	}
 	if s.Node.NodeName != "vk" || len(s.Pods) != 1 || s.Pods[0].PodRef.UID != "uid-1" || s.Pods[0].Containers[0].Name != "app" {
 		t.Errorf("summary = %+v", s)
+	}
+}
+
+func jobPod(uid string, policy corev1.RestartPolicy) *corev1.Pod {
+	pod := newPod(uid, "job-"+uid)
+	pod.Spec.RestartPolicy = policy
+	pod.Annotations = map[string]string{AnnotationPayload: `{"n":1}`}
+	return pod
+}
+
+// waitPhase waits for the provider's view of the pod to reach a phase.
+func waitPhase(t *testing.T, p *Provider, pod *corev1.Pod, phase corev1.PodPhase) *corev1.PodStatus {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, err := p.GetPodStatus(context.Background(), pod.Namespace, pod.Name)
+		if err == nil && st.Phase == phase {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pod %s never reached %s (last %v, %v)", pod.Name, phase, st, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestJobNeverSucceedsOnce(t *testing.T) {
+	b := &fakeBackend{}
+	p, _ := newProvider(t, b)
+	pod := jobPod("j1", corev1.RestartPolicyNever)
+	if err := p.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	st := waitPhase(t, p, pod, corev1.PodSucceeded)
+	if term := st.ContainerStatuses[0].State.Terminated; term == nil || term.ExitCode != 0 || term.Reason != "Completed" {
+		t.Errorf("container = %+v", st.ContainerStatuses[0])
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.invoked) != 1 || b.tags[translate.TagJobState] != translate.JobSucceeded {
+		t.Errorf("invoked %v tags %v", b.invoked, b.tags)
+	}
+}
+
+func TestJobNeverFailsWithTheFunctionError(t *testing.T) {
+	b := &fakeBackend{invokeFn: func(int) (*translate.Invocation, error) {
+		return &translate.Invocation{FunctionError: "ValueError: bad input"}, nil
+	}}
+	p, _ := newProvider(t, b)
+	pod := jobPod("j2", corev1.RestartPolicyNever)
+	if err := p.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	st := waitPhase(t, p, pod, corev1.PodFailed)
+	term := st.ContainerStatuses[0].State.Terminated
+	if term == nil || term.ExitCode != 1 || term.Message != "ValueError: bad input" {
+		t.Errorf("container = %+v", st.ContainerStatuses[0])
+	}
+	time.Sleep(50 * time.Millisecond)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.invoked) != 1 {
+		t.Errorf("a Never pod was invoked %d times", len(b.invoked))
+	}
+}
+
+func TestJobOnFailureRetriesAndCountsRestarts(t *testing.T) {
+	b := &fakeBackend{invokeFn: func(n int) (*translate.Invocation, error) {
+		if n < 3 {
+			return &translate.Invocation{FunctionError: "flaky"}, nil
+		}
+		return &translate.Invocation{Output: []byte("ok")}, nil
+	}}
+	p, _ := newProvider(t, b)
+	pod := jobPod("j3", corev1.RestartPolicyOnFailure)
+	if err := p.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	st := waitPhase(t, p, pod, corev1.PodSucceeded)
+	if st.ContainerStatuses[0].RestartCount != 2 {
+		t.Errorf("restarts = %d, want 2", st.ContainerStatuses[0].RestartCount)
+	}
+}
+
+// After a restart, a Job whose outcome was recorded reports it without
+// running again; one cut off mid-invocation fails rather than run twice.
+func TestJobAfterRestartNeverRunsTwice(t *testing.T) {
+	for _, tc := range []struct {
+		state string
+		want  corev1.PodPhase
+	}{
+		{translate.JobSucceeded, corev1.PodSucceeded},
+		{translate.JobFailed, corev1.PodFailed},
+		{translate.JobRunning, corev1.PodFailed},
+	} {
+		b := &fakeBackend{deployFn: func(fn *translate.Function) (*translate.FunctionState, error) {
+			return &translate.FunctionState{Name: fn.Name, Phase: translate.PhaseActive,
+				Tags: map[string]string{translate.TagJobState: tc.state, translate.TagJobMessage: "earlier"}}, nil
+		}}
+		p, _ := newProvider(t, b)
+		pod := jobPod("r-"+tc.state, corev1.RestartPolicyNever)
+		if err := p.CreatePod(context.Background(), pod); err != nil {
+			t.Fatal(err)
+		}
+		waitPhase(t, p, pod, tc.want)
+		time.Sleep(30 * time.Millisecond)
+		b.mu.Lock()
+		if len(b.invoked) != 0 {
+			t.Errorf("state %s: invoked again after a restart", tc.state)
+		}
+		b.mu.Unlock()
+	}
+}
+
+func TestPendingFunctionBecomesRunningThroughTheTracker(t *testing.T) {
+	b := &fakeBackend{deployFn: func(fn *translate.Function) (*translate.FunctionState, error) {
+		return &translate.FunctionState{Name: fn.Name, Phase: translate.PhasePending}, nil
+	}}
+	b.getState = &translate.FunctionState{Phase: translate.PhaseActive, ImageID: "sha256:x"}
+	p, err := New(Options{NodeName: "vk", Backend: b, PollInterval: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p.NotifyPods(ctx, func(*corev1.Pod) {})
+	pod := newPod("uid-t", "tracked")
+	if err := p.CreatePod(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := p.GetPodStatus(ctx, "default", "tracked"); st.Phase != corev1.PodPending {
+		t.Fatalf("phase = %s, want Pending first", st.Phase)
+	}
+	waitPhase(t, p, pod, corev1.PodRunning)
+}
+
+func TestResyncFailsPodsWhoseFunctionVanished(t *testing.T) {
+	b := &fakeBackend{}
+	p, _ := newProvider(t, b)
+	pod := newPod("uid-v", "vanishing")
+	if err := p.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	p.resync(context.Background()) // List returns nothing and Get says NotFound
+	st, err := p.GetPodStatus(context.Background(), "default", "vanishing")
+	if err != nil || st.Phase != corev1.PodFailed || st.Reason != "FunctionNotFound" {
+		t.Errorf("status = %+v, %v", st, err)
 	}
 }

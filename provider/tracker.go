@@ -18,15 +18,58 @@ import (
 func (p *Provider) track(ctx context.Context) {
 	t := time.NewTicker(p.opts.PollInterval)
 	defer t.Stop()
+	resync := time.NewTicker(p.opts.ResyncInterval)
+	defer resync.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-resync.C:
+			p.resync(ctx)
 		case <-t.C:
+			for _, uid := range p.due() {
+				p.check(ctx, uid)
+			}
 		}
-		for _, uid := range p.due() {
-			p.check(ctx, uid)
+	}
+}
+
+// resync confirms stable functions with one paged listing: a function that
+// is missing from it is read once more, and if it is really gone its pod
+// fails (FunctionNotFound), so that its controller replaces it.
+func (p *Provider) resync(ctx context.Context) {
+	listed, err := p.opts.Backend.List(ctx, p.opts.NodeName)
+	if err != nil {
+		log.G(ctx).WithError(err).Warn("resync: listing functions")
+		return
+	}
+	present := make(map[string]bool, len(listed))
+	for _, f := range listed {
+		present[f.Name] = true
+	}
+	p.mu.Lock()
+	var missing []types.UID
+	for uid, r := range p.pods {
+		if r.phase == translate.PhaseActive && !present[r.function] {
+			missing = append(missing, uid)
 		}
+	}
+	p.mu.Unlock()
+	for _, uid := range missing {
+		p.mu.Lock()
+		r, ok := p.pods[uid]
+		if !ok {
+			p.mu.Unlock()
+			continue
+		}
+		name, pod := r.function, r.pod
+		p.mu.Unlock()
+		if _, err := p.opts.Backend.Get(ctx, name); !errdefs.IsNotFound(err) {
+			continue
+		}
+		log.G(ctx).WithField("function", name).Warn("function deleted outside faas-kubelet")
+		p.transition(uid, pod, &translate.FunctionState{Name: name, Phase: translate.PhaseFailed, Reason: "FunctionNotFound",
+			Message: "the function " + name + " was deleted outside faas-kubelet"})
 	}
 }
 
@@ -52,6 +95,10 @@ func (p *Provider) check(ctx context.Context, uid types.UID) {
 		return
 	}
 	name, pod := r.function, r.pod
+	var job translate.Job
+	if r.state != nil {
+		job = r.state.Job
+	}
 	p.mu.Unlock()
 
 	state, err := p.opts.Backend.Get(ctx, name)
@@ -78,6 +125,7 @@ func (p *Provider) check(ctx context.Context, uid types.UID) {
 		p.mu.Unlock()
 		return
 	}
+	state.Job = job
 	p.transition(uid, pod, state)
 }
 

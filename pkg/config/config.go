@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"os"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	sigsjson "sigs.k8s.io/json"
@@ -33,7 +34,10 @@ const (
 
 // DefaultHealthCheckInterval is how often a node pings its cloud to drive
 // the node's Ready condition.
-var DefaultHealthCheckInterval = metav1.Duration{Duration: 10_000_000_000} // 10s
+var DefaultHealthCheckInterval = metav1.Duration{Duration: 10 * time.Second}
+
+// DefaultResyncInterval is how often stable functions are confirmed.
+var DefaultResyncInterval = metav1.Duration{Duration: time.Minute}
 
 // Credential sources a node may name.
 const (
@@ -107,6 +111,9 @@ type Node struct {
 	// HealthCheckInterval is how often the cloud is pinged for the node's
 	// Ready condition.
 	HealthCheckInterval metav1.Duration `json:"healthCheckInterval,omitempty"`
+	// ResyncInterval is how often stable functions are confirmed against
+	// the cloud by a paged listing.
+	ResyncInterval metav1.Duration `json:"resyncInterval,omitempty"`
 	// Memory configures the in-memory test backend (cloud "memory").
 	Memory *MemoryBackend `json:"memory,omitempty"`
 	// Lambda configures the AWS Lambda backend (cloud "aws-lambda").

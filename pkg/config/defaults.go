@@ -66,6 +66,9 @@ func (n *Node) setDefaults(index int) {
 	if n.HealthCheckInterval.Duration == 0 {
 		n.HealthCheckInterval = DefaultHealthCheckInterval
 	}
+	if n.ResyncInterval.Duration == 0 {
+		n.ResyncInterval = DefaultResyncInterval
+	}
 }
 
 func bracketIPv6(addr string) string {

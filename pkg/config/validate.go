@@ -144,6 +144,9 @@ func (n *Node) validate(p *field.Path, clouds []string) field.ErrorList {
 			errs = append(errs, field.Invalid(lp.Child("executionRoleArn"), l.ExecutionRoleArn, "must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)"))
 		}
 	}
+	if n.ResyncInterval.Duration <= 0 {
+		errs = append(errs, field.Invalid(p.Child("resyncInterval"), n.ResyncInterval.Duration.String(), "must be greater than 0"))
+	}
 	if n.Memory != nil && n.Cloud != "memory" {
 		errs = append(errs, field.Forbidden(p.Child("memory"), `only for cloud "memory"`))
 	}

@@ -101,3 +101,40 @@ func (b *Backend) Get(_ context.Context, name string) (*translate.FunctionState,
 	}
 	return &st, nil
 }
+
+// Invoke echoes the payload.
+func (b *Backend) Invoke(_ context.Context, name string, payload []byte) (*translate.Invocation, error) {
+	if _, err := b.Get(context.Background(), name); err != nil {
+		return nil, err
+	}
+	return &translate.Invocation{RequestID: "memory", Output: payload}, nil
+}
+
+// Tag merges tags.
+func (b *Backend) Tag(_ context.Context, name string, tags map[string]string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	st, ok := b.fns[name]
+	if !ok {
+		return errdefs.NotFoundf("function %s not found", name)
+	}
+	if st.Tags == nil {
+		st.Tags = map[string]string{}
+	}
+	maps.Copy(st.Tags, tags)
+	b.fns[name] = st
+	return nil
+}
+
+// List returns the functions tagged with node.
+func (b *Backend) List(_ context.Context, node string) ([]translate.FunctionState, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []translate.FunctionState
+	for _, st := range b.fns {
+		if st.Tags[translate.TagNode] == node {
+			out = append(out, st)
+		}
+	}
+	return out, nil
+}

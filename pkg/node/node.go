@@ -75,7 +75,7 @@ func Run(ctx context.Context, opts Options) error {
 	n, err := nodeutil.NewNode(c.Name,
 		func(nodeutil.ProviderConfig) (nodeutil.Provider, vknode.NodeProvider, error) {
 			p, err := provider.New(provider.Options{
-				NodeName: c.Name, Backend: opts.Backend, Recorder: recorder,
+				NodeName: c.Name, Backend: opts.Backend, Recorder: recorder, ResyncInterval: c.ResyncInterval.Duration,
 				ServiceAccountAnnotations: func(ns, name string) map[string]string {
 					if name == "" {
 						name = "default"

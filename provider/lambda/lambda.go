@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -30,6 +32,9 @@ type API interface {
 	UpdateFunctionCode(context.Context, *sdk.UpdateFunctionCodeInput, ...func(*sdk.Options)) (*sdk.UpdateFunctionCodeOutput, error)
 	DeleteFunction(context.Context, *sdk.DeleteFunctionInput, ...func(*sdk.Options)) (*sdk.DeleteFunctionOutput, error)
 	GetAccountSettings(context.Context, *sdk.GetAccountSettingsInput, ...func(*sdk.Options)) (*sdk.GetAccountSettingsOutput, error)
+	ListFunctions(context.Context, *sdk.ListFunctionsInput, ...func(*sdk.Options)) (*sdk.ListFunctionsOutput, error)
+	Invoke(context.Context, *sdk.InvokeInput, ...func(*sdk.Options)) (*sdk.InvokeOutput, error)
+	TagResource(context.Context, *sdk.TagResourceInput, ...func(*sdk.Options)) (*sdk.TagResourceOutput, error)
 }
 
 var _ API = (*sdk.Client)(nil)
@@ -106,7 +111,9 @@ func (b *Backend) Deploy(ctx context.Context, fn *translate.Function) (*translat
 	}
 	out, err := b.api.CreateFunction(ctx, in)
 	if err == nil {
-		return stateOf(configOf(out), nil), nil
+		st := stateOf(configOf(out), nil)
+		st.Tags = fn.Tags
+		return st, nil
 	}
 	var exists *types.ResourceConflictException
 	if !errors.As(err, &exists) {
@@ -120,6 +127,7 @@ func (b *Backend) Deploy(ctx context.Context, fn *translate.Function) (*translat
 		return nil, fmt.Errorf("function %s exists but belongs to pod UID %q, not %q", fn.Name, uid, fn.Tags[translate.TagPodUID])
 	}
 	state := stateOf(cur.Configuration, cur.Code)
+	state.Tags = cur.Tags
 	want := aws.ToString(in.Code.ImageUri)
 	if want == "" || cur.Code == nil || aws.ToString(cur.Code.ImageUri) == want {
 		return state, nil
@@ -224,4 +232,59 @@ func mapError(op string, err error) error {
 		return fmt.Errorf("lambda %s: %s: %s: %w", op, api.ErrorCode(), api.ErrorMessage(), err)
 	}
 	return fmt.Errorf("lambda %s: %w", op, err)
+}
+
+// Invoke calls the function synchronously (RequestResponse).
+func (b *Backend) Invoke(ctx context.Context, name string, payload []byte) (*translate.Invocation, error) {
+	out, err := b.api.Invoke(ctx, &sdk.InvokeInput{FunctionName: aws.String(name), Payload: payload, InvocationType: types.InvocationTypeRequestResponse})
+	if err != nil {
+		return nil, mapError("Invoke", err)
+	}
+	inv := &translate.Invocation{Output: out.Payload}
+	if aws.ToString(out.FunctionError) != "" {
+		var fe struct {
+			ErrorMessage string `json:"errorMessage"`
+			ErrorType    string `json:"errorType"`
+		}
+		inv.FunctionError = aws.ToString(out.FunctionError)
+		if json.Unmarshal(out.Payload, &fe) == nil && fe.ErrorMessage != "" {
+			inv.FunctionError = strings.TrimSpace(fe.ErrorType + ": " + fe.ErrorMessage)
+		}
+	}
+	return inv, nil
+}
+
+// Tag merges tags into the function's tags.
+func (b *Backend) Tag(ctx context.Context, name string, tags map[string]string) error {
+	out, err := b.api.GetFunction(ctx, &sdk.GetFunctionInput{FunctionName: aws.String(name)})
+	if err != nil {
+		return mapError("GetFunction", err)
+	}
+	_, err = b.api.TagResource(ctx, &sdk.TagResourceInput{Resource: out.Configuration.FunctionArn, Tags: tags})
+	return mapError("TagResource", err)
+}
+
+// List pages ListFunctions and keeps the functions whose description names
+// this node: ListFunctions returns neither tags nor State, so ownership is
+// read from the description (written at create) and Phase is left empty.
+func (b *Backend) List(ctx context.Context, node string) ([]translate.FunctionState, error) {
+	var out []translate.FunctionState
+	var marker *string
+	for {
+		page, err := b.api.ListFunctions(ctx, &sdk.ListFunctionsInput{Marker: marker, MaxItems: aws.Int32(50)})
+		if err != nil {
+			return nil, mapError("ListFunctions", err)
+		}
+		for _, f := range page.Functions {
+			owner, ok := translate.ParseDescription(aws.ToString(f.Description))
+			if !ok || owner[translate.TagNode] != node {
+				continue
+			}
+			out = append(out, translate.FunctionState{Name: aws.ToString(f.FunctionName), Tags: owner})
+		}
+		if aws.ToString(page.NextMarker) == "" {
+			return out, nil
+		}
+		marker = page.NextMarker
+	}
 }

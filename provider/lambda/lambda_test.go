@@ -240,3 +240,23 @@ func TestLogsTailSinceTimestampsLimitAndFollow(t *testing.T) {
 	for range lines {
 	}
 }
+
+func TestListFindsOnlyThisNodesFunctions(t *testing.T) {
+	b, s := setup(t, emu.DefaultSecretKey, emu.Options{})
+	ctx := context.Background()
+	mine := function(t, ecr, nil)
+	other := function(t, ecr, func(p *corev1.Pod) { p.UID = "uid-2"; p.Name = "other" })
+	other.Description = strings.Replace(other.Description, "node=vk", "node=elsewhere", 1)
+	for _, fn := range []*translate.Function{mine, other} {
+		if _, err := b.Deploy(ctx, fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := b.List(ctx, "vk")
+	if err != nil || len(got) != 1 || got[0].Name != mine.Name || got[0].Tags[translate.TagPodUID] != "uid-1" {
+		t.Errorf("List = %+v, %v", got, err)
+	}
+	if s.Calls()["ListTags"] != 0 {
+		t.Error("List read tags per function")
+	}
+}

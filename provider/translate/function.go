@@ -1,6 +1,11 @@
 package translate
 
-import "time"
+import (
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+)
 
 // Function is what a pod asks a cloud to run: the cloud-neutral result of
 // translating a pod (see package translate). Backends map it to their API
@@ -60,6 +65,57 @@ type FunctionState struct {
 	// Created is when the cloud created the function.
 	Created time.Time
 	Tags    map[string]string
+	// Job is the progress of a run-once pod (restartPolicy Never or
+	// OnFailure), recorded in the function's tags.
+	Job Job
+}
+
+// Job states, as recorded in the TagJobState tag.
+const (
+	JobRunning   = "running"
+	JobSucceeded = "succeeded"
+	JobFailed    = "failed"
+)
+
+// Tags that record a Job's progress on its function, so that a restarted
+// faas-kubelet neither runs an invocation twice nor loses its outcome.
+const (
+	TagJobState    = "faas-kubelet.io/job-state"
+	TagJobRestarts = "faas-kubelet.io/job-restarts"
+	TagJobMessage  = "faas-kubelet.io/job-message"
+)
+
+// Job is a run-once pod's progress.
+type Job struct {
+	// State is "", running, succeeded or failed.
+	State string
+	// Restarts counts failed invocations retried under OnFailure.
+	Restarts int32
+	// Message is the last function error.
+	Message string
+}
+
+// JobFromTags reads a Job's progress from its function's tags.
+func JobFromTags(tags map[string]string) Job {
+	j := Job{State: tags[TagJobState], Message: tags[TagJobMessage]}
+	if n, err := strconv.Atoi(tags[TagJobRestarts]); err == nil {
+		j.Restarts = int32(n)
+	}
+	return j
+}
+
+// JobTags records a Job's progress as tags (values fit Lambda's 256 bytes).
+func JobTags(j Job) map[string]string {
+	msg := j.Message
+	if len(msg) > 256 {
+		msg = msg[:256]
+	}
+	return map[string]string{TagJobState: j.State, TagJobRestarts: strconv.Itoa(int(j.Restarts)), TagJobMessage: msg}
+}
+
+// IsJob says whether the pod runs once (restartPolicy Never or OnFailure).
+func IsJob(pod *corev1.Pod) bool {
+	return pod.Spec.RestartPolicy == corev1.RestartPolicyNever || pod.Spec.RestartPolicy == corev1.RestartPolicyOnFailure
 }
 
 // LogOptions are kubectl logs' options, as a backend reads them.
@@ -74,4 +130,12 @@ type LogOptions struct {
 	LimitBytes int
 	// Follow keeps the stream open for new lines until the context ends.
 	Follow bool
+}
+
+// Invocation is the outcome of one synchronous call of a function.
+type Invocation struct {
+	RequestID string
+	Output    []byte
+	// FunctionError is the function's own error message; empty on success.
+	FunctionError string
 }

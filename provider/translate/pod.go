@@ -36,7 +36,7 @@ func FromPod(pod *corev1.Pod, node string, saAnnotations map[string]string) (*Fu
 		Annotations:               copyMap(pod.Annotations),
 		ServiceAccountAnnotations: copyMap(saAnnotations),
 		Tags:                      Tags(pod, node),
-		Description:               fmt.Sprintf("faas-kubelet pod %s/%s uid=%s node=%s", pod.Namespace, pod.Name, pod.UID, node),
+		Description:               Description(pod, node),
 	}
 	if len(c.Env) > 0 {
 		fn.Env = map[string]string{}
@@ -188,4 +188,30 @@ func copyMap(m map[string]string) map[string]string {
 		out[k] = m[k]
 	}
 	return out
+}
+
+// Description names the pod that owns a function, for listings that carry no
+// tags: "faas-kubelet pod <namespace>/<name> uid=<uid> node=<node>".
+func Description(pod *corev1.Pod, node string) string {
+	return fmt.Sprintf("faas-kubelet pod %s/%s uid=%s node=%s", pod.Namespace, pod.Name, pod.UID, node)
+}
+
+// ParseDescription reads the owner written by Description, as tags.
+func ParseDescription(d string) (map[string]string, bool) {
+	var ns, name, uid, node string
+	rest, ok := strings.CutPrefix(d, "faas-kubelet pod ")
+	if !ok {
+		return nil, false
+	}
+	fields := strings.Fields(rest)
+	if len(fields) != 3 {
+		return nil, false
+	}
+	ns, name, ok = strings.Cut(fields[0], "/")
+	uid, ok2 := strings.CutPrefix(fields[1], "uid=")
+	node, ok3 := strings.CutPrefix(fields[2], "node=")
+	if !ok || !ok2 || !ok3 || uid == "" || node == "" {
+		return nil, false
+	}
+	return map[string]string{TagPodNamespace: ns, TagPodName: name, TagPodUID: uid, TagNode: node}, true
 }

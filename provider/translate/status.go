@@ -8,7 +8,11 @@ import (
 )
 
 // PodStatus is the pod status a kubelet would report for a pod whose
-// function is in the given state.
+// function is in the given state: Pending while the function is created or
+// updated, Running and Ready when it is active, Failed with the cloud's
+// reason when it fails. A run-once pod (a Job's) ends Succeeded (exit code 0)
+// or Failed (exit code 1, the function's error as message) after its
+// invocation; OnFailure retries show as restarts.
 func PodStatus(pod *corev1.Pod, fn *FunctionState, now time.Time) corev1.PodStatus {
 	t := nowTime(now)
 	start := pod.Status.StartTime
@@ -19,45 +23,64 @@ func PodStatus(pod *corev1.Pod, fn *FunctionState, now time.Time) corev1.PodStat
 	if pod.Status.QOSClass != "" {
 		status.QOSClass = pod.Status.QOSClass
 	}
-	ready := corev1.ConditionFalse
-	switch fn.Phase {
-	case PhaseActive:
-		status.Phase = corev1.PodRunning
-		ready = corev1.ConditionTrue
-	case PhaseFailed:
-		status.Phase = corev1.PodFailed
-		status.Reason = fn.Reason
-		status.Message = fn.Message
-	default:
-		status.Phase = corev1.PodPending
-	}
 	started := metav1.NewTime(fn.Created.Truncate(time.Second))
 	if fn.Created.IsZero() {
 		started = t
 	}
+	var cs corev1.ContainerState
+	ready := false
+	switch {
+	case fn.Phase == PhaseFailed:
+		status.Phase, status.Reason, status.Message = corev1.PodFailed, fn.Reason, fn.Message
+		cs.Terminated = &corev1.ContainerStateTerminated{ExitCode: 1, Reason: fn.Reason, Message: fn.Message, StartedAt: started, FinishedAt: t}
+	case fn.Phase == PhaseActive && fn.Job.State == JobSucceeded:
+		status.Phase = corev1.PodSucceeded
+		cs.Terminated = &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed", StartedAt: started, FinishedAt: t}
+	case fn.Phase == PhaseActive && fn.Job.State == JobFailed:
+		status.Phase = corev1.PodFailed
+		cs.Terminated = &corev1.ContainerStateTerminated{ExitCode: 1, Reason: "Error", Message: fn.Job.Message, StartedAt: started, FinishedAt: t}
+	case fn.Phase == PhaseActive:
+		status.Phase = corev1.PodRunning
+		ready = true
+		cs.Running = &corev1.ContainerStateRunning{StartedAt: started}
+	default:
+		status.Phase = corev1.PodPending
+		cs.Waiting = &corev1.ContainerStateWaiting{Reason: "FunctionPending", Message: fn.Message}
+	}
 	for _, c := range pod.Spec.Containers {
-		cs := corev1.ContainerStatus{Name: c.Name, Image: c.Image, ImageID: fn.ImageID, Ready: ready == corev1.ConditionTrue}
-		switch fn.Phase {
-		case PhaseActive:
-			cs.Started = boolPtr(true)
-			cs.State.Running = &corev1.ContainerStateRunning{StartedAt: started}
-		case PhaseFailed:
-			cs.Started = boolPtr(false)
-			cs.State.Terminated = &corev1.ContainerStateTerminated{ExitCode: 1, Reason: fn.Reason, Message: fn.Message, StartedAt: started, FinishedAt: t}
-		default:
-			cs.Started = boolPtr(false)
-			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "FunctionPending", Message: fn.Message}
+		s := corev1.ContainerStatus{Name: c.Name, Image: c.Image, ImageID: fn.ImageID, Ready: ready, State: cs,
+			Started: boolPtr(cs.Running != nil), RestartCount: fn.Job.Restarts}
+		if fn.Job.Restarts > 0 {
+			s.LastTerminationState.Terminated = &corev1.ContainerStateTerminated{ExitCode: 1, Reason: "Error", Message: fn.Job.Message, StartedAt: started, FinishedAt: t}
 		}
-		status.ContainerStatuses = append(status.ContainerStatuses, cs)
+		status.ContainerStatuses = append(status.ContainerStatuses, s)
 	}
-	status.Conditions = []corev1.PodCondition{
-		{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: t},
-		{Type: corev1.PodInitialized, Status: corev1.ConditionTrue, LastTransitionTime: t},
-		{Type: corev1.PodReadyToStartContainers, Status: corev1.ConditionTrue, LastTransitionTime: t},
-		{Type: corev1.ContainersReady, Status: ready, LastTransitionTime: t},
-		{Type: corev1.PodReady, Status: ready, LastTransitionTime: t},
+	readyStatus := corev1.ConditionFalse
+	if ready {
+		readyStatus = corev1.ConditionTrue
 	}
+	status.Conditions = conditions(pod.Status.Conditions, t,
+		corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue},
+		corev1.PodCondition{Type: corev1.PodInitialized, Status: corev1.ConditionTrue},
+		corev1.PodCondition{Type: corev1.PodReadyToStartContainers, Status: corev1.ConditionTrue},
+		corev1.PodCondition{Type: corev1.ContainersReady, Status: readyStatus},
+		corev1.PodCondition{Type: corev1.PodReady, Status: readyStatus},
+	)
 	return status
+}
+
+// conditions keeps a condition's LastTransitionTime while its status holds,
+// as the kubelet does.
+func conditions(prev []corev1.PodCondition, t metav1.Time, want ...corev1.PodCondition) []corev1.PodCondition {
+	for i := range want {
+		want[i].LastTransitionTime = t
+		for _, p := range prev {
+			if p.Type == want[i].Type && p.Status == want[i].Status && !p.LastTransitionTime.IsZero() {
+				want[i].LastTransitionTime = p.LastTransitionTime
+			}
+		}
+	}
+	return want
 }
 
 // TerminatedStatus is the final status of a pod whose function was deleted.
