@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -151,6 +152,7 @@ var nextPort atomic.Int32
 
 // kubelet is one faas-kubelet process started by a test.
 type kubelet struct {
+	cfgPath   string
 	node      string
 	port      int32
 	faultFile string
@@ -203,29 +205,15 @@ nodes:
   address: %s
   kubeletPort: %d
   healthCheckInterval: 1s
+  resyncInterval: 2s
   capacity: {cpu: "123", memory: 456Gi, pods: "78"}
   labels: {e2e.faas-kubelet.io/test: "true"}
 %s`, cluster.env["FAAS_KUBELET_CLIENT_CA"], k.node, cloud, regionOf(cloud), cluster.env["FAAS_KUBELET_NODE_IP"], k.port, backend)
-	cfgPath := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
+	k.cfgPath = filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(k.cfgPath, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	k.cmd = kubeletCommand("--config", cfgPath, "--kubeconfig", cluster.env["FAAS_KUBELET_KUBECONFIG"])
-	k.cmd.Env = append(os.Environ(), "AWS_EC2_METADATA_DISABLED=true",
-		"AWS_ACCESS_KEY_ID="+lambdaemu.DefaultAccessKey, "AWS_SECRET_ACCESS_KEY="+lambdaemu.DefaultSecretKey)
-	logf, err := os.Create(k.logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k.cmd.Stdout, k.cmd.Stderr = logf, logf
-	if err := k.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		k.exitErr = k.cmd.Wait()
-		logf.Close()
-		close(k.exited)
-	}()
+	k.start(t)
 	t.Cleanup(func() {
 		k.stop(t)
 		_ = cluster.client.CoreV1().Nodes().Delete(context.Background(), k.node, metav1.DeleteOptions{})
@@ -241,6 +229,39 @@ func regionOf(cloud string) string {
 		return lambdaemu.DefaultRegion
 	}
 	return "local"
+}
+
+// start runs the process for k's config, appending to its log.
+func (k *kubelet) start(t *testing.T) {
+	t.Helper()
+	k.exited = make(chan struct{})
+	k.exitErr = nil
+	k.cmd = kubeletCommand("--config", k.cfgPath, "--kubeconfig", cluster.env["FAAS_KUBELET_KUBECONFIG"])
+	k.cmd.Env = append(os.Environ(), "AWS_EC2_METADATA_DISABLED=true",
+		"AWS_ACCESS_KEY_ID="+lambdaemu.DefaultAccessKey, "AWS_SECRET_ACCESS_KEY="+lambdaemu.DefaultSecretKey)
+	logf, err := os.OpenFile(k.logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.cmd.Stdout, k.cmd.Stderr = logf, logf
+	if err := k.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := k.exited
+	cmd := k.cmd
+	go func() {
+		err := cmd.Wait()
+		logf.Close()
+		k.exitErr = err
+		close(exited)
+	}()
+}
+
+// kill ends the process with SIGKILL, as a crash would.
+func (k *kubelet) kill(t *testing.T) {
+	t.Helper()
+	_ = k.cmd.Process.Kill()
+	<-k.exited
 }
 
 // kubeletCommand runs the faas-kubelet binary where the kubelet API can be
@@ -332,4 +353,36 @@ func functionNameOf(p *corev1.Pod) string { return translate.FunctionName(p) }
 func readFile(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	return string(b), err
+}
+
+// syncBuffer is a goroutine-safe output buffer.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// kubectlStream runs kubectl until ctx ends (for -f and --watch).
+func kubectlStream(ctx context.Context, t *testing.T, args ...string) *syncBuffer {
+	t.Helper()
+	out := &syncBuffer{}
+	cmd := exec.CommandContext(ctx, cluster.kubectl, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.env["KUBECONFIG"])
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = cmd.Wait() }()
+	return out
 }

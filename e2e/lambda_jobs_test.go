@@ -1,0 +1,143 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sdk "github.com/aws/aws-sdk-go-v2/service/lambda"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+const jobYAML = `apiVersion: batch/v1
+kind: Job
+metadata: {name: %[1]s}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      terminationGracePeriodSeconds: 2
+      nodeSelector: {type: virtual-kubelet}
+      tolerations:
+      - {key: virtual-kubelet.io/provider, operator: Exists, effect: NoSchedule}
+      containers:
+      - name: task
+        image: ` + ecrImage + `
+        env: [{name: EMULATOR_FAIL, value: "%[2]s"}]
+`
+
+func jobCondition(t *testing.T, ns, name string) (batchv1.JobConditionType, string) {
+	t.Helper()
+	j, err := cluster.client.BatchV1().Jobs(ns).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		return "", err.Error()
+	}
+	for _, c := range j.Status.Conditions {
+		if (c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed) && c.Status == corev1.ConditionTrue {
+			return c.Type, c.Reason + ": " + c.Message
+		}
+	}
+	return "", fmt.Sprintf("succeeded=%d failed=%d active=%d", j.Status.Succeeded, j.Status.Failed, j.Status.Active)
+}
+
+// A succeeding Job completes after one invocation; a failing one fails with
+// the function's error on its pod; the invocation's output is in kubectl logs.
+func TestLambdaJobs(t *testing.T) {
+	emu := startEmulator(t)
+	k := startKubelet(t, kubeletOptions{cloud: "aws-lambda", lambdaEndpoint: emu.endpoint})
+	waitNodeReady(t, k.node, corev1.ConditionTrue, 30*time.Second)
+	ns := namespace(t)
+	applyYAML(t, ns, fmt.Sprintf(jobYAML, "ok", ""))
+	applyYAML(t, ns, fmt.Sprintf(jobYAML, "broken", "disk full"))
+
+	for name, want := range map[string]batchv1.JobConditionType{"ok": batchv1.JobComplete, "broken": batchv1.JobFailed} {
+		eventually(t, 90*time.Second, "job "+name+" "+string(want), func() (bool, string) {
+			got, desc := jobCondition(t, ns, name)
+			return got == want, desc
+		})
+	}
+	failed := listPods(t, ns, "job-name=broken")
+	if len(failed) != 1 {
+		t.Fatalf("%d pods for the failed job", len(failed))
+	}
+	term := failed[0].Status.ContainerStatuses[0].State.Terminated
+	if failed[0].Status.Phase != corev1.PodFailed || term == nil || term.ExitCode != 1 || !strings.Contains(term.Message, "disk full") {
+		t.Errorf("failed job pod: phase %s container %+v", failed[0].Status.Phase, failed[0].Status.ContainerStatuses[0])
+	}
+	ok := listPods(t, ns, "job-name=ok")
+	if len(ok) != 1 || ok[0].Status.Phase != corev1.PodSucceeded || ok[0].Status.ContainerStatuses[0].State.Terminated.ExitCode != 0 {
+		t.Errorf("completed job pod: %+v", ok)
+	}
+	out := mustKubectl(t, "logs", "-n", ns, "job/ok")
+	if !strings.Contains(out, "START RequestId") || !strings.Contains(out, "REPORT RequestId") {
+		t.Errorf("kubectl logs job/ok lacks the invocation:\n%s", out)
+	}
+	if n := emu.calls(t)["Invoke"]; n != 2 {
+		t.Errorf("Invoke calls = %d, want exactly one per Job", n)
+	}
+}
+
+// kubectl logs reads CloudWatch Logs with --tail, --timestamps and --since,
+// and -f shows a line written after it started.
+func TestLambdaLogs(t *testing.T) {
+	emu := startEmulator(t)
+	k := startKubelet(t, kubeletOptions{cloud: "aws-lambda", lambdaEndpoint: emu.endpoint})
+	waitNodeReady(t, k.node, corev1.ConditionTrue, 30*time.Second)
+	ns := namespace(t)
+	applyYAML(t, ns, fmt.Sprintf(podTemplate, "talker", "  containers:\n  - name: a\n    image: "+ecrImage+"\n    env: [{name: EMULATOR_LOG, value: \"hello from the function\"}]\n"))
+	var pod *corev1.Pod
+	eventually(t, 60*time.Second, "pod talker Running", func() (bool, string) {
+		p, err := cluster.client.CoreV1().Pods(ns).Get(context.Background(), "talker", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		pod = p
+		return p.Status.Phase == corev1.PodRunning, string(p.Status.Phase)
+	})
+	invoke := func() {
+		if _, err := emu.lambda.Invoke(context.Background(), &sdk.InvokeInput{FunctionName: aws.String(functionNameOf(pod)), Payload: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 3; i++ {
+		invoke()
+	}
+	all := mustKubectl(t, "logs", "-n", ns, "talker")
+	if strings.Count(all, "hello from the function") != 3 {
+		t.Errorf("kubectl logs:\n%s", all)
+	}
+	tail := strings.Split(strings.TrimSpace(mustKubectl(t, "logs", "-n", ns, "talker", "--tail=2")), "\n")
+	if len(tail) != 2 || !strings.HasPrefix(tail[1], "REPORT RequestId") {
+		t.Errorf("--tail=2: %q", tail)
+	}
+	stamped := mustKubectl(t, "logs", "-n", ns, "talker", "--tail=1", "--timestamps")
+	if _, err := time.Parse(time.RFC3339Nano, strings.SplitN(stamped, " ", 2)[0]); err != nil {
+		t.Errorf("--timestamps: %q (%v)", stamped, err)
+	}
+	if out := mustKubectl(t, "logs", "-n", ns, "talker", "--since=1h"); strings.Count(out, "START") != 3 {
+		t.Errorf("--since=1h:\n%s", out)
+	}
+	if out := mustKubectl(t, "logs", "-n", ns, "talker", "--limit-bytes=20"); len(out) != 20 {
+		t.Errorf("--limit-bytes=20 gave %d bytes: %q", len(out), out)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	follow := kubectlStream(ctx, t, "logs", "-n", ns, "talker", "-f", "--tail=1")
+	time.Sleep(2 * time.Second)
+	if _, err := emu.lambda.Invoke(ctx, &sdk.InvokeInput{FunctionName: aws.String(functionNameOf(pod)), Payload: []byte(`{"marker":"after-follow"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "kubectl logs -f to show the new invocation", func() (bool, string) {
+		got := follow.String()
+		return strings.Contains(got, "after-follow"), got
+	})
+}

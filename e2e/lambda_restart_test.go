@@ -1,0 +1,131 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sdk "github.com/aws/aws-sdk-go-v2/service/lambda"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func runningPods(t *testing.T, ns, selector string) (map[string]bool, string) {
+	pods := listPods(t, ns, selector)
+	uids, desc := map[string]bool{}, []string{}
+	for i := range pods {
+		desc = append(desc, fmt.Sprintf("%s %s", pods[i].Name, pods[i].Status.Phase))
+		if pods[i].Status.Phase == corev1.PodRunning && ready(&pods[i]) {
+			uids[string(pods[i].UID)] = true
+		}
+	}
+	return uids, strings.Join(desc, "; ")
+}
+
+// faas-kubelet stopped with SIGTERM, then killed with SIGKILL, and started
+// again while pods run: the same functions are adopted, none is created
+// twice, and the pods stay Running throughout.
+func TestLambdaRestartAdoptsFunctions(t *testing.T) {
+	emu := startEmulator(t)
+	k := startKubelet(t, kubeletOptions{cloud: "aws-lambda", lambdaEndpoint: emu.endpoint})
+	waitNodeReady(t, k.node, corev1.ConditionTrue, 30*time.Second)
+	ns := namespace(t)
+	applyYAML(t, ns, strings.Replace(lambdaDeployment, "replicas: 3", "replicas: 2", 1))
+	var before map[string]bool
+	eventually(t, 90*time.Second, "2 pods Running", func() (bool, string) {
+		var desc string
+		before, desc = runningPods(t, ns, "app=hello")
+		return len(before) == 2, desc
+	})
+	functionsBefore := emu.functions(t)
+
+	for _, how := range []string{"SIGTERM", "SIGKILL"} {
+		creates := emu.calls(t)["CreateFunction"]
+		if how == "SIGTERM" {
+			k.stop(t)
+		} else {
+			k.kill(t)
+		}
+		k.start(t)
+		// The new process re-creates both pods; Lambda answers that the
+		// functions exist, and they are adopted.
+		eventually(t, 30*time.Second, "the restarted process to reconcile both pods", func() (bool, string) {
+			n := emu.calls(t)["CreateFunction"] - creates
+			return n >= 2, fmt.Sprintf("%d CreateFunction calls since the restart", n)
+		})
+		after, desc := runningPods(t, ns, "app=hello")
+		if len(after) != 2 {
+			t.Errorf("after %s and restart: %s", how, desc)
+		}
+		for uid := range before {
+			if !after[uid] {
+				t.Errorf("after %s: pod %s is no longer Running (%s)", how, uid, desc)
+			}
+		}
+		fns := emu.functions(t)
+		if len(fns) != 2 {
+			t.Errorf("after %s: %d functions, want the same 2: %v", how, len(fns), fns)
+		}
+		for name := range functionsBefore {
+			if _, ok := fns[name]; !ok {
+				t.Errorf("after %s: function %s was not kept", how, name)
+			}
+		}
+	}
+}
+
+// A function deleted behind faas-kubelet's back fails its pod, and the
+// pod's ReplicaSet replaces it with a new pod and a new function.
+func TestLambdaFunctionDeletedOutsideFailsPod(t *testing.T) {
+	emu := startEmulator(t)
+	k := startKubelet(t, kubeletOptions{cloud: "aws-lambda", lambdaEndpoint: emu.endpoint})
+	waitNodeReady(t, k.node, corev1.ConditionTrue, 30*time.Second)
+	ns := namespace(t)
+	applyYAML(t, ns, strings.Replace(lambdaDeployment, "replicas: 3", "replicas: 1", 1))
+	var victim corev1.Pod
+	eventually(t, 90*time.Second, "1 pod Running", func() (bool, string) {
+		pods := listPods(t, ns, "app=hello")
+		if len(pods) == 1 && pods[0].Status.Phase == corev1.PodRunning {
+			victim = pods[0]
+			return true, ""
+		}
+		return false, fmt.Sprint(len(pods))
+	})
+	if _, err := emu.lambda.DeleteFunction(context.Background(), &sdk.DeleteFunctionInput{FunctionName: aws.String(functionNameOf(&victim))}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the pod to fail with FunctionNotFound", func() (bool, string) {
+		p, err := cluster.client.CoreV1().Pods(ns).Get(context.Background(), victim.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return p.Status.Phase == corev1.PodFailed && p.Status.Reason == "FunctionNotFound", string(p.Status.Phase) + " " + p.Status.Reason
+	})
+	eventually(t, 60*time.Second, "a replacement pod Running with its own function", func() (bool, string) {
+		uids, desc := runningPods(t, ns, "app=hello")
+		return len(uids) == 1 && !uids[string(victim.UID)] && len(emu.functions(t)) == 1, desc
+	})
+}
+
+// A pod deleted while its function is still Pending leaves nothing behind.
+func TestLambdaPodDeletedWhilePending(t *testing.T) {
+	emu := startEmulator(t)
+	k := startKubelet(t, kubeletOptions{cloud: "aws-lambda", lambdaEndpoint: emu.endpoint})
+	waitNodeReady(t, k.node, corev1.ConditionTrue, 30*time.Second)
+	ns := namespace(t)
+	applyYAML(t, ns, fmt.Sprintf(podTemplate, "short", "  containers:\n  - {name: a, image: "+ecrImage+"}\n"))
+	eventually(t, 30*time.Second, "the function to exist", func() (bool, string) {
+		return len(emu.functions(t)) == 1, ""
+	})
+	mustKubectl(t, "delete", "pod", "short", "-n", ns, "--wait=false")
+	eventually(t, 60*time.Second, "no function and no pod", func() (bool, string) {
+		n := len(emu.functions(t))
+		_, err := cluster.client.CoreV1().Pods(ns).Get(context.Background(), "short", metav1.GetOptions{})
+		return n == 0 && err != nil, fmt.Sprintf("%d functions, pod err=%v", n, err)
+	})
+}
