@@ -2,9 +2,8 @@
 # demo.sh runs faas-kubelet against the local control plane and leaves both
 # running:  hack/demo.sh up | down
 #
-# Until the first cloud backend lands, the demo node uses the in-memory test
-# backend (cloud "memory"): it runs nothing, and every function it "deploys"
-# is Active at once. It is there to show the node and the pod lifecycle.
+# The demo node is an AWS Lambda node backed by the local Lambda + CloudWatch
+# Logs emulator (`faas-kubelet emulator`), so it needs no cloud account.
 set -euo pipefail
 # shellcheck source=hack/lib/tools.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/tools.sh"
@@ -21,27 +20,35 @@ demo_up() {
   kubectl=("$(env_of KUBECTL)" --kubeconfig "$(env_of KUBECONFIG)")
   node_ip="$(env_of FAAS_KUBELET_NODE_IP)"
   netns="$(env_of FAAS_KUBELET_NETNS)"
-  local demo="${run_dir}/demo" node=faas-memory
+  local demo="${run_dir}/demo" node=faas-lambda
   mkdir -p "${demo}"
   [[ -x "${BIN}" ]] || die "${BIN} is missing: run make build (make demo does)"
+  local launch=()
+  [[ "${netns}" != "none" ]] && launch=(ip netns exec "${netns}")
+  local emu_addr="${node_ip}:9324"
+  if ! { [[ -f "${demo}/emulator.pid" ]] && kill -0 "$(cat "${demo}/emulator.pid")" 2> /dev/null; }; then
+    "${launch[@]}" nohup "${BIN}" emulator --lambda-listen "${emu_addr}" > "${demo}/emulator.log" 2>&1 < /dev/null &
+    echo $! > "${demo}/emulator.pid"
+  fi
   cat > "${demo}/config.yaml" <<CFG
-# faas-kubelet demo config: one virtual node backed by the in-memory test backend.
+# faas-kubelet demo config: one AWS Lambda node, backed by the local emulator.
 tls:
   clientCAFile: $(env_of FAAS_KUBELET_CLIENT_CA)
 nodes:
 - name: ${node}
-  cloud: memory
-  region: local
+  cloud: aws-lambda
+  region: us-east-1
   address: ${node_ip}
   kubeletPort: 10250
-  memory:
-    faultFile: ${demo}/fault
+  credentials: {source: env}
+  lambda:
+    endpoint: http://${emu_addr}
+    executionRoleArn: arn:aws:iam::123456789012:role/faas-kubelet-demo
 CFG
   local pid_file="${demo}/faas-kubelet.pid"
   if ! { [[ -f "${pid_file}" ]] && kill -0 "$(cat "${pid_file}")" 2> /dev/null; }; then
-    local launch=()
-    [[ "${netns}" != "none" ]] && launch=(ip netns exec "${netns}")
-    "${launch[@]}" nohup "${BIN}" --config "${demo}/config.yaml" --kubeconfig "$(env_of FAAS_KUBELET_KUBECONFIG)" \
+    AWS_EC2_METADATA_DISABLED=true AWS_ACCESS_KEY_ID=AKIDFAASKUBELETLOCAL AWS_SECRET_ACCESS_KEY=faas-kubelet-local-secret \
+      "${launch[@]}" nohup "${BIN}" --config "${demo}/config.yaml" --kubeconfig "$(env_of FAAS_KUBELET_KUBECONFIG)" \
       > "${demo}/faas-kubelet.log" 2>&1 < /dev/null &
     echo $! > "${pid_file}"
   fi
@@ -51,12 +58,18 @@ CFG
     ((SECONDS < deadline)) || die "node ${node} not Ready after 60s; see ${demo}/faas-kubelet.log"
     sleep 0.5
   done
-  "${kubectl[@]}" apply -f "${REPO_ROOT}/deploy/examples/hello-deployment.yaml" > /dev/null
+  "${kubectl[@]}" apply -f "${REPO_ROOT}/deploy/examples/hello-deployment.yaml" -f "${REPO_ROOT}/deploy/examples/hello-job.yaml" > /dev/null
   "${kubectl[@]}" rollout status deployment/hello --timeout 90s > /dev/null
+  "${kubectl[@]}" wait --for=condition=complete job/hello-job --timeout 90s > /dev/null
   echo
   "${kubectl[@]}" get nodes -o wide
   echo
   "${kubectl[@]}" get pods -o wide
+  echo
+  "${kubectl[@]}" get jobs
+  echo
+  echo "$ kubectl logs job/hello-job"
+  "${kubectl[@]}" logs job/hello-job
   cat <<MSG
 
 faas-kubelet is running (log: ${demo}/faas-kubelet.log). Paste these lines:
@@ -65,7 +78,10 @@ KUBECONFIG=$(env_of KUBECONFIG)
 NODE=${node}
 
 then try:  $(env_of KUBECTL) describe node ${node}
-           $(env_of KUBECTL) get --raw /api/v1/nodes/${node}/proxy/stats/summary
+           $(env_of KUBECTL) describe pod -l app=hello
+           $(env_of KUBECTL) logs -l app=hello --tail=5
+The Lambda emulator answers at http://${emu_addr} (access key AKIDFAASKUBELETLOCAL,
+secret faas-kubelet-local-secret, region us-east-1), e.g. for the AWS CLI.
 Stop everything with: make demo-down
 MSG
 }
@@ -81,6 +97,10 @@ demo_down() {
       kill -9 "${pid}" 2> /dev/null || true
     fi
     rm -f "${demo}/faas-kubelet.pid"
+  fi
+  if [[ -f "${demo}/emulator.pid" ]]; then
+    kill "$(cat "${demo}/emulator.pid")" 2> /dev/null || true
+    rm -f "${demo}/emulator.pid"
   fi
   "${CLUSTER}" down
 }
