@@ -129,3 +129,54 @@ func TestLambdaPodDeletedWhilePending(t *testing.T) {
 		return n == 0 && err != nil, fmt.Sprintf("%d functions, pod err=%v", n, err)
 	})
 }
+
+// A pod with a container port gets a function URL shown on the pod; its
+// reserved concurrency is set; changing its image updates the function's
+// code and the pod shows the new image once the update succeeds.
+func TestLambdaURLConcurrencyAndImageUpdate(t *testing.T) {
+	emu := startEmulator(t)
+	k := startKubelet(t, kubeletOptions{cloud: "aws-lambda", lambdaEndpoint: emu.endpoint})
+	waitNodeReady(t, k.node, corev1.ConditionTrue, 30*time.Second)
+	ns := namespace(t)
+	spec := "  containers:\n  - name: a\n    image: " + ecrImage + "\n    ports: [{containerPort: 8080}]\n"
+	manifest := strings.Replace(fmt.Sprintf(podTemplate, "web", spec), "metadata: {name: web}",
+		"metadata:\n  name: web\n  annotations: {faas-kubelet.io/reserved-concurrency: \"5\", faas-kubelet.io/function-url-auth: NONE}", 1)
+	applyYAML(t, ns, manifest)
+	var pod *corev1.Pod
+	eventually(t, 60*time.Second, "pod web Running with its function URL", func() (bool, string) {
+		p, err := cluster.client.CoreV1().Pods(ns).Get(context.Background(), "web", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		pod = p
+		url := p.Annotations["faas-kubelet.io/function-url"]
+		return p.Status.Phase == corev1.PodRunning && strings.HasPrefix(url, "https://") && strings.Contains(url, ".lambda-url."), string(p.Status.Phase) + " " + url
+	})
+	fn, err := emu.lambda.GetFunction(context.Background(), &sdk.GetFunctionInput{FunctionName: aws.String(functionNameOf(pod))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fn.Concurrency == nil || aws.ToInt32(fn.Concurrency.ReservedConcurrentExecutions) != 5 {
+		t.Errorf("reserved concurrency = %+v, want 5", fn.Concurrency)
+	}
+	url, err := emu.lambda.GetFunctionUrlConfig(context.Background(), &sdk.GetFunctionUrlConfigInput{FunctionName: aws.String(functionNameOf(pod))})
+	if err != nil || url.AuthType != "NONE" || aws.ToString(url.FunctionUrl) != pod.Annotations["faas-kubelet.io/function-url"] {
+		t.Errorf("function URL config = %+v, %v", url, err)
+	}
+
+	newImage := strings.Replace(ecrImage, ":1", ":2", 1)
+	mustKubectl(t, "set", "image", "pod/web", "-n", ns, "a="+newImage)
+	eventually(t, 60*time.Second, "the function's code and the pod's status on the new image", func() (bool, string) {
+		fn, err := emu.lambda.GetFunction(context.Background(), &sdk.GetFunctionInput{FunctionName: aws.String(functionNameOf(pod))})
+		if err != nil {
+			return false, err.Error()
+		}
+		p, err := cluster.client.CoreV1().Pods(ns).Get(context.Background(), "web", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		cs := p.Status.ContainerStatuses
+		ok := aws.ToString(fn.Code.ImageUri) == newImage && len(cs) == 1 && cs[0].Image == newImage && cs[0].Ready && p.Status.Phase == corev1.PodRunning
+		return ok, fmt.Sprintf("function image %s, pod %s %+v", aws.ToString(fn.Code.ImageUri), p.Status.Phase, cs)
+	})
+}

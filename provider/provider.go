@@ -32,6 +32,9 @@ type Options struct {
 	// ServiceAccountAnnotations returns the annotations of a ServiceAccount
 	// (for workload identity); nil means none.
 	ServiceAccountAnnotations func(namespace, name string) map[string]string
+	// AnnotatePod merges annotations into a pod (the function's URL is shown
+	// there); nil shows nothing.
+	AnnotatePod func(ctx context.Context, namespace, name string, annotations map[string]string) error
 	// JobBackoff is the first wait before retrying a failed invocation under
 	// restartPolicy OnFailure; it doubles up to a minute. Default 2s.
 	JobBackoff time.Duration
@@ -44,6 +47,10 @@ type Options struct {
 	// Now returns the current time; tests set it.
 	Now func() time.Time
 }
+
+// AnnotationFunctionURL shows a pod's function endpoint (for a pod with a
+// container port) on the pod.
+const AnnotationFunctionURL = "faas-kubelet.io/function-url"
 
 // Backoff bounds for reading a function in transition.
 const (
@@ -141,6 +148,14 @@ func (p *Provider) deploy(ctx context.Context, pod *corev1.Pod) error {
 	} else {
 		state.Job = p.jobOnDeploy(ctx, pod, state)
 		log.G(ctx).WithField("phase", state.Phase).Info("function deployed")
+		for _, n := range state.Notes {
+			p.opts.Recorder.Eventf(pod, corev1.EventTypeNormal, "FunctionNote", "%s", n)
+		}
+		if state.Endpoint != "" && pod.Annotations[AnnotationFunctionURL] != state.Endpoint && p.opts.AnnotatePod != nil {
+			if err := p.opts.AnnotatePod(ctx, pod.Namespace, pod.Name, map[string]string{AnnotationFunctionURL: state.Endpoint}); err != nil {
+				log.G(ctx).WithError(err).Warn("showing the function URL on the pod")
+			}
+		}
 		p.opts.Recorder.Eventf(pod, corev1.EventTypeNormal, "FunctionDeployed", "function %s deployed to %s (%s)", name, p.opts.Backend.Cloud(), state.Phase)
 	}
 	p.store(pod, state)

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -76,6 +78,14 @@ func Run(ctx context.Context, opts Options) error {
 		func(nodeutil.ProviderConfig) (nodeutil.Provider, vknode.NodeProvider, error) {
 			p, err := provider.New(provider.Options{
 				NodeName: c.Name, Backend: opts.Backend, Recorder: recorder, ResyncInterval: c.ResyncInterval.Duration,
+				AnnotatePod: func(ctx context.Context, ns, name string, annotations map[string]string) error {
+					patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": annotations}})
+					if err != nil {
+						return err
+					}
+					_, err = opts.Client.CoreV1().Pods(ns).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
+					return err
+				},
 				ServiceAccountAnnotations: func(ns, name string) map[string]string {
 					if name == "" {
 						name = "default"

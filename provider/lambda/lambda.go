@@ -35,6 +35,9 @@ type API interface {
 	ListFunctions(context.Context, *sdk.ListFunctionsInput, ...func(*sdk.Options)) (*sdk.ListFunctionsOutput, error)
 	Invoke(context.Context, *sdk.InvokeInput, ...func(*sdk.Options)) (*sdk.InvokeOutput, error)
 	TagResource(context.Context, *sdk.TagResourceInput, ...func(*sdk.Options)) (*sdk.TagResourceOutput, error)
+	CreateFunctionUrlConfig(context.Context, *sdk.CreateFunctionUrlConfigInput, ...func(*sdk.Options)) (*sdk.CreateFunctionUrlConfigOutput, error)
+	GetFunctionUrlConfig(context.Context, *sdk.GetFunctionUrlConfigInput, ...func(*sdk.Options)) (*sdk.GetFunctionUrlConfigOutput, error)
+	PutFunctionConcurrency(context.Context, *sdk.PutFunctionConcurrencyInput, ...func(*sdk.Options)) (*sdk.PutFunctionConcurrencyOutput, error)
 }
 
 var _ API = (*sdk.Client)(nil)
@@ -106,9 +109,43 @@ func (b *Backend) Deploy(ctx context.Context, fn *translate.Function) (*translat
 	if err != nil {
 		return nil, err
 	}
-	for _, n := range notes {
-		log.G(ctx).Info(n)
+	st, err := b.createOrAdopt(ctx, fn, in)
+	if err != nil {
+		return nil, err
 	}
+	st.Notes = append(st.Notes, notes...)
+	ex, _ := extras(fn) // validated by createInput
+	if ex.urlAuth != "" {
+		if st.Endpoint, err = b.functionURL(ctx, fn.Name, ex.urlAuth); err != nil {
+			return nil, err
+		}
+	}
+	if ex.concurrency != nil {
+		if _, err := b.api.PutFunctionConcurrency(ctx, &sdk.PutFunctionConcurrencyInput{FunctionName: in.FunctionName, ReservedConcurrentExecutions: ex.concurrency}); err != nil {
+			return nil, mapError("PutFunctionConcurrency", err)
+		}
+	}
+	return st, nil
+}
+
+// functionURL creates the function's URL, or reads the one it has.
+func (b *Backend) functionURL(ctx context.Context, name string, auth types.FunctionUrlAuthType) (string, error) {
+	out, err := b.api.CreateFunctionUrlConfig(ctx, &sdk.CreateFunctionUrlConfigInput{FunctionName: aws.String(name), AuthType: auth})
+	if err == nil {
+		return aws.ToString(out.FunctionUrl), nil
+	}
+	var exists *types.ResourceConflictException
+	if !errors.As(err, &exists) {
+		return "", mapError("CreateFunctionUrlConfig", err)
+	}
+	got, err := b.api.GetFunctionUrlConfig(ctx, &sdk.GetFunctionUrlConfigInput{FunctionName: aws.String(name)})
+	if err != nil {
+		return "", mapError("GetFunctionUrlConfig", err)
+	}
+	return aws.ToString(got.FunctionUrl), nil
+}
+
+func (b *Backend) createOrAdopt(ctx context.Context, fn *translate.Function, in *sdk.CreateFunctionInput) (*translate.FunctionState, error) {
 	out, err := b.api.CreateFunction(ctx, in)
 	if err == nil {
 		st := stateOf(configOf(out), nil)

@@ -20,6 +20,14 @@ const (
 	AnnotationCode    = "faas-kubelet.io/code"
 	AnnotationHandler = "faas-kubelet.io/handler"
 	AnnotationTimeout = "faas-kubelet.io/timeout"
+	// AnnotationURLAuth is the function URL's AuthType: AWS_IAM (default) or NONE.
+	AnnotationURLAuth = "faas-kubelet.io/function-url-auth"
+	// AnnotationConcurrency is the function's reserved concurrency.
+	AnnotationConcurrency = "faas-kubelet.io/reserved-concurrency"
+	// AnnotationSubnets and AnnotationSecurityGroups attach the function to
+	// a VPC (comma-separated IDs).
+	AnnotationSubnets        = "faas-kubelet.io/vpc-subnet-ids"
+	AnnotationSecurityGroups = "faas-kubelet.io/vpc-security-group-ids"
 	// AnnotationIRSA is the ServiceAccount annotation of EKS workload identity.
 	AnnotationIRSA = "eks.amazonaws.com/role-arn"
 )
@@ -134,6 +142,16 @@ func createInput(fn *translate.Function, o *Options) (*sdk.CreateFunctionInput, 
 		}
 		in.Timeout = aws.Int32(int32(n))
 	}
+	subnets, groups := splitIDs(fn.Annotations[AnnotationSubnets]), splitIDs(fn.Annotations[AnnotationSecurityGroups])
+	if (len(subnets) == 0) != (len(groups) == 0) {
+		return nil, nil, errdefs.InvalidInputf("metadata.annotations[%s]: a VPC needs both %s and %s", AnnotationSubnets, AnnotationSubnets, AnnotationSecurityGroups)
+	}
+	if len(subnets) > 0 {
+		in.VpcConfig = &types.VpcConfig{SubnetIds: subnets, SecurityGroupIds: groups}
+	}
+	if _, err := extras(fn); err != nil {
+		return nil, nil, err
+	}
 	switch fn.Architecture {
 	case "arm64":
 		in.Architectures = []types.Architecture{types.ArchitectureArm64}
@@ -192,4 +210,43 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+func splitIDs(v string) []string {
+	var out []string
+	for _, id := range strings.Split(v, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// extra is what is set up after CreateFunction: a function URL and reserved
+// concurrency.
+type extra struct {
+	urlAuth     types.FunctionUrlAuthType // empty: no URL
+	concurrency *int32
+}
+
+func extras(fn *translate.Function) (extra, error) {
+	var e extra
+	if len(fn.Ports) > 0 {
+		e.urlAuth = types.FunctionUrlAuthTypeAwsIam
+		switch a := fn.Annotations[AnnotationURLAuth]; a {
+		case "", "AWS_IAM":
+		case "NONE":
+			e.urlAuth = types.FunctionUrlAuthTypeNone
+		default:
+			return e, errdefs.InvalidInputf("metadata.annotations[%s]: %q is not AWS_IAM or NONE", AnnotationURLAuth, a)
+		}
+	}
+	if c := fn.Annotations[AnnotationConcurrency]; c != "" {
+		n, err := strconv.Atoi(c)
+		if err != nil || n < 0 {
+			return e, errdefs.InvalidInputf("metadata.annotations[%s]: %q is not a whole number of concurrent executions", AnnotationConcurrency, c)
+		}
+		e.concurrency = aws.Int32(int32(n))
+	}
+	return e, nil
 }

@@ -65,6 +65,13 @@ type FunctionState struct {
 	// Created is when the cloud created the function.
 	Created time.Time
 	Tags    map[string]string
+	// Notes are things the backend changed or chose that a user should be
+	// told (for example an image rewritten to a pull-through cache); the
+	// core turns each into an event on the pod.
+	Notes []string
+	// Endpoint is the function's HTTP endpoint, when the pod asked for one
+	// with a container port.
+	Endpoint string
 	// Job is the progress of a run-once pod (restartPolicy Never or
 	// OnFailure), recorded in the function's tags.
 	Job Job

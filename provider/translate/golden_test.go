@@ -1,0 +1,95 @@
+package translate
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+var goldenNow = time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)
+
+// goldenOutput is what a pod translates to: the function (or the refusal)
+// and the status the pod reports in each function state.
+type goldenOutput struct {
+	Function *Function                   `json:"function,omitempty"`
+	Error    string                      `json:"error,omitempty"`
+	Status   map[string]corev1.PodStatus `json:"status,omitempty"`
+}
+
+// TestGoldenTranslation reads testdata/*.input.yaml (pods) and compares the
+// translation with *.output.yaml; run with -update to rewrite them.
+func TestGoldenTranslation(t *testing.T) {
+	inputs, err := filepath.Glob(filepath.Join("testdata", "*.input.yaml"))
+	if err != nil || len(inputs) == 0 {
+		t.Fatalf("no golden inputs: %v", err)
+	}
+	for _, in := range inputs {
+		name := strings.TrimSuffix(filepath.Base(in), ".input.yaml")
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var pod corev1.Pod
+			if err := yaml.UnmarshalStrict(data, &pod); err != nil {
+				t.Fatal(err)
+			}
+			out := goldenOutput{}
+			fn, err := FromPod(&pod, "vk-lambda", map[string]string{"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/from-sa"})
+			if err != nil {
+				out.Error = err.Error()
+			} else {
+				out.Function = fn
+				created := goldenNow.Add(-time.Minute)
+				out.Status = map[string]corev1.PodStatus{
+					"pending": PodStatus(&pod, &FunctionState{Name: fn.Name, Phase: PhasePending, Message: "The function is being created."}, goldenNow),
+					"active":  PodStatus(&pod, &FunctionState{Name: fn.Name, Phase: PhaseActive, ImageID: "sha256:abc", Created: created}, goldenNow),
+					"failed":  PodStatus(&pod, &FunctionState{Name: fn.Name, Phase: PhaseFailed, Reason: "ImageAccessDenied", Message: "Lambda does not have permission to access the ECR image.", Created: created}, goldenNow),
+				}
+				if IsJob(&pod) {
+					out.Status["jobSucceeded"] = PodStatus(&pod, &FunctionState{Name: fn.Name, Phase: PhaseActive, Created: created, Job: Job{State: JobSucceeded}}, goldenNow)
+					out.Status["jobFailed"] = PodStatus(&pod, &FunctionState{Name: fn.Name, Phase: PhaseActive, Created: created, Job: Job{State: JobFailed, Message: "EmulatedError: boom", Restarts: 2}}, goldenNow)
+				}
+			}
+			got, err := yaml.Marshal(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", name+".output.yaml")
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./provider/translate -update)", err)
+			}
+			if string(got) != string(want) {
+				t.Errorf("translation of %s changed; run with -update if intended.\n--- got\n%s", in, got)
+			}
+		})
+	}
+}
+
+func TestDescriptionRoundTrip(t *testing.T) {
+	pod := &corev1.Pod{}
+	pod.Namespace, pod.Name, pod.UID = "ns", "p", "u-1"
+	got, ok := ParseDescription(Description(pod, "vk"))
+	if !ok || got[TagPodUID] != "u-1" || got[TagNode] != "vk" || got[TagPodNamespace] != "ns" || got[TagPodName] != "p" {
+		t.Errorf("round trip = %v %v", got, ok)
+	}
+	for _, bad := range []string{"", "hello", "faas-kubelet pod ns/p uid= node=vk", "faas-kubelet pod nsp uid=u node=vk"} {
+		if _, ok := ParseDescription(bad); ok {
+			t.Errorf("ParseDescription(%q) accepted", bad)
+		}
+	}
+}
