@@ -180,3 +180,31 @@ func TestLambdaURLConcurrencyAndImageUpdate(t *testing.T) {
 		return ok, fmt.Sprintf("function image %s, pod %s %+v", aws.ToString(fn.Code.ImageUri), p.Status.Phase, cs)
 	})
 }
+
+// A pod deleted while faas-kubelet was down leaves a function behind; the
+// next start finds it by its node tag and deletes it, and only it.
+func TestLambdaRestartCleansUpFunctionsOfDeletedPods(t *testing.T) {
+	emu := startEmulator(t)
+	k := startKubelet(t, kubeletOptions{cloud: "aws-lambda", lambdaEndpoint: emu.endpoint})
+	waitNodeReady(t, k.node, corev1.ConditionTrue, 30*time.Second)
+	ns := namespace(t)
+	for _, name := range []string{"keep", "drop"} {
+		applyYAML(t, ns, fmt.Sprintf(podTemplate, name, "  containers:\n  - {name: a, image: "+ecrImage+"}\n"))
+	}
+	eventually(t, 60*time.Second, "both pods Running", func() (bool, string) {
+		uids, desc := runningPods(t, ns, "")
+		return len(uids) == 2, desc
+	})
+	keep, _ := cluster.client.CoreV1().Pods(ns).Get(context.Background(), "keep", metav1.GetOptions{})
+	k.stop(t)
+	mustKubectl(t, "delete", "pod", "drop", "-n", ns, "--force", "--grace-period=0")
+	k.start(t)
+	eventually(t, 60*time.Second, "only the kept pod's function left", func() (bool, string) {
+		fns := emu.functions(t)
+		_, kept := fns[functionNameOf(keep)]
+		return len(fns) == 1 && kept, fmt.Sprint(fns)
+	})
+	if uids, desc := runningPods(t, ns, ""); len(uids) != 1 || !uids[string(keep.UID)] {
+		t.Errorf("pods after the restart: %s", desc)
+	}
+}

@@ -249,13 +249,37 @@ func (p *Provider) GetPodStatus(ctx context.Context, namespace, name string) (*c
 	return &pod.Status, nil
 }
 
-// GetPods returns every pod this node runs.
-func (p *Provider) GetPods(context.Context) ([]*corev1.Pod, error) {
+// GetPods returns every pod this node runs: the pods it knows, and for each
+// function in the cloud that carries this node's tag but belongs to no known
+// pod, a pod rebuilt from the function's owner tags. Virtual Kubelet deletes
+// those whose pod no longer exists in the API server (after its informer has
+// synced), which is how functions left behind while faas-kubelet was down are
+// cleaned up; one whose pod exists is created again and so adopted.
+func (p *Provider) GetPods(ctx context.Context) ([]*corev1.Pod, error) {
+	listed, err := p.opts.Backend.List(ctx, p.opts.NodeName)
+	if err != nil {
+		return nil, fmt.Errorf("listing functions of node %s: %w", p.opts.NodeName, err)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := make([]*corev1.Pod, 0, len(p.pods))
-	for _, r := range p.pods {
+	known := map[types.UID]bool{}
+	for uid, r := range p.pods {
 		out = append(out, r.pod.DeepCopy())
+		known[uid] = true
+	}
+	for _, f := range listed {
+		uid := types.UID(f.Tags[translate.TagPodUID])
+		if uid == "" || known[uid] || f.Tags[translate.TagPodName] == "" {
+			continue
+		}
+		pod := &corev1.Pod{}
+		pod.UID, pod.Namespace, pod.Name = uid, f.Tags[translate.TagPodNamespace], f.Tags[translate.TagPodName]
+		if translate.FunctionName(pod) != f.Name {
+			continue // not a name this node derived: never touch it
+		}
+		pod.Spec.NodeName = p.opts.NodeName
+		out = append(out, pod)
 	}
 	return out, nil
 }

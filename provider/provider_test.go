@@ -29,6 +29,7 @@ type fakeBackend struct {
 	invokeFn func(n int) (*translate.Invocation, error)
 	tags     map[string]string
 	getState *translate.FunctionState
+	listed   []translate.FunctionState
 }
 
 func (f *fakeBackend) Logs(_ context.Context, name string, o translate.LogOptions) (io.ReadCloser, error) {
@@ -58,7 +59,9 @@ func (f *fakeBackend) Tag(_ context.Context, name string, tags map[string]string
 	return nil
 }
 func (f *fakeBackend) List(context.Context, string) ([]translate.FunctionState, error) {
-	return nil, nil
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.listed, nil
 }
 func (f *fakeBackend) Cloud() string              { return "fake" }
 func (f *fakeBackend) Ping(context.Context) error { return nil }
@@ -414,5 +417,41 @@ func TestResyncFailsPodsWhoseFunctionVanished(t *testing.T) {
 	st, err := p.GetPodStatus(context.Background(), "default", "vanishing")
 	if err != nil || st.Phase != corev1.PodFailed || st.Reason != "FunctionNotFound" {
 		t.Errorf("status = %+v, %v", st, err)
+	}
+}
+
+func TestGetPodsIncludesOrphanedFunctionsOfThisNode(t *testing.T) {
+	orphan := newPod("uid-o", "gone")
+	b := &fakeBackend{listed: []translate.FunctionState{
+		{Name: translate.FunctionName(orphan), Tags: translate.Tags(orphan, "vk")},
+		{Name: "someone-elses", Tags: map[string]string{translate.TagPodUID: "x", translate.TagPodName: "y", translate.TagPodNamespace: "z"}},
+	}}
+	p, _ := newProvider(t, b)
+	live := newPod("uid-l", "live")
+	if err := p.CreatePod(context.Background(), live); err != nil {
+		t.Fatal(err)
+	}
+	b.listed = append(b.listed, translate.FunctionState{Name: translate.FunctionName(live), Tags: translate.Tags(live, "vk")})
+	pods, err := p.GetPods(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[types.UID]string{}
+	for _, pod := range pods {
+		got[pod.UID] = pod.Namespace + "/" + pod.Name
+	}
+	if len(got) != 2 || got["uid-o"] != "default/gone" || got["uid-l"] != "default/live" {
+		t.Errorf("GetPods = %v; want the live pod and the orphan, not a function whose name this node did not derive", got)
+	}
+	// Deleting the rebuilt orphan deletes exactly its function.
+	for _, pod := range pods {
+		if pod.UID == "uid-o" {
+			if err := p.DeletePod(context.Background(), pod); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if len(b.deleted) != 1 || b.deleted[0] != translate.FunctionName(orphan) {
+		t.Errorf("deleted %v", b.deleted)
 	}
 }
