@@ -35,7 +35,7 @@ lint: ## gofmt, go vet (also on e2e), and the config golden files
 
 .PHONY: update
 update: ## Regenerate golden files
-	$(GO) test ./... -run Golden -update
+	$(GO) test ./pkg/config ./provider/translate ./provider/lambda -run Golden -count=1 -update
 
 .PHONY: cluster-up
 cluster-up: ## Start the local control plane only

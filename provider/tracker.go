@@ -108,21 +108,11 @@ func (p *Provider) check(ctx context.Context, uid types.UID) {
 			Message: "the function " + name + " no longer exists in the cloud"}
 	case err != nil:
 		log.G(ctx).WithError(err).WithField("function", name).Warn("reading function state")
-		p.mu.Lock()
-		if r, ok := p.pods[uid]; ok {
-			r.backoff = min(r.backoff*2, maxBackoff)
-			r.nextCheck = p.opts.Now().Add(r.backoff)
-		}
-		p.mu.Unlock()
+		p.backOff(uid)
 		return
 	}
 	if state.Phase == translate.PhasePending {
-		p.mu.Lock()
-		if r, ok := p.pods[uid]; ok {
-			r.backoff = min(r.backoff*2, maxBackoff)
-			r.nextCheck = p.opts.Now().Add(r.backoff)
-		}
-		p.mu.Unlock()
+		p.backOff(uid)
 		return
 	}
 	state.Job = job
@@ -139,4 +129,14 @@ func (p *Provider) transition(uid types.UID, pod *corev1.Pod, state *translate.F
 	}
 	p.mu.Unlock()
 	p.store(pod, state)
+}
+
+// backOff doubles the wait before the pod's function is read again.
+func (p *Provider) backOff(uid types.UID) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if r, ok := p.pods[uid]; ok {
+		r.backoff = min(r.backoff*2, maxBackoff)
+		r.nextCheck = p.opts.Now().Add(r.backoff)
+	}
 }

@@ -1,16 +1,15 @@
 package config
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"sigs.k8s.io/yaml"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/faas-kubelet/faas-kubelet/pkg/golden"
+)
 
 var clouds = []string{"aws-lambda", "memory"}
 
@@ -29,19 +28,8 @@ func TestGoldenDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "defaults.golden.yaml")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./pkg/config -run Golden -update)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("defaults changed; run with -update if intended.\n--- got\n%s\n--- want\n%s", got, want)
-	}
+	goldenFile := filepath.Join("testdata", "defaults.golden.yaml")
+	golden.Check(t, goldenFile, got)
 }
 
 func TestParseRejectsUnknownAndDuplicateKeysByPath(t *testing.T) {

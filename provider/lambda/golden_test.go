@@ -1,7 +1,6 @@
 package lambda
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,9 +10,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/faas-kubelet/faas-kubelet/provider/translate"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/faas-kubelet/faas-kubelet/pkg/golden"
+)
 
 // TestGoldenCreateInput maps testdata/*.input.yaml pods to the
 // CreateFunction request (or the refusal) in *.output.yaml.
@@ -58,19 +57,8 @@ func TestGoldenCreateInput(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden := filepath.Join("testdata", name+".output.yaml")
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./provider/lambda -update)", err)
-			}
-			if string(got) != string(want) {
-				t.Errorf("CreateFunction for %s changed; run with -update if intended.\n--- got\n%s", in, got)
-			}
+			goldenFile := filepath.Join("testdata", name+".output.yaml")
+			golden.Check(t, goldenFile, got)
 		})
 	}
 }

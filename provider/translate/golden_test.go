@@ -1,7 +1,6 @@
 package translate
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,9 +9,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/faas-kubelet/faas-kubelet/pkg/golden"
+)
 
 var goldenNow = time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)
 
@@ -63,19 +62,8 @@ func TestGoldenTranslation(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden := filepath.Join("testdata", name+".output.yaml")
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./provider/translate -update)", err)
-			}
-			if string(got) != string(want) {
-				t.Errorf("translation of %s changed; run with -update if intended.\n--- got\n%s", in, got)
-			}
+			goldenFile := filepath.Join("testdata", name+".output.yaml")
+			golden.Check(t, goldenFile, got)
 		})
 	}
 }
