@@ -30,10 +30,12 @@ type emulator struct {
 
 // startEmulator runs the cloud emulators where faas-kubelet and the test can
 // both reach them: on the node address (inside the network namespace).
-func startEmulator(t *testing.T) *emulator {
+// extraArgs are added to the emulator's flags (later flags win).
+func startEmulator(t *testing.T, extraArgs ...string) *emulator {
 	t.Helper()
 	addr := net.JoinHostPort(cluster.env["FAAS_KUBELET_NODE_IP"], fmt.Sprint(19300+nextPort.Add(1)))
-	cmd := kubeletCommand("emulator", "--lambda-listen", addr, "--lambda-activation-delay", "1s", "--lambda-update-delay", "500ms")
+	args := append([]string{"emulator", "--lambda-listen", addr, "--lambda-activation-delay", "1s", "--lambda-update-delay", "500ms"}, extraArgs...)
+	cmd := kubeletCommand(args...)
 	logPath := filepath.Join(t.TempDir(), "emulator.log")
 	logf, err := os.Create(logPath)
 	if err != nil {

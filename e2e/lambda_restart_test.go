@@ -114,13 +114,18 @@ func TestLambdaFunctionDeletedOutsideFailsPod(t *testing.T) {
 
 // A pod deleted while its function is still Pending leaves nothing behind.
 func TestLambdaPodDeletedWhilePending(t *testing.T) {
-	emu := startEmulator(t)
+	emu := startEmulator(t, "--lambda-activation-delay", "1h")
 	k := startKubelet(t, kubeletOptions{cloud: "aws-lambda", lambdaEndpoint: emu.endpoint})
 	waitNodeReady(t, k.node, corev1.ConditionTrue, 30*time.Second)
 	ns := namespace(t)
 	applyYAML(t, ns, fmt.Sprintf(podTemplate, "short", "  containers:\n  - {name: a, image: "+ecrImage+"}\n"))
-	eventually(t, 30*time.Second, "the function to exist", func() (bool, string) {
-		return len(emu.functions(t)) == 1, ""
+	eventually(t, 30*time.Second, "the function to exist, and the pod to be Pending", func() (bool, string) {
+		p, err := cluster.client.CoreV1().Pods(ns).Get(context.Background(), "short", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		waiting := len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].State.Waiting != nil
+		return len(emu.functions(t)) == 1 && p.Status.Phase == corev1.PodPending && waiting, string(p.Status.Phase)
 	})
 	mustKubectl(t, "delete", "pod", "short", "-n", ns, "--wait=false")
 	eventually(t, 60*time.Second, "no function and no pod", func() (bool, string) {
