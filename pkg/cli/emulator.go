@@ -10,10 +10,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	azureemu "github.com/faas-kubelet/faas-kubelet/pkg/emulator/azure"
 	lambdaemu "github.com/faas-kubelet/faas-kubelet/pkg/emulator/lambda"
 )
 
 type emulatorOptions struct {
+	azureListen     string
+	azureDelay      time.Duration
 	lambdaListen    string
 	activationDelay time.Duration
 	updateDelay     time.Duration
@@ -26,7 +29,7 @@ func newEmulatorCommand() *cobra.Command {
 	o := &emulatorOptions{}
 	cmd := &cobra.Command{
 		Use:   "emulator",
-		Short: "Run the local cloud emulators (AWS Lambda + CloudWatch Logs) until interrupted",
+		Short: "Run the local cloud emulators (AWS Lambda + CloudWatch Logs, Azure Resource Manager) until interrupted",
 		Long: `Runs protocol-faithful local emulators that the clouds' real SDKs can talk to.
 It prints each endpoint and the static credentials that sign requests for it.
 Emulated functions echo their payload; see the README for how to steer them.`,
@@ -39,27 +42,52 @@ Emulated functions echo their payload; see the README for how to steer them.`,
 	f.StringVar(&o.lambdaListen, "lambda-listen", "127.0.0.1:9324", "address of the Lambda + CloudWatch Logs emulator")
 	f.DurationVar(&o.activationDelay, "lambda-activation-delay", time.Second, "how long new functions stay Pending")
 	f.DurationVar(&o.updateDelay, "lambda-update-delay", 500*time.Millisecond, "how long updates stay InProgress")
+	f.StringVar(&o.azureListen, "azure-listen", "", "address of the Azure Resource Manager (Web Apps) emulator; empty: not started")
+	f.DurationVar(&o.azureDelay, "azure-provision-delay", time.Second, "how long function app deployments run")
 	f.DurationVar(&o.latency, "latency", 0, "latency added to every request")
 	return cmd
 }
 
 func runEmulator(ctx context.Context, o *emulatorOptions, cmd *cobra.Command) error {
-	l, err := net.Listen("tcp", o.lambdaListen)
+	type server struct {
+		srv *http.Server
+		l   net.Listener
+	}
+	var servers []server
+	listen := func(addr string, h http.Handler) (net.Listener, error) {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		servers = append(servers, server{&http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}, l})
+		return l, nil
+	}
+	l, err := listen(o.lambdaListen, lambdaemu.New(lambdaemu.Options{ActivationDelay: o.activationDelay, UpdateDelay: o.updateDelay, Latency: o.latency}))
 	if err != nil {
 		return fmt.Errorf("lambda emulator: %w", err)
 	}
-	srv := &http.Server{Handler: lambdaemu.New(lambdaemu.Options{
-		ActivationDelay: o.activationDelay, UpdateDelay: o.updateDelay, Latency: o.latency,
-	}), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(cmd.OutOrStdout(), "aws-lambda endpoint=http://%s region=%s AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s\n",
 		l.Addr(), lambdaemu.DefaultRegion, lambdaemu.DefaultAccessKey, lambdaemu.DefaultSecretKey)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
+	if o.azureListen != "" {
+		l, err := listen(o.azureListen, azureemu.New(azureemu.Options{ProvisionDelay: o.azureDelay, Latency: o.latency}))
+		if err != nil {
+			return fmt.Errorf("azure emulator: %w", err)
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "azure-functions endpoint=http://%s subscription=%s AZURE_ACCESS_TOKEN=%s\n",
+			l.Addr(), azureemu.DefaultSubscription, azureemu.DefaultToken)
+	}
+	errc := make(chan error, len(servers))
+	for _, s := range servers {
+		go func() { errc <- s.srv.Serve(s.l) }()
+	}
 	select {
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		return srv.Shutdown(sctx)
+		for _, s := range servers {
+			_ = s.srv.Shutdown(sctx)
+		}
+		return nil
 	case err := <-errc:
 		if errors.Is(err, http.ErrServerClosed) {
 			return nil

@@ -81,7 +81,7 @@ func TestVersion(t *testing.T) {
 }
 
 func TestRegistryKnowsOnlyRegisteredBackends(t *testing.T) {
-	if got := strings.Join(Backends(nil).Names(), ","); got != "aws-lambda,memory" {
+	if got := strings.Join(Backends(nil).Names(), ","); got != "aws-lambda,azure-functions,memory" {
 		t.Errorf("names = %s", got)
 	}
 }

@@ -118,6 +118,25 @@ type Node struct {
 	Memory *MemoryBackend `json:"memory,omitempty"`
 	// Lambda configures the AWS Lambda backend (cloud "aws-lambda").
 	Lambda *Lambda `json:"lambda,omitempty"`
+	// Azure configures the Azure Functions backend (cloud "azure-functions").
+	Azure *Azure `json:"azure,omitempty"`
+}
+
+// Azure configures the Azure Functions backend.
+type Azure struct {
+	// Endpoint overrides Azure Resource Manager's (the emulator).
+	Endpoint       string `json:"endpoint,omitempty"`
+	SubscriptionID string `json:"subscriptionId"`
+	ResourceGroup  string `json:"resourceGroup"`
+	// ServerFarmID (an App Service plan) or ManagedEnvironmentID (an Azure
+	// Container Apps environment) hosts the function apps: exactly one.
+	ServerFarmID         string `json:"serverFarmId,omitempty"`
+	ManagedEnvironmentID string `json:"managedEnvironmentId,omitempty"`
+	// StorageConnectionFile holds the AzureWebJobsStorage connection string
+	// (a mounted Secret); it is never logged.
+	StorageConnectionFile string `json:"storageConnectionFile,omitempty"`
+	// RegistryUseManagedIdentity pulls images with the apps' managed identity.
+	RegistryUseManagedIdentity bool `json:"registryUseManagedIdentity,omitempty"`
 }
 
 // Lambda configures the AWS Lambda backend.

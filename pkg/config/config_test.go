@@ -11,7 +11,7 @@ import (
 	"github.com/faas-kubelet/faas-kubelet/pkg/golden"
 )
 
-var clouds = []string{"aws-lambda", "memory"}
+var clouds = []string{"aws-lambda", "azure-functions", "memory"}
 
 // The defaults a minimal config gets are pinned by a golden file, so a
 // change to any default shows up in review.
@@ -71,6 +71,11 @@ func TestValidateNamesEveryBadField(t *testing.T) {
 		{"half a key pair", "tls: {certFile: a}\nnodes: [{name: a, cloud: memory, region: x}]", []string{"tls.keyFile: Required value"}},
 		{"bad log level", "log: {level: loud}\nnodes: [{name: a, cloud: memory, region: x}]", []string{"log.level: Unsupported value"}},
 		{"bad qps", "clientQPS: -1\nnodes: [{name: a, cloud: memory, region: x}]", []string{"clientQPS: Invalid value"}},
+		{"azure without its section", "nodes: [{name: a, cloud: azure-functions, region: westeurope}]", []string{"nodes[0].azure: Required value"}},
+		{"azure without hosting", "nodes: [{name: a, cloud: azure-functions, region: westeurope, azure: {subscriptionId: s, resourceGroup: rg}}]", []string{"nodes[0].azure.serverFarmId: Required value"}},
+		{"azure with both hostings", "nodes: [{name: a, cloud: azure-functions, region: westeurope, azure: {subscriptionId: s, resourceGroup: rg, serverFarmId: p, managedEnvironmentId: e}}]", []string{"nodes[0].azure.serverFarmId: Required value"}},
+		{"azure section on lambda", "nodes: [{name: a, cloud: aws-lambda, region: x, azure: {subscriptionId: s}}]", []string{"nodes[0].azure: Forbidden"}},
+		{"lambda bad endpoint", "nodes: [{name: a, cloud: aws-lambda, region: x, lambda: {endpoint: 'ftp://x'}}]", []string{"nodes[0].lambda.endpoint: Invalid value"}},
 		{"several at once", "nodes: [{name: a, cloud: memory}, {name: b, region: x}]", []string{"nodes[0].region: Required value", "nodes[1].cloud: Required value"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -144,6 +144,30 @@ func (n *Node) validate(p *field.Path, clouds []string) field.ErrorList {
 			errs = append(errs, field.Invalid(lp.Child("executionRoleArn"), l.ExecutionRoleArn, "must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)"))
 		}
 	}
+	if a := n.Azure; a != nil || n.Cloud == "azure-functions" {
+		ap := p.Child("azure")
+		switch {
+		case n.Cloud != "azure-functions":
+			errs = append(errs, field.Forbidden(ap, `only for cloud "azure-functions"`))
+		case a == nil:
+			errs = append(errs, field.Required(ap, "subscriptionId, resourceGroup and serverFarmId or managedEnvironmentId"))
+		default:
+			if a.SubscriptionID == "" {
+				errs = append(errs, field.Required(ap.Child("subscriptionId"), ""))
+			}
+			if a.ResourceGroup == "" {
+				errs = append(errs, field.Required(ap.Child("resourceGroup"), ""))
+			}
+			if (a.ServerFarmID == "") == (a.ManagedEnvironmentID == "") {
+				errs = append(errs, field.Required(ap.Child("serverFarmId"), "exactly one of serverFarmId (an App Service plan) and managedEnvironmentId (a Container Apps environment)"))
+			}
+			if a.Endpoint != "" {
+				if u, err := url.Parse(a.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+					errs = append(errs, field.Invalid(ap.Child("endpoint"), a.Endpoint, "must be an http(s) URL"))
+				}
+			}
+		}
+	}
 	if n.ResyncInterval.Duration <= 0 {
 		errs = append(errs, field.Invalid(p.Child("resyncInterval"), n.ResyncInterval.Duration.String(), "must be greater than 0"))
 	}

@@ -18,10 +18,22 @@ const (
 
 // FunctionName derives the function's name from the pod, so that a retried
 // create names the same function and a pod recreated under the same name
-// (a new UID) gets a new one.
+// (a new UID) gets a new one. The name fits every cloud's rules at once: at
+// most 54 characters of lowercase letters, digits and hyphens, starting with
+// a letter (Lambda allows 64, Azure site names are DNS labels of at most 60,
+// Function Compute 64), readable from the namespace and name, and made
+// unique by a hash of the UID.
 func FunctionName(pod *corev1.Pod) string {
 	sum := sha256.Sum256([]byte(pod.UID))
-	base := strings.ToLower(pod.Namespace + "-" + pod.Name)
+	var b strings.Builder
+	for _, r := range strings.ToLower(pod.Namespace + "-" + pod.Name) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('-')
+		}
+	}
+	base := b.String()
 	if len(base) > 40 {
 		base = base[:40]
 	}

@@ -1,0 +1,469 @@
+package azure
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Defaults for a local emulator.
+const (
+	DefaultSubscription = "00000000-0000-0000-0000-00000000f00d"
+	DefaultToken        = "faas-kubelet-local-token"
+	DefaultLocation     = "westeurope"
+	APIVersion          = "2024-04-01"
+)
+
+// Options configure the emulator.
+type Options struct {
+	Subscription string
+	// Token is the bearer token requests must carry.
+	Token string
+	// ProvisionDelay is how long a create or update operation runs.
+	ProvisionDelay time.Duration
+	// PageSize is how many sites a list page holds.
+	PageSize int
+	// Latency is added to every request.
+	Latency time.Duration
+	Now     func() time.Time
+}
+
+// Server is the emulator; it is an http.Handler.
+type Server struct {
+	opts Options
+	mux  *http.ServeMux
+
+	mu    sync.Mutex
+	sites map[string]*site // key: resourceGroup/name (lower case)
+	ops   map[string]*operation
+	calls map[string]int
+	fault map[string][]Fault
+}
+
+// Fault is an error injected into the next calls of an operation.
+type Fault struct {
+	Op     string `json:"op"`
+	Status int    `json:"status"`
+	Code   string `json:"code,omitempty"`
+	Count  int    `json:"count"`
+	// RetryAfter, in seconds, is sent as a Retry-After header when set.
+	RetryAfter int `json:"retryAfter,omitempty"`
+}
+
+type site struct {
+	ResourceGroup string
+	Body          map[string]any // the site as PUT, with read-only fields filled
+	Settings      map[string]string
+	Logs          []string
+	readyAt       time.Time
+	failed        *armError
+}
+
+type operation struct {
+	doneAt time.Time
+	err    *armError
+}
+
+type armError struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *armError) Error() string { return e.Code + ": " + e.Message }
+
+// New returns an emulator with no sites.
+func New(opts Options) *Server {
+	if opts.Subscription == "" {
+		opts.Subscription = DefaultSubscription
+	}
+	if opts.Token == "" {
+		opts.Token = DefaultToken
+	}
+	if opts.PageSize == 0 {
+		opts.PageSize = 20
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Server{opts: opts, sites: map[string]*site{}, ops: map[string]*operation{}, calls: map[string]int{}, fault: map[string][]Fault{}}
+	m := http.NewServeMux()
+	const sites = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Web/sites"
+	m.HandleFunc("PUT "+sites+"/{name}", s.wrap("CreateOrUpdate", s.putSite))
+	m.HandleFunc("GET "+sites+"/{name}", s.wrap("Get", s.getSite))
+	m.HandleFunc("DELETE "+sites+"/{name}", s.wrap("Delete", s.deleteSite))
+	m.HandleFunc("GET "+sites, s.wrap("ListByResourceGroup", s.listSites))
+	m.HandleFunc("POST "+sites+"/{name}/config/appsettings/list", s.wrap("ListApplicationSettings", s.listSettings))
+	m.HandleFunc("PUT "+sites+"/{name}/config/appsettings", s.wrap("UpdateApplicationSettings", s.putSettings))
+	m.HandleFunc("POST "+sites+"/{name}/containerlogs", s.wrap("GetWebSiteContainerLogs", s.containerLogs))
+	m.HandleFunc("GET /subscriptions/{sub}/providers/Microsoft.Web/locations/{loc}/operations/{id}", s.wrap("GetOperation", s.getOperation))
+	m.HandleFunc("GET /subscriptions/{sub}/resourceGroups/{rg}", s.wrap("GetResourceGroup", s.getResourceGroup))
+	m.HandleFunc("GET /_emulator/calls", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(s.Calls())
+	})
+	m.HandleFunc("POST /_emulator/faults", func(w http.ResponseWriter, r *http.Request) {
+		var f Fault
+		if err := json.NewDecoder(r.Body).Decode(&f); err != nil || f.Op == "" || f.Status == 0 {
+			http.Error(w, `want {"op": "CreateOrUpdate", "status": 429, "count": 3}`, http.StatusBadRequest)
+			return
+		}
+		s.InjectFault(f)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	s.mux = m
+	return s
+}
+
+// ServeHTTP serves the ARM API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Calls returns the number of calls per operation so far.
+func (s *Server) Calls() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.calls))
+	for k, v := range s.calls {
+		out[k] = v
+	}
+	return out
+}
+
+// InjectFault makes the next f.Count calls of f.Op fail.
+func (s *Server) InjectFault(f Fault) {
+	if f.Count == 0 {
+		f.Count = 1
+	}
+	s.mu.Lock()
+	s.fault[f.Op] = append(s.fault[f.Op], f)
+	s.mu.Unlock()
+}
+
+// AppendLog adds a line to an app's container log.
+func (s *Server) AppendLog(resourceGroup, name, line string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st, ok := s.sites[key(resourceGroup, name)]; ok {
+		st.Logs = append(st.Logs, s.opts.Now().UTC().Format(time.RFC3339Nano)+" "+line)
+	}
+}
+
+func key(rg, name string) string { return strings.ToLower(rg + "/" + name) }
+
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) wrap(op string, h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.calls[op]++
+		var f *Fault
+		if q := s.fault[op]; len(q) > 0 {
+			f = &q[0]
+			ff := *f
+			f = &ff
+			q[0].Count--
+			if q[0].Count <= 0 {
+				s.fault[op] = q[1:]
+			}
+		}
+		s.mu.Unlock()
+		if s.opts.Latency > 0 {
+			time.Sleep(s.opts.Latency)
+		}
+		if r.Header.Get("Authorization") != "Bearer "+s.opts.Token {
+			writeError(w, &armError{Status: http.StatusUnauthorized, Code: "InvalidAuthenticationToken", Message: "The access token is invalid."})
+			return
+		}
+		if r.URL.Query().Get("api-version") == "" {
+			writeError(w, &armError{Status: http.StatusBadRequest, Code: "MissingApiVersionParameter", Message: "The api-version query parameter (?api-version=) is required for all requests."})
+			return
+		}
+		if !strings.EqualFold(r.PathValue("sub"), s.opts.Subscription) {
+			writeError(w, &armError{Status: http.StatusNotFound, Code: "SubscriptionNotFound", Message: fmt.Sprintf("The subscription '%s' could not be found.", r.PathValue("sub"))})
+			return
+		}
+		if f != nil {
+			code := f.Code
+			if code == "" {
+				code = map[bool]string{true: "TooManyRequests", false: "InternalServerError"}[f.Status == http.StatusTooManyRequests]
+			}
+			if f.RetryAfter > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
+			}
+			writeError(w, &armError{Status: f.Status, Code: code, Message: "injected fault for " + op})
+			return
+		}
+		if err := h(w, r); err != nil {
+			writeError(w, err)
+		}
+	}
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	ae, ok := err.(*armError)
+	if !ok {
+		ae = &armError{Status: http.StatusInternalServerError, Code: "InternalServerError", Message: err.Error()}
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("x-ms-error-code", ae.Code)
+	w.WriteHeader(ae.Status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": ae})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	return json.NewEncoder(w).Encode(v)
+}
+
+func notFound(rg, name string) *armError {
+	return &armError{Status: http.StatusNotFound, Code: "ResourceNotFound",
+		Message: fmt.Sprintf("The Resource 'Microsoft.Web/sites/%s' under resource group '%s' was not found.", name, rg)}
+}
+
+func (s *Server) siteID(rg, name string) string {
+	return fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Web/sites/%s", s.opts.Subscription, rg, name)
+}
+
+// view is the site as GET returns it now.
+func (s *Server) view(st *site) map[string]any {
+	out := map[string]any{}
+	for k, v := range st.Body {
+		out[k] = v
+	}
+	props, _ := out["properties"].(map[string]any)
+	cp := map[string]any{}
+	for k, v := range props {
+		cp[k] = v
+	}
+	state := "Running"
+	if s.opts.Now().Before(st.readyAt) || st.failed != nil {
+		state = "Stopped"
+	}
+	cp["state"] = state
+	out["properties"] = cp
+	return out
+}
+
+func (s *Server) getResourceGroup(w http.ResponseWriter, r *http.Request) error {
+	return writeJSON(w, http.StatusOK, map[string]any{"id": "/subscriptions/" + s.opts.Subscription + "/resourceGroups/" + r.PathValue("rg"),
+		"name": r.PathValue("rg"), "location": DefaultLocation, "properties": map[string]string{"provisioningState": "Succeeded"}})
+}
+
+func (s *Server) putSite(w http.ResponseWriter, r *http.Request) error {
+	rg, name := r.PathValue("rg"), r.PathValue("name")
+	var body map[string]any
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		return &armError{Status: http.StatusBadRequest, Code: "InvalidRequestContent", Message: "The request content was invalid and could not be deserialized: " + err.Error()}
+	}
+	if err := validateSite(name, body); err != nil {
+		return err
+	}
+	now := s.opts.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	props := body["properties"].(map[string]any)
+	props["defaultHostName"] = strings.ToLower(name) + ".azurewebsites.net"
+	props["enabled"] = true
+	props["hostNames"] = []string{strings.ToLower(name) + ".azurewebsites.net"}
+	body["id"], body["name"], body["type"] = s.siteID(rg, name), name, "Microsoft.Web/sites"
+	k := key(rg, name)
+	st, exists := s.sites[k]
+	if !exists {
+		st = &site{ResourceGroup: rg, Settings: map[string]string{}}
+		s.sites[k] = st
+	}
+	st.Body = body
+	st.Settings = appSettings(props)
+	st.readyAt = now.Add(s.opts.ProvisionDelay)
+	st.failed = nil
+	if image := linuxFx(props); strings.HasSuffix(image, ":fail-create") {
+		st.failed = &armError{Code: "ImagePullFailure", Message: "Image pull failed for " + image + " (emulated failure for tag fail-create)"}
+	}
+	st.Logs = append(st.Logs, now.UTC().Format(time.RFC3339Nano)+" Site "+name+" deployed: "+linuxFx(props))
+	id := fmt.Sprintf("%d", len(s.ops)+1)
+	s.ops[id] = &operation{doneAt: st.readyAt, err: st.failed}
+	loc, _ := body["location"].(string)
+	opURL := fmt.Sprintf("%s://%s/subscriptions/%s/providers/Microsoft.Web/locations/%s/operations/%s?api-version=%s",
+		scheme(r), r.Host, s.opts.Subscription, strings.ReplaceAll(strings.ToLower(loc), " ", ""), id, APIVersion)
+	w.Header().Set("Azure-AsyncOperation", opURL)
+	w.Header().Set("Retry-After", "1")
+	return writeJSON(w, http.StatusAccepted, s.view(st))
+}
+
+func scheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
+
+func linuxFx(props map[string]any) string {
+	sc, _ := props["siteConfig"].(map[string]any)
+	fx, _ := sc["linuxFxVersion"].(string)
+	return strings.TrimPrefix(fx, "DOCKER|")
+}
+
+func appSettings(props map[string]any) map[string]string {
+	out := map[string]string{}
+	sc, _ := props["siteConfig"].(map[string]any)
+	list, _ := sc["appSettings"].([]any)
+	for _, item := range list {
+		kv, _ := item.(map[string]any)
+		n, _ := kv["name"].(string)
+		v, _ := kv["value"].(string)
+		if n != "" {
+			out[n] = v
+		}
+	}
+	return out
+}
+
+func validateSite(name string, body map[string]any) error {
+	bad := func(msg string) error {
+		return &armError{Status: http.StatusBadRequest, Code: "BadRequest", Message: msg}
+	}
+	if len(name) < 2 || len(name) > 60 || strings.Trim(name, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" || strings.HasPrefix(name, "-") || strings.HasSuffix(name, "-") {
+		return bad(fmt.Sprintf("The site name '%s' is invalid: use 2-60 lowercase letters, digits and hyphens.", name))
+	}
+	if loc, _ := body["location"].(string); loc == "" {
+		return &armError{Status: http.StatusBadRequest, Code: "LocationRequired", Message: "The location property is required for this definition."}
+	}
+	props, ok := body["properties"].(map[string]any)
+	if !ok {
+		return bad("The parameter properties has an invalid value.")
+	}
+	farm, _ := props["serverFarmId"].(string)
+	env, _ := props["managedEnvironmentId"].(string)
+	if farm == "" && env == "" {
+		return bad("The parameter ServerFarmId (or managedEnvironmentId) has an invalid value.")
+	}
+	if fx := linuxFx(props); fx == "" {
+		return bad("The parameter LinuxFxVersion has an invalid value.")
+	}
+	return nil
+}
+
+func (s *Server) getSite(w http.ResponseWriter, r *http.Request) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.sites[key(r.PathValue("rg"), r.PathValue("name"))]
+	if !ok {
+		return notFound(r.PathValue("rg"), r.PathValue("name"))
+	}
+	return writeJSON(w, http.StatusOK, s.view(st))
+}
+
+func (s *Server) deleteSite(w http.ResponseWriter, r *http.Request) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := key(r.PathValue("rg"), r.PathValue("name"))
+	if _, ok := s.sites[k]; !ok {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	delete(s.sites, k)
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (s *Server) listSites(w http.ResponseWriter, r *http.Request) error {
+	rg := r.PathValue("rg")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var names []string
+	for k, st := range s.sites {
+		if strings.EqualFold(st.ResourceGroup, rg) {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	skip, _ := strconv.Atoi(r.URL.Query().Get("$skipToken"))
+	end := min(skip+s.opts.PageSize, len(names))
+	skip = min(skip, end)
+	page := []any{}
+	for _, k := range names[skip:end] {
+		page = append(page, s.view(s.sites[k]))
+	}
+	out := map[string]any{"value": page}
+	if end < len(names) {
+		out["nextLink"] = fmt.Sprintf("%s://%s%s?api-version=%s&$skipToken=%d", scheme(r), r.Host, r.URL.Path, APIVersion, end)
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) getOperation(w http.ResponseWriter, r *http.Request) error {
+	s.mu.Lock()
+	op, ok := s.ops[r.PathValue("id")]
+	s.mu.Unlock()
+	if !ok {
+		return &armError{Status: http.StatusNotFound, Code: "NotFound", Message: "operation not found"}
+	}
+	switch {
+	case s.opts.Now().Before(op.doneAt):
+		w.Header().Set("Retry-After", "1")
+		return writeJSON(w, http.StatusOK, map[string]any{"status": "InProgress"})
+	case op.err != nil:
+		return writeJSON(w, http.StatusOK, map[string]any{"status": "Failed", "error": op.err})
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"status": "Succeeded"})
+}
+
+func (s *Server) listSettings(w http.ResponseWriter, r *http.Request) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.sites[key(r.PathValue("rg"), r.PathValue("name"))]
+	if !ok {
+		return notFound(r.PathValue("rg"), r.PathValue("name"))
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"id": s.siteID(st.ResourceGroup, r.PathValue("name")) + "/config/appsettings",
+		"name": "appsettings", "type": "Microsoft.Web/sites/config", "properties": st.Settings})
+}
+
+// putSettings replaces the whole set, as App Service does.
+func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		Properties map[string]string `json:"properties"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		return &armError{Status: http.StatusBadRequest, Code: "InvalidRequestContent", Message: err.Error()}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.sites[key(r.PathValue("rg"), r.PathValue("name"))]
+	if !ok {
+		return notFound(r.PathValue("rg"), r.PathValue("name"))
+	}
+	st.Settings = body.Properties
+	if st.Settings == nil {
+		st.Settings = map[string]string{}
+	}
+	st.Logs = append(st.Logs, s.opts.Now().UTC().Format(time.RFC3339Nano)+" Application settings updated; site restarting")
+	return writeJSON(w, http.StatusOK, map[string]any{"name": "appsettings", "properties": st.Settings})
+}
+
+func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) error {
+	s.mu.Lock()
+	st, ok := s.sites[key(r.PathValue("rg"), r.PathValue("name"))]
+	var lines []string
+	if ok {
+		lines = append(lines, st.Logs...)
+	}
+	s.mu.Unlock()
+	if !ok {
+		return notFound(r.PathValue("rg"), r.PathValue("name"))
+	}
+	if len(lines) == 0 {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write([]byte(strings.Join(lines, "\n") + "\n"))
+	return err
+}

@@ -1,0 +1,225 @@
+package azure
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/appservice/armappservice/v4"
+	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
+
+	"github.com/faas-kubelet/faas-kubelet/provider"
+	"github.com/faas-kubelet/faas-kubelet/provider/translate"
+)
+
+// Name is the backend's name in the config.
+const Name = "azure-functions"
+
+// API is the part of the Web Apps client this backend uses.
+type API interface {
+	BeginCreateOrUpdate(ctx context.Context, resourceGroupName, name string, site armappservice.Site, options *armappservice.WebAppsClientBeginCreateOrUpdateOptions) (*runtime.Poller[armappservice.WebAppsClientCreateOrUpdateResponse], error)
+	Get(ctx context.Context, resourceGroupName, name string, options *armappservice.WebAppsClientGetOptions) (armappservice.WebAppsClientGetResponse, error)
+	Delete(ctx context.Context, resourceGroupName, name string, options *armappservice.WebAppsClientDeleteOptions) (armappservice.WebAppsClientDeleteResponse, error)
+	NewListByResourceGroupPager(resourceGroupName string, options *armappservice.WebAppsClientListByResourceGroupOptions) *runtime.Pager[armappservice.WebAppsClientListByResourceGroupResponse]
+	GetWebSiteContainerLogs(ctx context.Context, resourceGroupName, name string, options *armappservice.WebAppsClientGetWebSiteContainerLogsOptions) (armappservice.WebAppsClientGetWebSiteContainerLogsResponse, error)
+}
+
+var _ API = (*armappservice.WebAppsClient)(nil)
+
+// Options configure the backend.
+type Options struct {
+	ResourceGroup string
+	Location      string
+	// ServerFarmID (an App Service plan) or ManagedEnvironmentID (an Azure
+	// Container Apps environment) hosts the function apps.
+	ServerFarmID         string
+	ManagedEnvironmentID string
+	// StorageConnection is the AzureWebJobsStorage setting the Functions
+	// host needs (a secret: never logged).
+	StorageConnection string
+	// RegistryUseManagedIdentity pulls images with the app's managed
+	// identity instead of registry credentials.
+	RegistryUseManagedIdentity bool
+}
+
+// Backend implements provider.Backend on Azure Functions.
+type Backend struct {
+	api  API
+	opts Options
+
+	mu      sync.Mutex
+	pollers map[string]*runtime.Poller[armappservice.WebAppsClientCreateOrUpdateResponse]
+}
+
+var _ provider.Backend = (*Backend)(nil)
+
+// New builds a backend over a Web Apps client.
+func New(api API, opts Options) *Backend {
+	return &Backend{api: api, opts: opts, pollers: map[string]*runtime.Poller[armappservice.WebAppsClientCreateOrUpdateResponse]{}}
+}
+
+// Cloud returns "azure-functions".
+func (b *Backend) Cloud() string { return Name }
+
+// Ping lists the first page of the resource group's sites: it proves the
+// endpoint answers, the token is accepted and the resource group exists.
+func (b *Backend) Ping(ctx context.Context) error {
+	_, err := b.api.NewListByResourceGroupPager(b.opts.ResourceGroup, nil).NextPage(ctx)
+	return mapError("ListByResourceGroup", err)
+}
+
+// Deploy creates the function app, or adopts the one a retried create or a
+// restart finds, updating it when the pod's image changed.
+func (b *Backend) Deploy(ctx context.Context, fn *translate.Function) (*translate.FunctionState, error) {
+	site, err := siteFor(fn, &b.opts)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := b.api.Get(ctx, b.opts.ResourceGroup, fn.Name, nil)
+	switch {
+	case err == nil:
+		tags := decodeTags(cur.Tags)
+		if uid := tags[translate.TagPodUID]; uid != fn.Tags[translate.TagPodUID] {
+			return nil, fmt.Errorf("function app %s exists but belongs to pod UID %q, not %q", fn.Name, uid, fn.Tags[translate.TagPodUID])
+		}
+		if linuxFx(&cur.Site) == *site.Properties.SiteConfig.LinuxFxVersion {
+			st := b.stateOf(ctx, &cur.Site)
+			st.Tags = tags
+			return st, nil
+		}
+	case !errdefs.IsNotFound(mapError("Get", err)):
+		return nil, mapError("Get", err)
+	}
+	poller, err := b.api.BeginCreateOrUpdate(ctx, b.opts.ResourceGroup, fn.Name, site, nil)
+	if err != nil {
+		return nil, mapError("CreateOrUpdate", err)
+	}
+	b.mu.Lock()
+	b.pollers[fn.Name] = poller
+	b.mu.Unlock()
+	return &translate.FunctionState{Name: fn.Name, Phase: translate.PhasePending, Message: "the function app is being deployed", Tags: fn.Tags}, nil
+}
+
+// Get reads the app: while this process follows its deployment, the
+// operation's outcome decides (Pending, or Failed with ARM's error); after
+// that, the site's state (Running is Active).
+func (b *Backend) Get(ctx context.Context, name string) (*translate.FunctionState, error) {
+	b.mu.Lock()
+	poller := b.pollers[name]
+	b.mu.Unlock()
+	if poller != nil {
+		if _, err := poller.Poll(ctx); err != nil {
+			return nil, mapError("CreateOrUpdate", err)
+		}
+		if !poller.Done() {
+			return &translate.FunctionState{Name: name, Phase: translate.PhasePending, Message: "the function app is being deployed"}, nil
+		}
+		b.mu.Lock()
+		delete(b.pollers, name)
+		b.mu.Unlock()
+		if _, err := poller.Result(ctx); err != nil {
+			var re *azcore.ResponseError
+			st := &translate.FunctionState{Name: name, Phase: translate.PhaseFailed, Reason: "DeploymentFailed", Message: err.Error()}
+			if errors.As(err, &re) {
+				st.Reason = re.ErrorCode
+			}
+			return st, nil
+		}
+	}
+	out, err := b.api.Get(ctx, b.opts.ResourceGroup, name, nil)
+	if err != nil {
+		return nil, mapError("Get", err)
+	}
+	st := b.stateOf(ctx, &out.Site)
+	st.Tags = decodeTags(out.Tags)
+	return st, nil
+}
+
+func (b *Backend) stateOf(_ context.Context, s *armappservice.Site) *translate.FunctionState {
+	st := &translate.FunctionState{Name: str(s.Name), Phase: translate.PhasePending, ImageID: linuxFx(s)}
+	b.mu.Lock()
+	_, deploying := b.pollers[st.Name]
+	b.mu.Unlock()
+	if s.Properties != nil && s.Properties.State != nil && *s.Properties.State == "Running" && !deploying {
+		st.Phase = translate.PhaseActive
+	}
+	if s.Properties != nil && s.Properties.LastModifiedTimeUTC != nil {
+		st.Created = *s.Properties.LastModifiedTimeUTC
+	}
+	return st
+}
+
+// Delete deletes the app; one already gone counts as deleted.
+func (b *Backend) Delete(ctx context.Context, name string) error {
+	b.mu.Lock()
+	delete(b.pollers, name)
+	b.mu.Unlock()
+	_, err := b.api.Delete(ctx, b.opts.ResourceGroup, name, nil)
+	if err = mapError("Delete", err); errdefs.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// List pages the resource group's sites and keeps this node's.
+func (b *Backend) List(ctx context.Context, node string) ([]translate.FunctionState, error) {
+	var out []translate.FunctionState
+	pager := b.api.NewListByResourceGroupPager(b.opts.ResourceGroup, nil)
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, mapError("ListByResourceGroup", err)
+		}
+		for _, s := range page.Value {
+			tags := decodeTags(s.Tags)
+			if tags[translate.TagNode] != node {
+				continue
+			}
+			st := b.stateOf(ctx, s)
+			st.Tags = tags
+			out = append(out, *st)
+		}
+	}
+	return out, nil
+}
+
+// Invoke is not offered yet: function apps are invoked through their HTTP
+// triggers, which the backend does not call yet.
+func (b *Backend) Invoke(context.Context, string, []byte) (*translate.Invocation, error) {
+	return nil, provider.NotSupportedf("invoking Azure function apps (Jobs, exec) is not implemented yet")
+}
+
+// Tag is not offered yet.
+func (b *Backend) Tag(context.Context, string, map[string]string) error {
+	return provider.NotSupportedf("tagging Azure function apps after creation is not implemented yet")
+}
+
+func linuxFx(s *armappservice.Site) string {
+	if s.Properties == nil || s.Properties.SiteConfig == nil {
+		return ""
+	}
+	return str(s.Properties.SiteConfig.LinuxFxVersion)
+}
+
+// mapError turns SDK errors into errdefs at the edge.
+func mapError(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var re *azcore.ResponseError
+	if errors.As(err, &re) {
+		wrapped := fmt.Errorf("azure %s: %s (HTTP %d)", op, re.ErrorCode, re.StatusCode)
+		switch re.StatusCode {
+		case http.StatusNotFound:
+			return errdefs.AsNotFound(wrapped)
+		case http.StatusBadRequest:
+			return errdefs.AsInvalidInput(fmt.Errorf("azure %s refused the function app: %s: %w", op, re.ErrorCode, err))
+		}
+		return fmt.Errorf("%w: %w", wrapped, err)
+	}
+	return fmt.Errorf("azure %s: %w", op, err)
+}

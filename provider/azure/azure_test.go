@@ -1,0 +1,204 @@
+package azure
+
+import (
+	"context"
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	emu "github.com/faas-kubelet/faas-kubelet/pkg/emulator/azure"
+	"github.com/faas-kubelet/faas-kubelet/provider/translate"
+)
+
+const image = "myregistry.azurecr.io/hello:1"
+
+func setup(t *testing.T, token string, eo emu.Options) (*Backend, *emu.Server) {
+	t.Helper()
+	s := emu.New(eo)
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	c, err := NewClient(ClientOptions{SubscriptionID: emu.DefaultSubscription, Endpoint: ts.URL, Credential: StaticToken(token)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(c, Options{ResourceGroup: "rg-functions", Location: emu.DefaultLocation,
+		ServerFarmID:      "/subscriptions/" + emu.DefaultSubscription + "/resourceGroups/rg-functions/providers/Microsoft.Web/serverfarms/plan",
+		StorageConnection: "DefaultEndpointsProtocol=https;AccountName=x;AccountKey=secret"}), s
+}
+
+func function(t *testing.T, img string, mutate func(*corev1.Pod)) *translate.Function {
+	t.Helper()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "hello", Namespace: "default", UID: "uid-1", Labels: map[string]string{"app.kubernetes.io/name": "hello"}},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: img, Env: []corev1.EnvVar{{Name: "GREETING", Value: "hi"}}}}},
+	}
+	if mutate != nil {
+		mutate(pod)
+	}
+	fn, err := translate.FromPod(pod, "vk-azure", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fn
+}
+
+func waitPhase(t *testing.T, b *Backend, name string, want translate.Phase) *translate.FunctionState {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, err := b.Get(context.Background(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Phase == want {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never reached %s: %+v", name, want, st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestDeployFollowsTheLongRunningOperation(t *testing.T) {
+	b, s := setup(t, emu.DefaultToken, emu.Options{ProvisionDelay: 300 * time.Millisecond})
+	ctx := context.Background()
+	fn := function(t, image, nil)
+	st, err := b.Deploy(ctx, fn)
+	if err != nil || st.Phase != translate.PhasePending {
+		t.Fatalf("deploy: %+v %v", st, err)
+	}
+	active := waitPhase(t, b, fn.Name, translate.PhaseActive)
+	if active.ImageID != "DOCKER|"+image || active.Tags[translate.TagPodUID] != "uid-1" || active.Tags["app.kubernetes.io/name"] != "hello" {
+		t.Errorf("active state = %+v", active)
+	}
+	if s.Calls()["GetOperation"] == 0 {
+		t.Error("the poller never followed Azure-AsyncOperation")
+	}
+	// A retried deploy (or a restart) adopts the app without a new PUT.
+	puts := s.Calls()["CreateOrUpdate"]
+	again, err := b.Deploy(ctx, fn)
+	if err != nil || again.Phase != translate.PhaseActive || s.Calls()["CreateOrUpdate"] != puts {
+		t.Errorf("retried deploy: %+v %v, PUTs %d → %d", again, err, puts, s.Calls()["CreateOrUpdate"])
+	}
+	listed, err := b.List(ctx, "vk-azure")
+	if err != nil || len(listed) != 1 || listed[0].Name != fn.Name {
+		t.Errorf("List = %+v %v", listed, err)
+	}
+	if err := b.Delete(ctx, fn.Name); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Delete(ctx, fn.Name); err != nil {
+		t.Errorf("second delete: %v", err)
+	}
+	if _, err := b.Get(ctx, fn.Name); !errdefs.IsNotFound(err) {
+		t.Errorf("Get after delete: %v", err)
+	}
+}
+
+func TestFailedDeploymentReportsARMError(t *testing.T) {
+	b, _ := setup(t, emu.DefaultToken, emu.Options{})
+	fn := function(t, "myregistry.azurecr.io/hello:fail-create", nil)
+	if _, err := b.Deploy(context.Background(), fn); err != nil {
+		t.Fatal(err)
+	}
+	st := waitPhase(t, b, fn.Name, translate.PhaseFailed)
+	if st.Reason != "ImagePullFailure" {
+		t.Errorf("failed state = %+v", st)
+	}
+}
+
+func TestWrongTokenFailsPingWithoutShowingIt(t *testing.T) {
+	good, _ := setup(t, emu.DefaultToken, emu.Options{})
+	if err := good.Ping(context.Background()); err != nil {
+		t.Errorf("ping: %v", err)
+	}
+	bad, _ := setup(t, "not-the-token", emu.Options{})
+	err := bad.Ping(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "InvalidAuthenticationToken") || strings.Contains(err.Error(), "not-the-token") {
+		t.Errorf("ping with a wrong token: %v", err)
+	}
+}
+
+func TestSiteCarriesTheFunctionsHostSettings(t *testing.T) {
+	fn := function(t, image, func(p *corev1.Pod) {
+		p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 8080}}
+		p.Spec.Containers[0].Command = []string{"/app/server"}
+	})
+	site, err := siteFor(fn, &Options{Location: "westeurope", ServerFarmID: "/plan", StorageConnection: "conn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, kv := range site.Properties.SiteConfig.AppSettings {
+		got[*kv.Name] = *kv.Value
+	}
+	for k, want := range map[string]string{"GREETING": "hi", "FUNCTIONS_EXTENSION_VERSION": "~4", "WEBSITES_ENABLE_APP_SERVICE_STORAGE": "false", "AzureWebJobsStorage": "conn", "WEBSITES_PORT": "8080"} {
+		if got[k] != want {
+			t.Errorf("setting %s = %q, want %q", k, got[k], want)
+		}
+	}
+	if *site.Kind != "functionapp,linux,container" || !*site.Properties.Reserved || *site.Properties.SiteConfig.AppCommandLine != "/app/server" {
+		t.Errorf("site = %+v", site)
+	}
+	if _, ok := site.Tags["faas-kubelet.io:pod-uid"]; !ok {
+		t.Errorf("tags are not encoded for Azure (no '/'): %v", site.Tags)
+	}
+	fn.Env = map[string]string{"AzureWebJobsStorage": "mine"}
+	if _, err := siteFor(fn, &Options{}); !errdefs.IsInvalidInput(err) {
+		t.Errorf("a pod overriding a managed setting: %v", err)
+	}
+}
+
+func TestLogsFromTheContainerLog(t *testing.T) {
+	b, s := setup(t, emu.DefaultToken, emu.Options{})
+	ctx := context.Background()
+	fn := function(t, image, nil)
+	if _, err := b.Deploy(ctx, fn); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{"one", "two", "three"} {
+		s.AppendLog("rg-functions", fn.Name, l)
+	}
+	read := func(o translate.LogOptions) string {
+		rc, err := b.Logs(ctx, fn.Name, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		data, _ := io.ReadAll(rc)
+		return string(data)
+	}
+	if got := read(translate.LogOptions{Tail: 2, HasTail: true}); got != "two\nthree\n" {
+		t.Errorf("tail 2 = %q", got)
+	}
+	if got := read(translate.LogOptions{Tail: 1, HasTail: true, Timestamps: true}); !strings.HasSuffix(got, " three\n") || len(got) < 25 {
+		t.Errorf("timestamps = %q", got)
+	}
+	if got := read(translate.LogOptions{Since: time.Now().Add(time.Hour)}); got != "" {
+		t.Errorf("since the future = %q", got)
+	}
+	if got := read(translate.LogOptions{LimitBytes: 5}); len(got) != 5 {
+		t.Errorf("limit-bytes 5 = %q", got)
+	}
+	followEvery = 50 * time.Millisecond
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rc, err := b.Logs(fctx, fn.Name, translate.LogOptions{Follow: true, Tail: 0, HasTail: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.AppendLog("rg-functions", fn.Name, "four")
+	buf := make([]byte, 64)
+	n, err := rc.Read(buf)
+	if err != nil || !strings.Contains(string(buf[:n]), "four") {
+		t.Errorf("follow read %q, %v", buf[:n], err)
+	}
+	cancel()
+}

@@ -1,0 +1,110 @@
+package azure
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/appservice/armappservice/v4"
+	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
+
+	"github.com/faas-kubelet/faas-kubelet/provider/translate"
+)
+
+// Settings the Functions host needs, set on every app.
+const (
+	settingExtensionVersion = "FUNCTIONS_EXTENSION_VERSION"
+	settingAppStorage       = "WEBSITES_ENABLE_APP_SERVICE_STORAGE"
+	settingStorage          = "AzureWebJobsStorage"
+	settingPort             = "WEBSITES_PORT"
+	maxTagValue             = 256
+	maxTags                 = 50
+)
+
+// siteFor maps a function to a container function app.
+func siteFor(fn *translate.Function, o *Options) (armappservice.Site, error) {
+	if strings.Contains(fn.Image, "|") {
+		return armappservice.Site{}, errdefs.InvalidInputf("spec.containers[0].image: %q contains '|', which Azure's linuxFxVersion cannot carry", fn.Image)
+	}
+	settings := map[string]string{}
+	for k, v := range fn.Env {
+		settings[k] = v
+	}
+	for _, reserved := range []string{settingExtensionVersion, settingAppStorage, settingStorage} {
+		if _, ok := settings[reserved]; ok {
+			return armappservice.Site{}, errdefs.InvalidInputf("spec.containers[0].env[%s]: this setting is managed by the node", reserved)
+		}
+	}
+	settings[settingExtensionVersion] = "~4"
+	settings[settingAppStorage] = "false"
+	if o.StorageConnection != "" {
+		settings[settingStorage] = o.StorageConnection
+	}
+	if len(fn.Ports) > 0 {
+		settings[settingPort] = strconv.Itoa(int(fn.Ports[0]))
+	}
+	keys := make([]string, 0, len(settings))
+	for k := range settings {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var appSettings []*armappservice.NameValuePair
+	for _, k := range keys {
+		appSettings = append(appSettings, &armappservice.NameValuePair{Name: to.Ptr(k), Value: to.Ptr(settings[k])})
+	}
+	if len(fn.Tags) > maxTags {
+		return armappservice.Site{}, errdefs.InvalidInputf("metadata.labels: Azure allows %d tags; the pod's labels and identity make %d", maxTags, len(fn.Tags))
+	}
+	cfg := &armappservice.SiteConfig{
+		LinuxFxVersion: to.Ptr("DOCKER|" + fn.Image),
+		AppSettings:    appSettings,
+	}
+	if cmd := strings.Join(append(append([]string{}, fn.Command...), fn.Args...), " "); cmd != "" {
+		cfg.AppCommandLine = to.Ptr(cmd)
+	}
+	if o.RegistryUseManagedIdentity {
+		cfg.AcrUseManagedIdentityCreds = to.Ptr(true)
+	}
+	props := &armappservice.SiteProperties{Reserved: to.Ptr(true), SiteConfig: cfg}
+	if o.ManagedEnvironmentID != "" {
+		props.ManagedEnvironmentID = to.Ptr(o.ManagedEnvironmentID)
+	} else {
+		props.ServerFarmID = to.Ptr(o.ServerFarmID)
+	}
+	return armappservice.Site{
+		Location:   to.Ptr(o.Location),
+		Kind:       to.Ptr("functionapp,linux,container"),
+		Tags:       encodeTags(fn.Tags),
+		Properties: props,
+	}, nil
+}
+
+// Azure tag names cannot contain '/', which every Kubernetes label prefix
+// and faas-kubelet's own identity tags have; it is stored as ':' (which
+// label keys cannot contain), so the mapping is reversible.
+func encodeTags(tags map[string]string) map[string]*string {
+	out := make(map[string]*string, len(tags))
+	for k, v := range tags {
+		if len(v) > maxTagValue {
+			v = v[:maxTagValue]
+		}
+		out[strings.ReplaceAll(k, "/", ":")] = to.Ptr(v)
+	}
+	return out
+}
+
+func decodeTags(tags map[string]*string) map[string]string {
+	out := make(map[string]string, len(tags))
+	for k, v := range tags {
+		out[strings.ReplaceAll(k, ":", "/")] = str(v)
+	}
+	return out
+}
+
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
