@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -18,15 +19,21 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	sdk "github.com/aws/aws-sdk-go-v2/service/lambda"
+	corev1 "k8s.io/api/core/v1"
 
+	azureemu "github.com/faas-kubelet/faas-kubelet/pkg/emulator/azure"
 	lambdaemu "github.com/faas-kubelet/faas-kubelet/pkg/emulator/lambda"
 )
 
 // emulator is a `faas-kubelet emulator` process started by a test.
 type emulator struct {
-	endpoint string
-	lambda   *sdk.Client
+	endpoint      string // Lambda + CloudWatch Logs
+	azureEndpoint string // Azure Resource Manager
+	lambda        *sdk.Client
 }
+
+// e2eResourceGroup holds the Azure function apps of the tests.
+const e2eResourceGroup = "rg-e2e"
 
 // startEmulator runs the cloud emulators where faas-kubelet and the test can
 // both reach them: on the node address (inside the network namespace).
@@ -34,7 +41,9 @@ type emulator struct {
 func startEmulator(t *testing.T, extraArgs ...string) *emulator {
 	t.Helper()
 	addr := net.JoinHostPort(cluster.env["FAAS_KUBELET_NODE_IP"], fmt.Sprint(19300+nextPort.Add(1)))
-	args := append([]string{"emulator", "--lambda-listen", addr, "--lambda-activation-delay", "1s", "--lambda-update-delay", "500ms"}, extraArgs...)
+	azureAddr := net.JoinHostPort(cluster.env["FAAS_KUBELET_NODE_IP"], fmt.Sprint(19300+nextPort.Add(1)))
+	args := append([]string{"emulator", "--lambda-listen", addr, "--lambda-activation-delay", "1s", "--lambda-update-delay", "500ms",
+		"--azure-listen", azureAddr, "--azure-provision-delay", "1s"}, extraArgs...)
 	cmd := kubeletCommand(args...)
 	logPath := filepath.Join(t.TempDir(), "emulator.log")
 	logf, err := os.Create(logPath)
@@ -48,7 +57,7 @@ func startEmulator(t *testing.T, extraArgs ...string) *emulator {
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
 	t.Cleanup(func() { stopProcess(cmd, done) })
-	e := &emulator{endpoint: "http://" + addr}
+	e := &emulator{endpoint: "http://" + addr, azureEndpoint: "http://" + azureAddr}
 	eventually(t, 20*time.Second, "the emulator to listen on "+addr, func() (bool, string) {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
@@ -108,4 +117,91 @@ func (e *emulator) calls(t *testing.T) map[string]int {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// sites lists the emulated Azure function apps of the e2e resource group
+// with their tags, decoded (Azure stores '/' in tag names as ':').
+func (e *emulator) sites(t *testing.T) map[string]map[string]string {
+	t.Helper()
+	out := map[string]map[string]string{}
+	next := fmt.Sprintf("%s/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Web/sites?api-version=%s",
+		e.azureEndpoint, azureemu.DefaultSubscription, e2eResourceGroup, azureemu.APIVersion)
+	for next != "" {
+		req, _ := http.NewRequest(http.MethodGet, next, nil)
+		req.Header.Set("Authorization", "Bearer "+azureemu.DefaultToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page struct {
+			Value []struct {
+				Name string            `json:"name"`
+				Tags map[string]string `json:"tags"`
+			} `json:"value"`
+			NextLink string `json:"nextLink"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range page.Value {
+			tags := map[string]string{}
+			for k, v := range s.Tags {
+				tags[strings.ReplaceAll(k, ":", "/")] = v
+			}
+			out[s.Name] = tags
+		}
+		next = page.NextLink
+	}
+	return out
+}
+
+// callsOf reads the per-operation counters of one of the emulator's clouds.
+func (e *emulator) callsOf(t *testing.T, cloud string) map[string]int {
+	t.Helper()
+	ep := e.endpoint
+	if cloud == "azure-functions" {
+		ep = e.azureEndpoint
+	}
+	resp, err := http.Get(ep + "/_emulator/calls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var c map[string]int
+	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// cloudUnderTest is what a scenario shared by every cloud needs to know.
+type cloudUnderTest struct {
+	name               string
+	createOp, deleteOp string // the emulator's operation names
+	image              string
+}
+
+var clouds = []cloudUnderTest{
+	{name: "aws-lambda", createOp: "CreateFunction", deleteOp: "DeleteFunction", image: ecrImage},
+	{name: "azure-functions", createOp: "CreateOrUpdate", deleteOp: "Delete", image: "faaskubelet.azurecr.io/hello:1"},
+}
+
+// start runs the emulator and a node of this cloud.
+func (c cloudUnderTest) start(t *testing.T) (*emulator, *kubelet) {
+	t.Helper()
+	emu := startEmulator(t)
+	k := startKubelet(t, kubeletOptions{cloud: c.name, lambdaEndpoint: emu.endpoint, azureEndpoint: emu.azureEndpoint})
+	waitNodeReady(t, k.node, corev1.ConditionTrue, 30*time.Second)
+	return emu, k
+}
+
+// functions lists this cloud's functions (Lambda functions, function apps)
+// with their tags.
+func (c cloudUnderTest) functions(t *testing.T, emu *emulator) map[string]map[string]string {
+	if c.name == "azure-functions" {
+		return emu.sites(t)
+	}
+	return emu.functions(t)
 }

@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	azureemu "github.com/faas-kubelet/faas-kubelet/pkg/emulator/azure"
 	lambdaemu "github.com/faas-kubelet/faas-kubelet/pkg/emulator/lambda"
 	"github.com/faas-kubelet/faas-kubelet/provider/translate"
 )
@@ -164,10 +165,12 @@ type kubelet struct {
 
 // kubeletOptions tweak the config a test runs faas-kubelet with.
 type kubeletOptions struct {
-	// cloud is "memory" (default) or "aws-lambda".
+	// cloud is "memory" (default), "aws-lambda" or "azure-functions".
 	cloud string
 	// lambdaEndpoint is the emulator's URL for cloud "aws-lambda".
 	lambdaEndpoint string
+	// azureEndpoint is the emulator's URL for cloud "azure-functions".
+	azureEndpoint string
 }
 
 // startKubelet writes a config for one node named after the test and runs
@@ -192,8 +195,12 @@ func startKubelet(t *testing.T, opts kubeletOptions) *kubelet {
 		cloud = "memory"
 	}
 	backend := fmt.Sprintf("  memory: {faultFile: %s}\n", k.faultFile)
-	if cloud == "aws-lambda" {
+	switch cloud {
+	case "aws-lambda":
 		backend = fmt.Sprintf("  credentials: {source: env}\n  lambda:\n    endpoint: %s\n    executionRoleArn: arn:aws:iam::123456789012:role/e2e\n", opts.lambdaEndpoint)
+	case "azure-functions":
+		backend = fmt.Sprintf("  credentials: {source: env}\n  azure:\n    endpoint: %s\n    subscriptionId: %s\n    resourceGroup: %s\n    serverFarmId: /subscriptions/%s/resourceGroups/%s/providers/Microsoft.Web/serverfarms/plan-e2e\n",
+			opts.azureEndpoint, azureemu.DefaultSubscription, e2eResourceGroup, azureemu.DefaultSubscription, e2eResourceGroup)
 	}
 	config := fmt.Sprintf(`log: {level: debug}
 tls:
@@ -225,8 +232,11 @@ nodes:
 }
 
 func regionOf(cloud string) string {
-	if cloud == "aws-lambda" {
+	switch cloud {
+	case "aws-lambda":
 		return lambdaemu.DefaultRegion
+	case "azure-functions":
+		return azureemu.DefaultLocation
 	}
 	return "local"
 }
@@ -238,7 +248,8 @@ func (k *kubelet) start(t *testing.T) {
 	k.exitErr = nil
 	k.cmd = kubeletCommand("--config", k.cfgPath, "--kubeconfig", cluster.env["FAAS_KUBELET_KUBECONFIG"])
 	k.cmd.Env = append(os.Environ(), "AWS_EC2_METADATA_DISABLED=true",
-		"AWS_ACCESS_KEY_ID="+lambdaemu.DefaultAccessKey, "AWS_SECRET_ACCESS_KEY="+lambdaemu.DefaultSecretKey)
+		"AWS_ACCESS_KEY_ID="+lambdaemu.DefaultAccessKey, "AWS_SECRET_ACCESS_KEY="+lambdaemu.DefaultSecretKey,
+		"AZURE_ACCESS_TOKEN="+azureemu.DefaultToken)
 	logf, err := os.OpenFile(k.logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		t.Fatal(err)

@@ -56,68 +56,101 @@ func ready(p *corev1.Pod) bool {
 	return false
 }
 
-// A Deployment on the Lambda node becomes one tagged function per pod; the
+// On every cloud, a Deployment becomes one tagged function per pod; the
 // pods run; scaling down and deleting remove exactly the pods' functions.
-func TestLambdaDeploymentLifecycle(t *testing.T) {
-	emu := startEmulator(t)
-	k := startKubelet(t, kubeletOptions{cloud: "aws-lambda", lambdaEndpoint: emu.endpoint})
-	waitNodeReady(t, k.node, corev1.ConditionTrue, 30*time.Second)
-	ns := namespace(t)
-	applyYAML(t, ns, lambdaDeployment)
+func TestDeploymentLifecycle(t *testing.T) {
+	for _, c := range clouds {
+		t.Run(c.name, func(t *testing.T) {
+			emu, k := c.start(t)
+			ns := namespace(t)
+			applyYAML(t, ns, strings.ReplaceAll(lambdaDeployment, ecrImage, c.image))
 
-	var pods []corev1.Pod
-	eventually(t, 90*time.Second, "3 pods Running and Ready", func() (bool, string) {
-		pods = listPods(t, ns, "app=hello")
-		n, desc := 0, []string{}
-		for i := range pods {
-			desc = append(desc, fmt.Sprintf("%s %s ready=%v", pods[i].Name, pods[i].Status.Phase, ready(&pods[i])))
-			if pods[i].Status.Phase == corev1.PodRunning && ready(&pods[i]) {
-				n++
+			var pods []corev1.Pod
+			eventually(t, 90*time.Second, "3 pods Running and Ready", func() (bool, string) {
+				pods = listPods(t, ns, "app=hello")
+				n, desc := 0, []string{}
+				for i := range pods {
+					desc = append(desc, fmt.Sprintf("%s %s ready=%v", pods[i].Name, pods[i].Status.Phase, ready(&pods[i])))
+					if pods[i].Status.Phase == corev1.PodRunning && ready(&pods[i]) {
+						n++
+					}
+				}
+				return n == 3, strings.Join(desc, "; ")
+			})
+			fns := c.functions(t, emu)
+			if len(fns) != 3 {
+				t.Fatalf("%d functions in the emulator, want 3: %v", len(fns), fns)
 			}
-		}
-		return n == 3, strings.Join(desc, "; ")
-	})
-	fns := emu.functions(t)
-	if len(fns) != 3 {
-		t.Fatalf("%d functions in the emulator, want 3: %v", len(fns), fns)
-	}
-	uids := map[string]bool{}
-	for _, tags := range fns {
-		uids[tags["faas-kubelet.io/pod-uid"]] = true
-		if tags["faas-kubelet.io/node"] != k.node || tags["faas-kubelet.io/pod-namespace"] != ns || tags["team"] != "payments" {
-			t.Errorf("function tags = %v", tags)
-		}
-	}
-	for _, p := range pods {
-		if !uids[string(p.UID)] {
-			t.Errorf("no function tagged with pod %s's UID %s", p.Name, p.UID)
-		}
-		cs := p.Status.ContainerStatuses
-		if len(cs) != 1 || cs[0].State.Running == nil || !strings.Contains(cs[0].ImageID, "@sha256:") {
-			t.Errorf("pod %s container status = %+v", p.Name, cs)
-		}
-	}
-	describe := mustKubectl(t, "describe", "pod", "-n", ns, pods[0].Name)
-	for _, want := range []string{"FunctionDeployed", "FunctionActive"} {
-		if !strings.Contains(describe, want) {
-			t.Errorf("kubectl describe pod lacks event %s:\n%s", want, describe)
-		}
-	}
+			uids := map[string]bool{}
+			for _, tags := range fns {
+				uids[tags["faas-kubelet.io/pod-uid"]] = true
+				if tags["faas-kubelet.io/node"] != k.node || tags["faas-kubelet.io/pod-namespace"] != ns || tags["team"] != "payments" {
+					t.Errorf("function tags = %v", tags)
+				}
+			}
+			for _, p := range pods {
+				if !uids[string(p.UID)] {
+					t.Errorf("no function tagged with pod %s's UID %s", p.Name, p.UID)
+				}
+				cs := p.Status.ContainerStatuses
+				if len(cs) != 1 || cs[0].State.Running == nil || cs[0].ImageID == "" {
+					t.Errorf("pod %s container status = %+v", p.Name, cs)
+				}
+			}
+			describe := mustKubectl(t, "describe", "pod", "-n", ns, pods[0].Name)
+			for _, want := range []string{"FunctionDeployed", "FunctionActive"} {
+				if !strings.Contains(describe, want) {
+					t.Errorf("kubectl describe pod lacks event %s:\n%s", want, describe)
+				}
+			}
 
-	mustKubectl(t, "scale", "deployment/hello", "-n", ns, "--replicas=1")
-	eventually(t, 60*time.Second, "1 function left after scaling to 1", func() (bool, string) {
-		n := len(emu.functions(t))
-		return n == 1, fmt.Sprintf("%d functions", n)
-	})
-	mustKubectl(t, "delete", "deployment/hello", "-n", ns)
-	eventually(t, 60*time.Second, "no functions and no pods after delete", func() (bool, string) {
-		n, p := len(emu.functions(t)), len(listPods(t, ns, "app=hello"))
-		return n == 0 && p == 0, fmt.Sprintf("%d functions, %d pods", n, p)
-	})
-	calls := emu.calls(t)
-	t.Logf("emulator calls for 3 pods: %v", calls)
-	if calls["CreateFunction"] != 3 || calls["DeleteFunction"] != 3 {
-		t.Errorf("CreateFunction=%d DeleteFunction=%d, want 3 and 3", calls["CreateFunction"], calls["DeleteFunction"])
+			mustKubectl(t, "scale", "deployment/hello", "-n", ns, "--replicas=1")
+			eventually(t, 60*time.Second, "1 function left after scaling to 1", func() (bool, string) {
+				n := len(c.functions(t, emu))
+				return n == 1, fmt.Sprintf("%d functions", n)
+			})
+			mustKubectl(t, "delete", "deployment/hello", "-n", ns)
+			eventually(t, 60*time.Second, "no functions and no pods after delete", func() (bool, string) {
+				n, p := len(c.functions(t, emu)), len(listPods(t, ns, "app=hello"))
+				return n == 0 && p == 0, fmt.Sprintf("%d functions, %d pods", n, p)
+			})
+			calls := emu.callsOf(t, c.name)
+			t.Logf("%s emulator calls for 3 pods: %v", c.name, calls)
+			if calls[c.createOp] != 3 || calls[c.deleteOp] != 3 {
+				t.Errorf("%s=%d %s=%d, want 3 and 3", c.createOp, calls[c.createOp], c.deleteOp, calls[c.deleteOp])
+			}
+		})
+	}
+}
+
+// On every cloud, pods it cannot run fail naming the field, and logs reach
+// kubectl logs.
+func TestRefusalsAndLogsOnEveryCloud(t *testing.T) {
+	for _, c := range clouds {
+		t.Run(c.name, func(t *testing.T) {
+			emu, _ := c.start(t)
+			ns := namespace(t)
+			applyYAML(t, ns, fmt.Sprintf(podTemplate, "two", "  containers:\n  - {name: a, image: "+c.image+"}\n  - {name: b, image: "+c.image+"}\n"))
+			applyYAML(t, ns, fmt.Sprintf(podTemplate, "one", "  containers:\n  - name: a\n    image: "+c.image+"\n    env: [{name: EMULATOR_LOG, value: hello}]\n"))
+			eventually(t, 60*time.Second, "pod two Failed naming spec.containers, pod one Running", func() (bool, string) {
+				two, err1 := cluster.client.CoreV1().Pods(ns).Get(context.Background(), "two", metav1.GetOptions{})
+				one, err2 := cluster.client.CoreV1().Pods(ns).Get(context.Background(), "one", metav1.GetOptions{})
+				if err1 != nil || err2 != nil {
+					return false, fmt.Sprint(err1, err2)
+				}
+				return two.Status.Phase == corev1.PodFailed && strings.Contains(two.Status.Message, "spec.containers") && one.Status.Phase == corev1.PodRunning,
+					fmt.Sprintf("two=%s %q one=%s", two.Status.Phase, two.Status.Message, one.Status.Phase)
+			})
+			if n := len(c.functions(t, emu)); n != 1 {
+				t.Errorf("%d functions, want only pod one's", n)
+			}
+			if c.name == "azure-functions" {
+				eventually(t, 30*time.Second, "kubectl logs to show the app's deployment", func() (bool, string) {
+					out, _ := kubectl(t, "logs", "-n", ns, "one", "--tail=5")
+					return strings.Contains(out, "deployed"), out
+				})
+			}
+		})
 	}
 }
 

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/virtual-kubelet/virtual-kubelet/log"
@@ -69,7 +70,12 @@ func (p *Provider) runJob(uid types.UID, name string) {
 	backoff := p.opts.JobBackoff
 	for ctx.Err() == nil && p.known(uid) {
 		job.State = translate.JobRunning
-		if err := p.opts.Backend.Tag(ctx, name, translate.JobTags(job)); err != nil {
+		if err := p.opts.Backend.Tag(ctx, name, translate.JobTags(job)); errors.Is(err, ErrNotSupported) {
+			job.State, job.Message = translate.JobFailed, "run-once pods are not supported on this cloud yet: "+err.Error()
+			p.opts.Recorder.Eventf(pod, corev1.EventTypeWarning, "InvocationFailed", "%s", job.Message)
+			p.updateJob(uid, job)
+			return
+		} else if err != nil {
 			log.G(ctx).WithError(err).Warn("recording the invocation before running it; will retry")
 			p.sleep(ctx, backoff)
 			continue
@@ -105,7 +111,7 @@ func (p *Provider) runJob(uid types.UID, name string) {
 func (p *Provider) finishJob(ctx context.Context, uid types.UID, name string, job translate.Job) {
 	for attempt := 0; ctx.Err() == nil && p.known(uid); attempt++ {
 		err := p.opts.Backend.Tag(ctx, name, translate.JobTags(job))
-		if err == nil {
+		if err == nil || errors.Is(err, ErrNotSupported) {
 			break
 		}
 		log.G(ctx).WithError(err).Warn("recording the invocation's outcome; will retry")

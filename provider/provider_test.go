@@ -30,6 +30,7 @@ type fakeBackend struct {
 	tags     map[string]string
 	getState *translate.FunctionState
 	listed   []translate.FunctionState
+	noTags   bool
 }
 
 func (f *fakeBackend) Logs(_ context.Context, name string, o translate.LogOptions) (io.ReadCloser, error) {
@@ -50,6 +51,9 @@ func (f *fakeBackend) Invoke(_ context.Context, name string, payload []byte) (*t
 func (f *fakeBackend) Tag(_ context.Context, name string, tags map[string]string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.noTags {
+		return NotSupportedf("tags")
+	}
 	if f.tags == nil {
 		f.tags = map[string]string{}
 	}
@@ -453,5 +457,23 @@ func TestGetPodsIncludesOrphanedFunctionsOfThisNode(t *testing.T) {
 	}
 	if len(b.deleted) != 1 || b.deleted[0] != translate.FunctionName(orphan) {
 		t.Errorf("deleted %v", b.deleted)
+	}
+}
+
+func TestJobOnACloudWithoutTagsFailsClearly(t *testing.T) {
+	b := &fakeBackend{noTags: true}
+	p, _ := newProvider(t, b)
+	pod := jobPod("nt", corev1.RestartPolicyNever)
+	if err := p.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	st := waitPhase(t, p, pod, corev1.PodFailed)
+	if msg := st.ContainerStatuses[0].State.Terminated.Message; !strings.Contains(msg, "not supported") {
+		t.Errorf("message = %q", msg)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.invoked) != 0 {
+		t.Error("invoked without a record of the attempt")
 	}
 }
