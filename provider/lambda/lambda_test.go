@@ -260,3 +260,28 @@ func TestListFindsOnlyThisNodesFunctions(t *testing.T) {
 		t.Error("List read tags per function")
 	}
 }
+
+func TestFollowAfterTailWritesEachLineOnce(t *testing.T) {
+	b, s := setup(t, emu.DefaultSecretKey, emu.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	fn := function(t, ecr, nil)
+	if _, err := b.Deploy(ctx, fn); err != nil {
+		t.Fatal(err)
+	}
+	s.AppendLog(fn.Name, "old line")
+	rc, err := b.Logs(ctx, fn.Name, translate.LogOptions{Follow: true, HasTail: true, Tail: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan []byte)
+	go func() { data, _ := io.ReadAll(rc); done <- data }()
+	time.Sleep(1500 * time.Millisecond) // at least one empty poll
+	s.AppendLog(fn.Name, "new line")
+	time.Sleep(2500 * time.Millisecond) // two more polls
+	cancel()
+	data := <-done
+	if string(data) != "old line\nnew line\n" {
+		t.Errorf("follow wrote %q, want each line once", data)
+	}
+}

@@ -6,15 +6,14 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cwl "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	cwltypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	sdk "github.com/aws/aws-sdk-go-v2/service/lambda"
-	"github.com/virtual-kubelet/virtual-kubelet/log"
 
+	"github.com/faas-kubelet/faas-kubelet/provider/logstream"
 	"github.com/faas-kubelet/faas-kubelet/provider/translate"
 )
 
@@ -80,61 +79,39 @@ func (b *Backend) Logs(ctx context.Context, name string, opts translate.LogOptio
 	if err != nil && !isMissingGroup(err) {
 		return nil, err
 	}
-	pr, pw := io.Pipe()
-	go func() {
-		w := &limitWriter{w: pw, left: opts.LimitBytes}
-		seen := map[string]bool{}
-		var last int64
-		if since != nil {
-			last = *since
+	last := aws.ToInt64(since)
+	for _, e := range first {
+		last = max(last, e.ts)
+	}
+	// A follow reads from the last timestamp written, inclusive, and drops
+	// events it already wrote by their eventId. Lines read by a tail carry no
+	// eventId, so until the follow has read something itself it starts just
+	// after them.
+	exclusive := opts.HasTail && len(first) > 0
+	next := func(ctx context.Context) ([]logstream.Line, error) {
+		start := last
+		if exclusive {
+			start++
 		}
-		write := func(evs []event) error {
-			for _, e := range evs {
-				if seen[e.id] {
-					continue
-				}
-				seen[e.id] = true
-				last = max(last, e.ts)
-				line := e.msg
-				if !strings.HasSuffix(line, "\n") {
-					line += "\n"
-				}
-				if opts.Timestamps {
-					line = time.UnixMilli(e.ts).UTC().Format(time.RFC3339Nano) + " " + line
-				}
-				if _, err := io.WriteString(w, line); err != nil {
-					return err
-				}
-			}
-			return nil
+		evs, err := b.filter(ctx, group, aws.Int64(start), nil)
+		if err != nil && !isMissingGroup(err) {
+			return nil, err
 		}
-		if err := write(first); err != nil || !opts.Follow {
-			pw.CloseWithError(ignoreLimit(err))
-			return
+		for _, e := range evs {
+			last = max(last, e.ts)
+			exclusive = false
 		}
-		t := time.NewTicker(followEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				pw.Close()
-				return
-			case <-t.C:
-			}
-			evs, err := b.filter(ctx, group, aws.Int64(last), nil)
-			if err != nil && !isMissingGroup(err) {
-				if ctx.Err() == nil {
-					log.G(ctx).WithError(err).Warn("following logs")
-				}
-				continue
-			}
-			if err := write(evs); err != nil {
-				pw.CloseWithError(ignoreLimit(err))
-				return
-			}
-		}
-	}()
-	return pr, nil
+		return lines(evs), nil
+	}
+	return logstream.Stream(ctx, opts, lines(first), followEvery, next), nil
+}
+
+func lines(evs []event) []logstream.Line {
+	out := make([]logstream.Line, len(evs))
+	for i, e := range evs {
+		out[i] = logstream.Line{Time: time.UnixMilli(e.ts), Text: e.msg, ID: e.id}
+	}
+	return out
 }
 
 // filter pages FilterLogEvents from since.
@@ -191,41 +168,4 @@ func (b *Backend) tail(ctx context.Context, group string, n int, since *int64) (
 func isMissingGroup(err error) bool {
 	var nf *cwltypes.ResourceNotFoundException
 	return errors.As(err, &nf)
-}
-
-var errLimit = errors.New("limit reached")
-
-// limitWriter stops after left bytes (0: no limit), cutting the last write.
-type limitWriter struct {
-	w    io.Writer
-	left int
-	used bool
-}
-
-func (l *limitWriter) Write(p []byte) (int, error) {
-	if l.left == 0 && !l.used {
-		return l.w.Write(p)
-	}
-	l.used = true
-	if l.left <= 0 {
-		return 0, errLimit
-	}
-	if len(p) > l.left {
-		n, err := l.w.Write(p[:l.left])
-		l.left = 0
-		if err != nil {
-			return n, err
-		}
-		return n, errLimit
-	}
-	n, err := l.w.Write(p)
-	l.left -= n
-	return n, err
-}
-
-func ignoreLimit(err error) error {
-	if errors.Is(err, errLimit) {
-		return nil
-	}
-	return err
 }
