@@ -35,7 +35,7 @@ func TestLambdaRestartAdoptsFunctions(t *testing.T) {
 	k := startKubelet(t, kubeletOptions{cloud: "aws-lambda", lambdaEndpoint: emu.endpoint})
 	waitNodeReady(t, k.node, corev1.ConditionTrue, 30*time.Second)
 	ns := namespace(t)
-	applyYAML(t, ns, strings.Replace(lambdaDeployment, "replicas: 3", "replicas: 2", 1))
+	applyYAML(t, ns, strings.Replace(helloDeployment, "replicas: 3", "replicas: 2", 1))
 	var before map[string]bool
 	eventually(t, 90*time.Second, "2 pods Running", func() (bool, string) {
 		var desc string
@@ -86,7 +86,7 @@ func TestLambdaFunctionDeletedOutsideFailsPod(t *testing.T) {
 	k := startKubelet(t, kubeletOptions{cloud: "aws-lambda", lambdaEndpoint: emu.endpoint})
 	waitNodeReady(t, k.node, corev1.ConditionTrue, 30*time.Second)
 	ns := namespace(t)
-	applyYAML(t, ns, strings.Replace(lambdaDeployment, "replicas: 3", "replicas: 1", 1))
+	applyYAML(t, ns, strings.Replace(helloDeployment, "replicas: 3", "replicas: 1", 1))
 	var victim corev1.Pod
 	eventually(t, 90*time.Second, "1 pod Running", func() (bool, string) {
 		pods := listPods(t, ns, "app=hello")
