@@ -52,9 +52,11 @@ type Options struct {
 // container port) on the pod.
 const AnnotationFunctionURL = "faas-kubelet.io/function-url"
 
-// Backoff bounds for reading a function in transition.
+// Backoff bounds for reading a function in transition. The first read comes
+// after a second, about when a zip function turns Active, so most functions
+// are confirmed by one read; it then doubles up to maxBackoff.
 const (
-	firstCheck = 500 * time.Millisecond
+	firstCheck = time.Second
 	maxBackoff = 10 * time.Second
 )
 

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/faas-kubelet/faas-kubelet/pkg/emulator/faults"
 )
 
 // Defaults for a local emulator.
@@ -41,19 +43,13 @@ type Server struct {
 	mu    sync.Mutex
 	sites map[string]*site // key: resourceGroup/name (lower case)
 	ops   map[string]*operation
-	calls map[string]int
-	fault map[string][]Fault
+
+	*faults.Injector
 }
 
-// Fault is an error injected into the next calls of an operation.
-type Fault struct {
-	Op     string `json:"op"`
-	Status int    `json:"status"`
-	Code   string `json:"code,omitempty"`
-	Count  int    `json:"count"`
-	// RetryAfter, in seconds, is sent as a Retry-After header when set.
-	RetryAfter int `json:"retryAfter,omitempty"`
-}
+// Fault is an error injected into the next calls of an operation; its Code
+// is ARM's error code, derived from Status when empty.
+type Fault = faults.Fault
 
 type site struct {
 	ResourceGroup string
@@ -91,7 +87,7 @@ func New(opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Server{opts: opts, sites: map[string]*site{}, ops: map[string]*operation{}, calls: map[string]int{}, fault: map[string][]Fault{}}
+	s := &Server{opts: opts, sites: map[string]*site{}, ops: map[string]*operation{}, Injector: faults.New()}
 	m := http.NewServeMux()
 	const sites = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Web/sites"
 	m.HandleFunc("PUT "+sites+"/{name}", s.wrap("CreateOrUpdate", s.putSite))
@@ -103,46 +99,13 @@ func New(opts Options) *Server {
 	m.HandleFunc("POST "+sites+"/{name}/containerlogs", s.wrap("GetWebSiteContainerLogs", s.containerLogs))
 	m.HandleFunc("GET /subscriptions/{sub}/providers/Microsoft.Web/locations/{loc}/operations/{id}", s.wrap("GetOperation", s.getOperation))
 	m.HandleFunc("GET /subscriptions/{sub}/resourceGroups/{rg}", s.wrap("GetResourceGroup", s.getResourceGroup))
-	m.HandleFunc("GET /_emulator/calls", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(s.Calls())
-	})
-	m.HandleFunc("POST /_emulator/faults", func(w http.ResponseWriter, r *http.Request) {
-		var f Fault
-		if err := json.NewDecoder(r.Body).Decode(&f); err != nil || f.Op == "" || f.Status == 0 {
-			http.Error(w, `want {"op": "CreateOrUpdate", "status": 429, "count": 3}`, http.StatusBadRequest)
-			return
-		}
-		s.InjectFault(f)
-		w.WriteHeader(http.StatusNoContent)
-	})
+	s.Register(m)
 	s.mux = m
 	return s
 }
 
 // ServeHTTP serves the ARM API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
-
-// Calls returns the number of calls per operation so far.
-func (s *Server) Calls() map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]int, len(s.calls))
-	for k, v := range s.calls {
-		out[k] = v
-	}
-	return out
-}
-
-// InjectFault makes the next f.Count calls of f.Op fail.
-func (s *Server) InjectFault(f Fault) {
-	if f.Count == 0 {
-		f.Count = 1
-	}
-	s.mu.Lock()
-	s.fault[f.Op] = append(s.fault[f.Op], f)
-	s.mu.Unlock()
-}
 
 // AppendLog adds a line to an app's container log.
 func (s *Server) AppendLog(resourceGroup, name, line string) {
@@ -159,19 +122,7 @@ type handler func(w http.ResponseWriter, r *http.Request) error
 
 func (s *Server) wrap(op string, h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		s.calls[op]++
-		var f *Fault
-		if q := s.fault[op]; len(q) > 0 {
-			f = &q[0]
-			ff := *f
-			f = &ff
-			q[0].Count--
-			if q[0].Count <= 0 {
-				s.fault[op] = q[1:]
-			}
-		}
-		s.mu.Unlock()
+		f, faulty := s.Call(op)
 		if s.opts.Latency > 0 {
 			time.Sleep(s.opts.Latency)
 		}
@@ -187,7 +138,7 @@ func (s *Server) wrap(op string, h handler) http.HandlerFunc {
 			writeError(w, &armError{Status: http.StatusNotFound, Code: "SubscriptionNotFound", Message: fmt.Sprintf("The subscription '%s' could not be found.", r.PathValue("sub"))})
 			return
 		}
-		if f != nil {
+		if faulty {
 			code := f.Code
 			if code == "" {
 				code = map[bool]string{true: "TooManyRequests", false: "InternalServerError"}[f.Status == http.StatusTooManyRequests]

@@ -222,7 +222,7 @@ func TestInvokeEchoFailAndLogs(t *testing.T) {
 
 func TestInjectedFaults(t *testing.T) {
 	s, c, _ := start(t, Options{})
-	s.InjectFault(Fault{Op: "CreateFunction", Status: 429, Count: 1, RetryAfter: 1})
+	s.Inject(Fault{Op: "CreateFunction", Status: 429, Count: 1, RetryAfter: 1})
 	_, err := c.CreateFunction(context.Background(), &sdk.CreateFunctionInput{FunctionName: aws.String("fn"), Role: aws.String("arn:aws:iam::1:role/r"),
 		PackageType: types.PackageTypeImage, Code: &types.FunctionCode{ImageUri: aws.String(image)}})
 	var tm *types.TooManyRequestsException

@@ -104,7 +104,7 @@ func (s *Server) logsDispatch(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) wrapLogs(op string, h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s.count(op)
+		f, faulty := s.Call(op)
 		if s.opts.Latency > 0 {
 			time.Sleep(s.opts.Latency)
 		}
@@ -113,7 +113,7 @@ func (s *Server) wrapLogs(op string, h handler) http.HandlerFunc {
 			writeLogsError(w, &apiError{Status: ae.Status, Code: ae.Code, Message: ae.Message})
 			return
 		}
-		if f, ok := s.takeFault(op); ok {
+		if faulty {
 			writeLogsError(w, faultError(f))
 			return
 		}

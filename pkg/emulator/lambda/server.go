@@ -4,12 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/faas-kubelet/faas-kubelet/pkg/emulator/awsauth"
+	"github.com/faas-kubelet/faas-kubelet/pkg/emulator/faults"
 )
 
 // Options configure the emulator.
@@ -46,21 +46,14 @@ type Server struct {
 	mu        sync.Mutex
 	functions map[string]*function
 	groups    map[string]*logGroup
-	calls     map[string]int
-	faults    map[string][]Fault
 	seq       int
+
+	*faults.Injector
 }
 
-// Fault is an error injected into the next calls of an operation.
-type Fault struct {
-	Op     string `json:"op"`
-	Status int    `json:"status"`
-	// Code is the AWS error type; derived from Status when empty.
-	Code  string `json:"code,omitempty"`
-	Count int    `json:"count"`
-	// RetryAfter, in seconds, is sent as a Retry-After header when set.
-	RetryAfter int `json:"retryAfter,omitempty"`
-}
+// Fault is an error injected into the next calls of an operation; its Code
+// is the AWS error type, derived from Status when empty.
+type Fault = faults.Fault
 
 // New returns an emulator with no functions.
 func New(opts Options) *Server {
@@ -82,8 +75,7 @@ func New(opts Options) *Server {
 		logsV:     &awsauth.Verifier{Credentials: opts.Credentials, Service: "logs"},
 		functions: map[string]*function{},
 		groups:    map[string]*logGroup{},
-		calls:     map[string]int{},
-		faults:    map[string][]Fault{},
+		Injector:  faults.New(),
 	}
 	s.routes()
 	return s
@@ -116,8 +108,7 @@ func (s *Server) routes() {
 	route("GET /2016-08-19/account-settings", "GetAccountSettings", s.accountSettings)
 	route("GET /2016-08-19/account-settings/", "GetAccountSettings", s.accountSettings)
 	m.HandleFunc("POST /{$}", s.logsDispatch)
-	m.HandleFunc("GET /_emulator/calls", s.adminCalls)
-	m.HandleFunc("POST /_emulator/faults", s.adminFaults)
+	s.Register(m)
 	s.mux = m
 }
 
@@ -128,7 +119,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 // signature and writes errors in the service's shape.
 func (s *Server) wrap(op string, v *awsauth.Verifier, h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s.count(op)
+		f, faulty := s.Call(op)
 		if s.opts.Latency > 0 {
 			time.Sleep(s.opts.Latency)
 		}
@@ -137,7 +128,7 @@ func (s *Server) wrap(op string, v *awsauth.Verifier, h handler) http.HandlerFun
 			writeError(w, &apiError{Status: ae.Status, Code: ae.Code, Message: ae.Message})
 			return
 		}
-		if f, ok := s.takeFault(op); ok {
+		if faulty {
 			if f.RetryAfter > 0 {
 				w.Header().Set("Retry-After", fmt.Sprint(f.RetryAfter))
 			}
@@ -148,45 +139,6 @@ func (s *Server) wrap(op string, v *awsauth.Verifier, h handler) http.HandlerFun
 			writeError(w, err)
 		}
 	}
-}
-
-func (s *Server) count(op string) {
-	s.mu.Lock()
-	s.calls[op]++
-	s.mu.Unlock()
-}
-
-// Calls returns the number of calls per operation so far.
-func (s *Server) Calls() map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]int, len(s.calls))
-	for k, v := range s.calls {
-		out[k] = v
-	}
-	return out
-}
-
-// InjectFault makes the next f.Count calls of f.Op fail with f.Status.
-func (s *Server) InjectFault(f Fault) {
-	s.mu.Lock()
-	s.faults[f.Op] = append(s.faults[f.Op], f)
-	s.mu.Unlock()
-}
-
-func (s *Server) takeFault(op string) (Fault, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q := s.faults[op]
-	if len(q) == 0 {
-		return Fault{}, false
-	}
-	f := q[0]
-	q[0].Count--
-	if q[0].Count <= 0 {
-		s.faults[op] = q[1:]
-	}
-	return f, true
 }
 
 func faultError(f Fault) *apiError {
@@ -202,30 +154,6 @@ func faultError(f Fault) *apiError {
 		}
 	}
 	return &apiError{Status: f.Status, Code: code, Message: "injected fault for " + f.Op}
-}
-
-func (s *Server) adminCalls(w http.ResponseWriter, _ *http.Request) {
-	calls := s.Calls()
-	keys := make([]string, 0, len(calls))
-	for k := range calls {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(calls)
-}
-
-func (s *Server) adminFaults(w http.ResponseWriter, r *http.Request) {
-	var f Fault
-	if err := json.NewDecoder(r.Body).Decode(&f); err != nil || f.Op == "" || f.Status == 0 {
-		http.Error(w, `want {"op": "CreateFunction", "status": 429, "count": 3}`, http.StatusBadRequest)
-		return
-	}
-	if f.Count == 0 {
-		f.Count = 1
-	}
-	s.InjectFault(f)
-	w.WriteHeader(http.StatusNoContent)
 }
 
 // apiError is an error in Lambda's wire shape.
