@@ -180,12 +180,35 @@ func (e *emulator) callsOf(t *testing.T, cloud string) map[string]int {
 type cloudUnderTest struct {
 	name               string
 	createOp, deleteOp string // the emulator's operation names
+	adoptOp            string // the call that finds an existing function after a restart
 	image              string
 }
 
 var clouds = []cloudUnderTest{
-	{name: "aws-lambda", createOp: "CreateFunction", deleteOp: "DeleteFunction", image: ecrImage},
-	{name: "azure-functions", createOp: "CreateOrUpdate", deleteOp: "Delete", image: "faaskubelet.azurecr.io/hello:1"},
+	{name: "aws-lambda", createOp: "CreateFunction", deleteOp: "DeleteFunction", adoptOp: "CreateFunction", image: ecrImage},
+	{name: "azure-functions", createOp: "CreateOrUpdate", deleteOp: "Delete", adoptOp: "Get", image: "faaskubelet.azurecr.io/hello:1"},
+}
+
+// deleteFunction deletes a function behind faas-kubelet's back.
+func (c cloudUnderTest) deleteFunction(t *testing.T, emu *emulator, name string) {
+	t.Helper()
+	if c.name == "aws-lambda" {
+		if _, err := emu.lambda.DeleteFunction(context.Background(), &sdk.DeleteFunctionInput{FunctionName: aws.String(name)}); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	req, _ := http.NewRequest(http.MethodDelete, fmt.Sprintf("%s/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Web/sites/%s?api-version=%s",
+		emu.azureEndpoint, azureemu.DefaultSubscription, e2eResourceGroup, name, azureemu.APIVersion), nil)
+	req.Header.Set("Authorization", "Bearer "+azureemu.DefaultToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("deleting site %s: HTTP %d", name, resp.StatusCode)
+	}
 }
 
 // start runs the emulator and a node of this cloud.

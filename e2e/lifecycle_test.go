@@ -30,33 +30,38 @@ func runningPods(t *testing.T, ns, selector string) (map[string]bool, string) {
 // faas-kubelet stopped with SIGTERM, then killed with SIGKILL, and started
 // again while pods run: the same functions are adopted, none is created
 // twice, and the pods stay Running throughout.
-func TestLambdaRestartAdoptsFunctions(t *testing.T) {
-	emu := startEmulator(t)
-	k := startKubelet(t, kubeletOptions{cloud: "aws-lambda", lambdaEndpoint: emu.endpoint})
-	waitNodeReady(t, k.node, corev1.ConditionTrue, 30*time.Second)
+func TestRestartAdoptsFunctions(t *testing.T) {
+	for _, c := range clouds {
+		t.Run(c.name, func(t *testing.T) { testRestartAdoptsFunctions(t, c) })
+	}
+}
+
+func testRestartAdoptsFunctions(t *testing.T, c cloudUnderTest) {
+	emu, k := c.start(t)
 	ns := namespace(t)
-	applyYAML(t, ns, strings.Replace(helloDeployment, "replicas: 3", "replicas: 2", 1))
+	applyYAML(t, ns, strings.ReplaceAll(strings.Replace(helloDeployment, "replicas: 3", "replicas: 2", 1), ecrImage, c.image))
 	var before map[string]bool
 	eventually(t, 90*time.Second, "2 pods Running", func() (bool, string) {
 		var desc string
 		before, desc = runningPods(t, ns, "app=hello")
 		return len(before) == 2, desc
 	})
-	functionsBefore := emu.functions(t)
+	functionsBefore := c.functions(t, emu)
 
 	for _, how := range []string{"SIGTERM", "SIGKILL"} {
-		creates := emu.calls(t)["CreateFunction"]
+		creates := emu.callsOf(t, c.name)[c.adoptOp]
 		if how == "SIGTERM" {
 			k.stop(t)
 		} else {
 			k.kill(t)
 		}
 		k.start(t)
-		// The new process re-creates both pods; Lambda answers that the
-		// functions exist, and they are adopted.
+		// The new process re-creates both pods and finds their functions
+		// (Lambda answers the create with 409, Azure's GET finds the app):
+		// they are adopted.
 		eventually(t, 30*time.Second, "the restarted process to reconcile both pods", func() (bool, string) {
-			n := emu.calls(t)["CreateFunction"] - creates
-			return n >= 2, fmt.Sprintf("%d CreateFunction calls since the restart", n)
+			n := emu.callsOf(t, c.name)[c.adoptOp] - creates
+			return n >= 2, fmt.Sprintf("%d %s calls since the restart", n, c.adoptOp)
 		})
 		after, desc := runningPods(t, ns, "app=hello")
 		if len(after) != 2 {
@@ -67,7 +72,7 @@ func TestLambdaRestartAdoptsFunctions(t *testing.T) {
 				t.Errorf("after %s: pod %s is no longer Running (%s)", how, uid, desc)
 			}
 		}
-		fns := emu.functions(t)
+		fns := c.functions(t, emu)
 		if len(fns) != 2 {
 			t.Errorf("after %s: %d functions, want the same 2: %v", how, len(fns), fns)
 		}
@@ -81,12 +86,16 @@ func TestLambdaRestartAdoptsFunctions(t *testing.T) {
 
 // A function deleted behind faas-kubelet's back fails its pod, and the
 // pod's ReplicaSet replaces it with a new pod and a new function.
-func TestLambdaFunctionDeletedOutsideFailsPod(t *testing.T) {
-	emu := startEmulator(t)
-	k := startKubelet(t, kubeletOptions{cloud: "aws-lambda", lambdaEndpoint: emu.endpoint})
-	waitNodeReady(t, k.node, corev1.ConditionTrue, 30*time.Second)
+func TestFunctionDeletedOutsideFailsPod(t *testing.T) {
+	for _, c := range clouds {
+		t.Run(c.name, func(t *testing.T) { testFunctionDeletedOutsideFailsPod(t, c) })
+	}
+}
+
+func testFunctionDeletedOutsideFailsPod(t *testing.T, c cloudUnderTest) {
+	emu, _ := c.start(t)
 	ns := namespace(t)
-	applyYAML(t, ns, strings.Replace(helloDeployment, "replicas: 3", "replicas: 1", 1))
+	applyYAML(t, ns, strings.ReplaceAll(strings.Replace(helloDeployment, "replicas: 3", "replicas: 1", 1), ecrImage, c.image))
 	var victim corev1.Pod
 	eventually(t, 90*time.Second, "1 pod Running", func() (bool, string) {
 		pods := listPods(t, ns, "app=hello")
@@ -96,9 +105,7 @@ func TestLambdaFunctionDeletedOutsideFailsPod(t *testing.T) {
 		}
 		return false, fmt.Sprint(len(pods))
 	})
-	if _, err := emu.lambda.DeleteFunction(context.Background(), &sdk.DeleteFunctionInput{FunctionName: aws.String(functionNameOf(&victim))}); err != nil {
-		t.Fatal(err)
-	}
+	c.deleteFunction(t, emu, functionNameOf(&victim))
 	eventually(t, 30*time.Second, "the pod to fail with FunctionNotFound", func() (bool, string) {
 		p, err := cluster.client.CoreV1().Pods(ns).Get(context.Background(), victim.Name, metav1.GetOptions{})
 		if err != nil {
@@ -108,7 +115,7 @@ func TestLambdaFunctionDeletedOutsideFailsPod(t *testing.T) {
 	})
 	eventually(t, 60*time.Second, "a replacement pod Running with its own function", func() (bool, string) {
 		uids, desc := runningPods(t, ns, "app=hello")
-		return len(uids) == 1 && !uids[string(victim.UID)] && len(emu.functions(t)) == 1, desc
+		return len(uids) == 1 && !uids[string(victim.UID)] && len(c.functions(t, emu)) == 1, desc
 	})
 }
 
@@ -188,13 +195,17 @@ func TestLambdaURLConcurrencyAndImageUpdate(t *testing.T) {
 
 // A pod deleted while faas-kubelet was down leaves a function behind; the
 // next start finds it by its node tag and deletes it, and only it.
-func TestLambdaRestartCleansUpFunctionsOfDeletedPods(t *testing.T) {
-	emu := startEmulator(t)
-	k := startKubelet(t, kubeletOptions{cloud: "aws-lambda", lambdaEndpoint: emu.endpoint})
-	waitNodeReady(t, k.node, corev1.ConditionTrue, 30*time.Second)
+func TestRestartCleansUpFunctionsOfDeletedPods(t *testing.T) {
+	for _, c := range clouds {
+		t.Run(c.name, func(t *testing.T) { testRestartCleansUpFunctionsOfDeletedPods(t, c) })
+	}
+}
+
+func testRestartCleansUpFunctionsOfDeletedPods(t *testing.T, c cloudUnderTest) {
+	emu, k := c.start(t)
 	ns := namespace(t)
 	for _, name := range []string{"keep", "drop"} {
-		applyYAML(t, ns, fmt.Sprintf(podTemplate, name, "  containers:\n  - {name: a, image: "+ecrImage+"}\n"))
+		applyYAML(t, ns, fmt.Sprintf(podTemplate, name, "  containers:\n  - {name: a, image: "+c.image+"}\n"))
 	}
 	eventually(t, 60*time.Second, "both pods Running", func() (bool, string) {
 		uids, desc := runningPods(t, ns, "")
@@ -205,7 +216,7 @@ func TestLambdaRestartCleansUpFunctionsOfDeletedPods(t *testing.T) {
 	mustKubectl(t, "delete", "pod", "drop", "-n", ns, "--force", "--grace-period=0")
 	k.start(t)
 	eventually(t, 60*time.Second, "only the kept pod's function left", func() (bool, string) {
-		fns := emu.functions(t)
+		fns := c.functions(t, emu)
 		_, kept := fns[functionNameOf(keep)]
 		return len(fns) == 1 && kept, fmt.Sprint(fns)
 	})
