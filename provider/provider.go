@@ -329,10 +329,7 @@ func (p *Provider) GetContainerLogs(ctx context.Context, namespace, podName, con
 				case <-fctx.Done():
 					return
 				case <-t.C:
-					p.mu.Lock()
-					_, alive := p.pods[uid]
-					p.mu.Unlock()
-					if !alive {
+					if !p.known(uid) {
 						return
 					}
 				}
