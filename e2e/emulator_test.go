@@ -228,3 +228,21 @@ func (c cloudUnderTest) functions(t *testing.T, emu *emulator) map[string]map[st
 	}
 	return emu.functions(t)
 }
+
+// touchSettings replaces an Azure app's settings, which makes the emulated
+// app log a line.
+func (e *emulator) touchSettings(t *testing.T, name string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPut, fmt.Sprintf("%s/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Web/sites/%s/config/appsettings?api-version=%s",
+		e.azureEndpoint, azureemu.DefaultSubscription, e2eResourceGroup, name, azureemu.APIVersion), strings.NewReader(`{"properties":{"TOUCHED":"1"}}`))
+	req.Header.Set("Authorization", "Bearer "+azureemu.DefaultToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("PUT appsettings: HTTP %d", resp.StatusCode)
+	}
+}

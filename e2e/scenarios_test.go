@@ -154,6 +154,19 @@ func TestRefusalsAndLogsOnEveryCloud(t *testing.T) {
 					out, _ := kubectl(t, "logs", "-n", ns, "one", "--tail=5")
 					return strings.Contains(out, "deployed"), out
 				})
+				one, _ := cluster.client.CoreV1().Pods(ns).Get(context.Background(), "one", metav1.GetOptions{})
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				follow := kubectlStream(ctx, t, "logs", "-n", ns, "one", "-f", "--tail=1")
+				time.Sleep(2 * time.Second)
+				emu.touchSettings(t, functionNameOf(one))
+				eventually(t, 15*time.Second, "kubectl logs -f to show a line logged after it started (Kudu log stream)", func() (bool, string) {
+					got := follow.String()
+					return strings.Contains(got, "Application settings updated"), got
+				})
+				if n := emu.callsOf(t, c.name)["LogStream"]; n < 1 {
+					t.Errorf("kubectl logs -f did not use Kudu's log stream (%d calls)", n)
+				}
 			}
 		})
 	}

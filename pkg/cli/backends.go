@@ -50,7 +50,8 @@ func Backends(getenv func(string) string) Registry {
 				return nil, fmt.Errorf("node %s: %w", n.Name, err)
 			}
 			o := azure.Options{ResourceGroup: a.ResourceGroup, Location: n.Region, ServerFarmID: a.ServerFarmID,
-				ManagedEnvironmentID: a.ManagedEnvironmentID, RegistryUseManagedIdentity: a.RegistryUseManagedIdentity}
+				ManagedEnvironmentID: a.ManagedEnvironmentID, RegistryUseManagedIdentity: a.RegistryUseManagedIdentity,
+				KuduEndpoint: a.KuduEndpoint, Credential: cred}
 			if a.StorageConnectionFile != "" {
 				data, err := os.ReadFile(a.StorageConnectionFile)
 				if err != nil {

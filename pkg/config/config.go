@@ -137,6 +137,10 @@ type Azure struct {
 	StorageConnectionFile string `json:"storageConnectionFile,omitempty"`
 	// RegistryUseManagedIdentity pulls images with the apps' managed identity.
 	RegistryUseManagedIdentity bool `json:"registryUseManagedIdentity,omitempty"`
+	// KuduEndpoint is the apps' SCM site with {app} for the app's name
+	// (default https://{app}.scm.azurewebsites.net); kubectl logs -f reads
+	// its log stream.
+	KuduEndpoint string `json:"kuduEndpoint,omitempty"`
 }
 
 // Lambda configures the AWS Lambda backend.

@@ -44,6 +44,14 @@ type Options struct {
 	// RegistryUseManagedIdentity pulls images with the app's managed
 	// identity instead of registry credentials.
 	RegistryUseManagedIdentity bool
+	// KuduEndpoint is the apps' SCM site, with {app} for the app's name;
+	// default https://{app}.scm.azurewebsites.net. A follow of kubectl logs
+	// reads its /api/logstream.
+	KuduEndpoint string
+	// Credential signs Kudu requests (the same identity as ARM's).
+	Credential azcore.TokenCredential
+	// HTTPClient carries Kudu requests; nil uses http.DefaultClient.
+	HTTPClient *http.Client
 }
 
 // Backend implements provider.Backend on Azure Functions.

@@ -18,11 +18,15 @@ import (
 
 const image = "myregistry.azurecr.io/hello:1"
 
+// baseURL is the emulator of the test that called setup last.
+var baseURL string
+
 func setup(t *testing.T, token string, eo emu.Options) (*Backend, *emu.Server) {
 	t.Helper()
 	s := emu.New(eo)
 	ts := httptest.NewServer(s)
 	t.Cleanup(ts.Close)
+	baseURL = ts.URL
 	c, err := NewClient(ClientOptions{SubscriptionID: emu.DefaultSubscription, Endpoint: ts.URL, Credential: StaticToken(token)})
 	if err != nil {
 		t.Fatal(err)
@@ -201,4 +205,39 @@ func TestLogsFromTheContainerLog(t *testing.T) {
 		t.Errorf("follow read %q, %v", buf[:n], err)
 	}
 	cancel()
+}
+
+func TestFollowReadsKuduLogStream(t *testing.T) {
+	b, s := setup(t, emu.DefaultToken, emu.Options{})
+	b.opts.Credential = StaticToken(emu.DefaultToken)
+	b.opts.KuduEndpoint = baseURL + "/_kudu/{app}"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	fn := function(t, image, nil)
+	if _, err := b.Deploy(ctx, fn); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := b.Logs(ctx, fn.Name, translate.LogOptions{Follow: true, HasTail: true, Tail: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 1)
+	go func() {
+		buf := make([]byte, 256)
+		n, _ := rc.Read(buf)
+		got <- string(buf[:n])
+	}()
+	time.Sleep(300 * time.Millisecond)
+	s.AppendLog("rg-functions", fn.Name, "streamed line")
+	select {
+	case line := <-got:
+		if line != "streamed line\n" {
+			t.Errorf("follow read %q", line)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the streamed line never arrived")
+	}
+	if s.Calls()["LogStream"] != 1 || s.Calls()["GetWebSiteContainerLogs"] != 1 {
+		t.Errorf("calls = %v: want one snapshot, then the log stream", s.Calls())
+	}
 }

@@ -5,7 +5,9 @@
 // Succeeded or Failed, then read by a final GET; sites are listed per
 // resource group by page (nextLink); application settings are listed (POST
 // .../config/appsettings/list) and replaced whole (PUT .../config/appsettings);
-// container logs are served at POST .../containerlogs. Errors are
+// container logs are served at POST .../containerlogs, and every app's Kudu
+// log stream at /_kudu/<app>/api/logstream (set the node's kuduEndpoint to
+// <emulator>/_kudu/{app}). Errors are
 // {"error":{"code","message"}} with ARM's status codes; requests need a bearer
 // token and an api-version.
 //

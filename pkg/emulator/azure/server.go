@@ -3,6 +3,7 @@ package azure
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strconv"
@@ -99,6 +100,7 @@ func New(opts Options) *Server {
 	m.HandleFunc("POST "+sites+"/{name}/containerlogs", s.wrap("GetWebSiteContainerLogs", s.containerLogs))
 	m.HandleFunc("GET /subscriptions/{sub}/providers/Microsoft.Web/locations/{loc}/operations/{id}", s.wrap("GetOperation", s.getOperation))
 	m.HandleFunc("GET /subscriptions/{sub}/resourceGroups/{rg}", s.wrap("GetResourceGroup", s.getResourceGroup))
+	m.HandleFunc("GET /_kudu/{name}/api/logstream", s.logStream)
 	s.Register(m)
 	s.mux = m
 	return s
@@ -417,4 +419,70 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusOK)
 	_, err := w.Write([]byte(strings.Join(lines, "\n") + "\n"))
 	return err
+}
+
+// logStream is Kudu's /api/logstream for one app (the emulator serves every
+// app's SCM site under /_kudu/<app>): a welcome line, then each line the app
+// logs from now on, until the client goes away or the app is deleted.
+func (s *Server) logStream(w http.ResponseWriter, r *http.Request) {
+	s.Call("LogStream")
+	if r.Header.Get("Authorization") != "Bearer "+s.opts.Token {
+		http.Error(w, "401 Unauthorized", http.StatusUnauthorized)
+		return
+	}
+	name := r.PathValue("name")
+	find := func() *site {
+		for _, st := range s.sites {
+			if strings.EqualFold(st.Body["name"].(string), name) {
+				return st
+			}
+		}
+		return nil
+	}
+	s.mu.Lock()
+	st := find()
+	sent := 0
+	if st != nil {
+		sent = len(st.Logs)
+	}
+	s.mu.Unlock()
+	if st == nil {
+		http.Error(w, "site not found", http.StatusNotFound)
+		return
+	}
+	fl, _ := w.(http.Flusher)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, s.opts.Now().UTC().Format(time.RFC3339Nano)+" Welcome, you are now connected to log-streaming service.\n")
+	if fl != nil {
+		fl.Flush()
+	}
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		cur := find()
+		var fresh []string
+		if cur != nil && len(cur.Logs) > sent {
+			fresh = append(fresh, cur.Logs[sent:]...)
+			sent = len(cur.Logs)
+		}
+		s.mu.Unlock()
+		if cur == nil {
+			return
+		}
+		for _, l := range fresh {
+			if _, err := io.WriteString(w, l+"\n"); err != nil {
+				return
+			}
+		}
+		if fl != nil && len(fresh) > 0 {
+			fl.Flush()
+		}
+	}
 }
