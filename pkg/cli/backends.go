@@ -51,7 +51,15 @@ func Backends(getenv func(string) string) Registry {
 			}
 			o := azure.Options{ResourceGroup: a.ResourceGroup, Location: n.Region, ServerFarmID: a.ServerFarmID,
 				ManagedEnvironmentID: a.ManagedEnvironmentID, RegistryUseManagedIdentity: a.RegistryUseManagedIdentity,
-				KuduEndpoint: a.KuduEndpoint, Credential: cred}
+				KuduEndpoint: a.KuduEndpoint, Credential: cred,
+				RegistryServer: a.RegistryServer, RegistryUsername: a.RegistryUsername}
+			if a.RegistryPasswordFile != "" {
+				data, err := os.ReadFile(a.RegistryPasswordFile)
+				if err != nil {
+					return nil, fmt.Errorf("node %s: azure.registryPasswordFile: %w", n.Name, err)
+				}
+				o.RegistryPassword = strings.TrimSpace(string(data))
+			}
 			if a.StorageConnectionFile != "" {
 				data, err := os.ReadFile(a.StorageConnectionFile)
 				if err != nil {

@@ -137,6 +137,11 @@ type Azure struct {
 	StorageConnectionFile string `json:"storageConnectionFile,omitempty"`
 	// RegistryUseManagedIdentity pulls images with the apps' managed identity.
 	RegistryUseManagedIdentity bool `json:"registryUseManagedIdentity,omitempty"`
+	// RegistryServer, RegistryUsername and RegistryPasswordFile (a mounted
+	// Secret) are registry credentials for the apps; pods never carry them.
+	RegistryServer       string `json:"registryServer,omitempty"`
+	RegistryUsername     string `json:"registryUsername,omitempty"`
+	RegistryPasswordFile string `json:"registryPasswordFile,omitempty"`
 	// KuduEndpoint is the apps' SCM site with {app} for the app's name
 	// (default https://{app}.scm.azurewebsites.net); kubectl logs -f reads
 	// its log stream.

@@ -75,6 +75,7 @@ func TestValidateNamesEveryBadField(t *testing.T) {
 		{"azure without hosting", "nodes: [{name: a, cloud: azure-functions, region: westeurope, azure: {subscriptionId: s, resourceGroup: rg}}]", []string{"nodes[0].azure.serverFarmId: Required value"}},
 		{"azure with both hostings", "nodes: [{name: a, cloud: azure-functions, region: westeurope, azure: {subscriptionId: s, resourceGroup: rg, serverFarmId: p, managedEnvironmentId: e}}]", []string{"nodes[0].azure.serverFarmId: Required value"}},
 		{"azure section on lambda", "nodes: [{name: a, cloud: aws-lambda, region: x, azure: {subscriptionId: s}}]", []string{"nodes[0].azure: Forbidden"}},
+		{"azure registry user without password", "nodes: [{name: a, cloud: azure-functions, region: w, azure: {subscriptionId: s, resourceGroup: rg, serverFarmId: p, registryServer: r, registryUsername: u}}]", []string{"nodes[0].azure.registryPasswordFile: Required value"}},
 		{"lambda bad endpoint", "nodes: [{name: a, cloud: aws-lambda, region: x, lambda: {endpoint: 'ftp://x'}}]", []string{"nodes[0].lambda.endpoint: Invalid value"}},
 		{"several at once", "nodes: [{name: a, cloud: memory}, {name: b, region: x}]", []string{"nodes[0].region: Required value", "nodes[1].cloud: Required value"}},
 	} {

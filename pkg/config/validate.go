@@ -161,6 +161,12 @@ func (n *Node) validate(p *field.Path, clouds []string) field.ErrorList {
 			if (a.ServerFarmID == "") == (a.ManagedEnvironmentID == "") {
 				errs = append(errs, field.Required(ap.Child("serverFarmId"), "exactly one of serverFarmId (an App Service plan) and managedEnvironmentId (a Container Apps environment)"))
 			}
+			if (a.RegistryUsername == "") != (a.RegistryPasswordFile == "") {
+				errs = append(errs, field.Required(ap.Child("registryPasswordFile"), "registryUsername and registryPasswordFile go together"))
+			}
+			if a.RegistryUsername != "" && a.RegistryServer == "" {
+				errs = append(errs, field.Required(ap.Child("registryServer"), "the registry the username is for"))
+			}
 			if a.Endpoint != "" {
 				if u, err := url.Parse(a.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 					errs = append(errs, field.Invalid(ap.Child("endpoint"), a.Endpoint, "must be an http(s) URL"))

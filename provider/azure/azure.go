@@ -44,6 +44,10 @@ type Options struct {
 	// RegistryUseManagedIdentity pulls images with the app's managed
 	// identity instead of registry credentials.
 	RegistryUseManagedIdentity bool
+	// RegistryServer, RegistryUsername and RegistryPassword are registry
+	// credentials from the node's config (never from pods); the password is
+	// a secret and never logged.
+	RegistryServer, RegistryUsername, RegistryPassword string
 	// KuduEndpoint is the apps' SCM site, with {app} for the app's name;
 	// default https://{app}.scm.azurewebsites.net. A follow of kubectl logs
 	// reads its /api/logstream.

@@ -135,7 +135,8 @@ func TestSiteCarriesTheFunctionsHostSettings(t *testing.T) {
 		p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 8080}}
 		p.Spec.Containers[0].Command = []string{"/app/server"}
 	})
-	site, err := siteFor(fn, &Options{Location: "westeurope", ServerFarmID: "/plan", StorageConnection: "conn"})
+	site, err := siteFor(fn, &Options{Location: "westeurope", ServerFarmID: "/plan", StorageConnection: "conn",
+		RegistryServer: "faaskubelet.azurecr.io", RegistryUsername: "puller", RegistryPassword: "pw"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +144,8 @@ func TestSiteCarriesTheFunctionsHostSettings(t *testing.T) {
 	for _, kv := range site.Properties.SiteConfig.AppSettings {
 		got[*kv.Name] = *kv.Value
 	}
-	for k, want := range map[string]string{"GREETING": "hi", "FUNCTIONS_EXTENSION_VERSION": "~4", "WEBSITES_ENABLE_APP_SERVICE_STORAGE": "false", "AzureWebJobsStorage": "conn", "WEBSITES_PORT": "8080"} {
+	for k, want := range map[string]string{"GREETING": "hi", "FUNCTIONS_EXTENSION_VERSION": "~4", "WEBSITES_ENABLE_APP_SERVICE_STORAGE": "false", "AzureWebJobsStorage": "conn", "WEBSITES_PORT": "8080",
+		"DOCKER_REGISTRY_SERVER_URL": "https://faaskubelet.azurecr.io", "DOCKER_REGISTRY_SERVER_USERNAME": "puller", "DOCKER_REGISTRY_SERVER_PASSWORD": "pw"} {
 		if got[k] != want {
 			t.Errorf("setting %s = %q, want %q", k, got[k], want)
 		}

@@ -18,6 +18,9 @@ const (
 	settingAppStorage       = "WEBSITES_ENABLE_APP_SERVICE_STORAGE"
 	settingStorage          = "AzureWebJobsStorage"
 	settingPort             = "WEBSITES_PORT"
+	settingRegistryURL      = "DOCKER_REGISTRY_SERVER_URL"
+	settingRegistryUser     = "DOCKER_REGISTRY_SERVER_USERNAME"
+	settingRegistryPassword = "DOCKER_REGISTRY_SERVER_PASSWORD"
 	maxTagValue             = 256
 	maxTags                 = 50
 )
@@ -31,7 +34,7 @@ func siteFor(fn *translate.Function, o *Options) (armappservice.Site, error) {
 	for k, v := range fn.Env {
 		settings[k] = v
 	}
-	for _, reserved := range []string{settingExtensionVersion, settingAppStorage, settingStorage} {
+	for _, reserved := range []string{settingExtensionVersion, settingAppStorage, settingStorage, settingRegistryURL, settingRegistryUser, settingRegistryPassword} {
 		if _, ok := settings[reserved]; ok {
 			return armappservice.Site{}, errdefs.InvalidInputf("spec.containers[0].env[%s]: this setting is managed by the node", reserved)
 		}
@@ -40,6 +43,13 @@ func siteFor(fn *translate.Function, o *Options) (armappservice.Site, error) {
 	settings[settingAppStorage] = "false"
 	if o.StorageConnection != "" {
 		settings[settingStorage] = o.StorageConnection
+	}
+	if o.RegistryServer != "" {
+		settings[settingRegistryURL] = "https://" + strings.TrimPrefix(o.RegistryServer, "https://")
+		if o.RegistryUsername != "" {
+			settings[settingRegistryUser] = o.RegistryUsername
+			settings[settingRegistryPassword] = o.RegistryPassword
+		}
 	}
 	if len(fn.Ports) > 0 {
 		settings[settingPort] = strconv.Itoa(int(fn.Ports[0]))
