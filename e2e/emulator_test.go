@@ -181,12 +181,16 @@ type cloudUnderTest struct {
 	name               string
 	createOp, deleteOp string // the emulator's operation names
 	adoptOp            string // the call that finds an existing function after a restart
+	invokeOp           string // the emulator's count of invocations
+	invocationLog      string // what an invocation writes to the function's log
 	image              string
 }
 
 var clouds = []cloudUnderTest{
-	{name: "aws-lambda", createOp: "CreateFunction", deleteOp: "DeleteFunction", adoptOp: "CreateFunction", image: ecrImage},
-	{name: "azure-functions", createOp: "CreateOrUpdate", deleteOp: "Delete", adoptOp: "Get", image: "faaskubelet.azurecr.io/hello:1"},
+	{name: "aws-lambda", createOp: "CreateFunction", deleteOp: "DeleteFunction", adoptOp: "CreateFunction",
+		invokeOp: "Invoke", invocationLog: "REPORT RequestId", image: ecrImage},
+	{name: "azure-functions", createOp: "CreateOrUpdate", deleteOp: "Delete", adoptOp: "Get",
+		invokeOp: "InvokeFunction", invocationLog: "Executed 'Functions.task' (Succeeded", image: "faaskubelet.azurecr.io/hello:1"},
 }
 
 // deleteFunction deletes a function behind faas-kubelet's back.

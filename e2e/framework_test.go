@@ -199,8 +199,8 @@ func startKubelet(t *testing.T, opts kubeletOptions) *kubelet {
 	case "aws-lambda":
 		backend = fmt.Sprintf("  credentials: {source: env}\n  lambda:\n    endpoint: %s\n    executionRoleArn: arn:aws:iam::123456789012:role/e2e\n", opts.lambdaEndpoint)
 	case "azure-functions":
-		backend = fmt.Sprintf("  credentials: {source: env}\n  azure:\n    endpoint: %s\n    subscriptionId: %s\n    resourceGroup: %s\n    serverFarmId: /subscriptions/%s/resourceGroups/%s/providers/Microsoft.Web/serverfarms/plan-e2e\n    kuduEndpoint: %s/_kudu/{app}\n",
-			opts.azureEndpoint, azureemu.DefaultSubscription, e2eResourceGroup, azureemu.DefaultSubscription, e2eResourceGroup, opts.azureEndpoint)
+		backend = fmt.Sprintf("  credentials: {source: env}\n  azure:\n    endpoint: %s\n    subscriptionId: %s\n    resourceGroup: %s\n    serverFarmId: /subscriptions/%s/resourceGroups/%s/providers/Microsoft.Web/serverfarms/plan-e2e\n    kuduEndpoint: %s/_kudu/{app}\n    appEndpoint: %s/_apps/{app}\n",
+			opts.azureEndpoint, azureemu.DefaultSubscription, e2eResourceGroup, azureemu.DefaultSubscription, e2eResourceGroup, opts.azureEndpoint, opts.azureEndpoint)
 	}
 	config := fmt.Sprintf(`log: {level: debug}
 tls:

@@ -45,13 +45,13 @@ func Backends(getenv func(string) string) Registry {
 			if err != nil {
 				return nil, fmt.Errorf("node %s: %w", n.Name, err)
 			}
-			client, err := azure.NewClient(azure.ClientOptions{SubscriptionID: a.SubscriptionID, Endpoint: a.Endpoint, Credential: cred})
+			client, tags, err := azure.NewClients(azure.ClientOptions{SubscriptionID: a.SubscriptionID, Endpoint: a.Endpoint, Credential: cred})
 			if err != nil {
 				return nil, fmt.Errorf("node %s: %w", n.Name, err)
 			}
 			o := azure.Options{ResourceGroup: a.ResourceGroup, Location: n.Region, ServerFarmID: a.ServerFarmID,
 				ManagedEnvironmentID: a.ManagedEnvironmentID, RegistryUseManagedIdentity: a.RegistryUseManagedIdentity,
-				KuduEndpoint: a.KuduEndpoint, Credential: cred,
+				KuduEndpoint: a.KuduEndpoint, AppEndpoint: a.AppEndpoint, Credential: cred,
 				RegistryServer: a.RegistryServer, RegistryUsername: a.RegistryUsername}
 			if a.RegistryPasswordFile != "" {
 				data, err := os.ReadFile(a.RegistryPasswordFile)
@@ -67,7 +67,7 @@ func Backends(getenv func(string) string) Registry {
 				}
 				o.StorageConnection = strings.TrimSpace(string(data))
 			}
-			return azure.New(client, o), nil
+			return azure.New(client, tags, o), nil
 		},
 		lambda.Name: func(ctx context.Context, n *config.Node) (provider.Backend, error) {
 			o := lambda.Options{Region: n.Region}

@@ -146,6 +146,10 @@ type Azure struct {
 	// (default https://{app}.scm.azurewebsites.net); kubectl logs -f reads
 	// its log stream.
 	KuduEndpoint string `json:"kuduEndpoint,omitempty"`
+	// AppEndpoint is where the apps' HTTP triggers are reached, with {host}
+	// for an app's default host name and {app} for its name (default
+	// https://{host}); run-once pods invoke their function there.
+	AppEndpoint string `json:"appEndpoint,omitempty"`
 }
 
 // Lambda configures the AWS Lambda backend.

@@ -1,10 +1,13 @@
 package azure
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -26,6 +29,12 @@ type API interface {
 	Delete(ctx context.Context, resourceGroupName, name string, options *armappservice.WebAppsClientDeleteOptions) (armappservice.WebAppsClientDeleteResponse, error)
 	NewListByResourceGroupPager(resourceGroupName string, options *armappservice.WebAppsClientListByResourceGroupOptions) *runtime.Pager[armappservice.WebAppsClientListByResourceGroupResponse]
 	GetWebSiteContainerLogs(ctx context.Context, resourceGroupName, name string, options *armappservice.WebAppsClientGetWebSiteContainerLogsOptions) (armappservice.WebAppsClientGetWebSiteContainerLogsResponse, error)
+	ListHostKeys(ctx context.Context, resourceGroupName, name string, options *armappservice.WebAppsClientListHostKeysOptions) (armappservice.WebAppsClientListHostKeysResponse, error)
+}
+
+// TagsAPI merges tags into a resource (ARM's Tags API at a resource scope).
+type TagsAPI interface {
+	MergeTags(ctx context.Context, resourceID string, tags map[string]*string) error
 }
 
 var _ API = (*armappservice.WebAppsClient)(nil)
@@ -54,13 +63,26 @@ type Options struct {
 	KuduEndpoint string
 	// Credential signs Kudu requests (the same identity as ARM's).
 	Credential azcore.TokenCredential
-	// HTTPClient carries Kudu requests; nil uses http.DefaultClient.
+	// HTTPClient carries Kudu and HTTP trigger requests; nil uses
+	// http.DefaultClient.
 	HTTPClient *http.Client
+	// AppEndpoint is where an app's HTTP triggers are reached, with {host}
+	// for its default host name and {app} for its name; default
+	// https://{host}.
+	AppEndpoint string
 }
+
+// Pod annotation naming the HTTP-triggered function a run-once pod invokes;
+// default the pod's container name.
+const AnnotationFunction = "faas-kubelet.io/function"
+
+// tagFunction records on the app which function a run-once pod invokes.
+const tagFunction = "faas-kubelet.io/function"
 
 // Backend implements provider.Backend on Azure Functions.
 type Backend struct {
 	api  API
+	tags TagsAPI
 	opts Options
 
 	mu      sync.Mutex
@@ -69,9 +91,10 @@ type Backend struct {
 
 var _ provider.Backend = (*Backend)(nil)
 
-// New builds a backend over a Web Apps client.
-func New(api API, opts Options) *Backend {
-	return &Backend{api: api, opts: opts, pollers: map[string]*runtime.Poller[armappservice.WebAppsClientCreateOrUpdateResponse]{}}
+// New builds a backend over a Web Apps client and an ARM tags client (see
+// NewClients).
+func New(api API, tags TagsAPI, opts Options) *Backend {
+	return &Backend{api: api, tags: tags, opts: opts, pollers: map[string]*runtime.Poller[armappservice.WebAppsClientCreateOrUpdateResponse]{}}
 }
 
 // Cloud returns "azure-functions".
@@ -199,15 +222,61 @@ func (b *Backend) List(ctx context.Context, node string) ([]translate.FunctionSt
 	return out, nil
 }
 
-// Invoke is not offered yet: function apps are invoked through their HTTP
-// triggers, which the backend does not call yet.
-func (b *Backend) Invoke(context.Context, string, []byte) (*translate.Invocation, error) {
-	return nil, provider.NotSupportedf("invoking Azure function apps (Jobs, exec) is not implemented yet")
+// Invoke calls the app's HTTP-triggered function (named on the app at
+// deploy) with its function key: a 2xx answer is the output, any other
+// status a function error with the body as message.
+func (b *Backend) Invoke(ctx context.Context, name string, payload []byte) (*translate.Invocation, error) {
+	site, err := b.api.Get(ctx, b.opts.ResourceGroup, name, nil)
+	if err != nil {
+		return nil, mapError("Get", err)
+	}
+	keys, err := b.api.ListHostKeys(ctx, b.opts.ResourceGroup, name, nil)
+	if err != nil {
+		return nil, mapError("ListHostKeys", err)
+	}
+	fn := decodeTags(site.Tags)[tagFunction]
+	host := ""
+	if site.Properties != nil {
+		host = str(site.Properties.DefaultHostName)
+	}
+	base := b.opts.AppEndpoint
+	if base == "" {
+		base = "https://{host}"
+	}
+	url := strings.NewReplacer("{host}", host, "{app}", name).Replace(base) + "/api/" + fn
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("x-functions-key", str(keys.FunctionKeys["default"]))
+	client := b.opts.HTTPClient
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("invoking %s: %w", fn, err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 6<<20))
+	if err != nil {
+		return nil, err
+	}
+	inv := &translate.Invocation{Output: out}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		inv.FunctionError = fmt.Sprintf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(out)))
+	}
+	return inv, nil
 }
 
-// Tag is not offered yet.
-func (b *Backend) Tag(context.Context, string, map[string]string) error {
-	return provider.NotSupportedf("tagging Azure function apps after creation is not implemented yet")
+// Tag merges tags into the app's tags through ARM's Tags API.
+func (b *Backend) Tag(ctx context.Context, name string, tags map[string]string) error {
+	site, err := b.api.Get(ctx, b.opts.ResourceGroup, name, nil)
+	if err != nil {
+		return mapError("Get", err)
+	}
+	return mapError("UpdateTagsAtScope", b.tags.MergeTags(ctx, str(site.ID), encodeTags(tags)))
 }
 
 func linuxFx(s *armappservice.Site) string {

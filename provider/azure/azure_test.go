@@ -27,11 +27,11 @@ func setup(t *testing.T, token string, eo emu.Options) (*Backend, *emu.Server) {
 	ts := httptest.NewServer(s)
 	t.Cleanup(ts.Close)
 	baseURL = ts.URL
-	c, err := NewClient(ClientOptions{SubscriptionID: emu.DefaultSubscription, Endpoint: ts.URL, Credential: StaticToken(token)})
+	c, tags, err := NewClients(ClientOptions{SubscriptionID: emu.DefaultSubscription, Endpoint: ts.URL, Credential: StaticToken(token)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(c, Options{ResourceGroup: "rg-functions", Location: emu.DefaultLocation,
+	return New(c, tags, Options{AppEndpoint: ts.URL + "/_apps/{app}", ResourceGroup: "rg-functions", Location: emu.DefaultLocation,
 		ServerFarmID:      "/subscriptions/" + emu.DefaultSubscription + "/resourceGroups/rg-functions/providers/Microsoft.Web/serverfarms/plan",
 		StorageConnection: "DefaultEndpointsProtocol=https;AccountName=x;AccountKey=secret"}), s
 }
@@ -241,5 +241,52 @@ func TestFollowReadsKuduLogStream(t *testing.T) {
 	}
 	if s.Calls()["LogStream"] != 1 || s.Calls()["GetWebSiteContainerLogs"] != 1 {
 		t.Errorf("calls = %v: want one snapshot, then the log stream", s.Calls())
+	}
+}
+
+func TestInvokeAndTagForJobs(t *testing.T) {
+	b, s := setup(t, emu.DefaultToken, emu.Options{})
+	ctx := context.Background()
+	fn := function(t, image, func(p *corev1.Pod) {
+		p.Annotations = map[string]string{AnnotationFunction: "process"}
+	})
+	if _, err := b.Deploy(ctx, fn); err != nil {
+		t.Fatal(err)
+	}
+	waitPhase(t, b, fn.Name, translate.PhaseActive)
+	inv, err := b.Invoke(ctx, fn.Name, []byte(`{"order":1}`))
+	if err != nil || inv.FunctionError != "" || string(inv.Output) != `{"order":1}` {
+		t.Fatalf("invoke: %+v %v", inv, err)
+	}
+	if err := b.Tag(ctx, fn.Name, map[string]string{translate.TagJobState: translate.JobSucceeded}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := b.Get(ctx, fn.Name)
+	if err != nil || st.Tags[translate.TagJobState] != translate.JobSucceeded || st.Tags[translate.TagPodUID] != "uid-1" {
+		t.Errorf("tags after merge: %v %v", st.Tags, err)
+	}
+	logs, err := b.Logs(ctx, fn.Name, translate.LogOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(logs)
+	if !strings.Contains(string(data), "Executed 'Functions.process' (Succeeded") {
+		t.Errorf("logs lack the execution:\n%s", data)
+	}
+	if s.Calls()["InvokeFunction"] != 1 || s.Calls()["UpdateTagsAtScope"] != 1 {
+		t.Errorf("calls = %v", s.Calls())
+	}
+
+	failing := function(t, image, func(p *corev1.Pod) {
+		p.UID, p.Name = "uid-2", "failing"
+		p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "EMULATOR_FAIL", Value: "disk full"}}
+	})
+	if _, err := b.Deploy(ctx, failing); err != nil {
+		t.Fatal(err)
+	}
+	waitPhase(t, b, failing.Name, translate.PhaseActive)
+	inv, err = b.Invoke(ctx, failing.Name, nil)
+	if err != nil || !strings.Contains(inv.FunctionError, "disk full") {
+		t.Errorf("failing invoke: %+v %v", inv, err)
 	}
 }

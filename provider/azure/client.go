@@ -10,6 +10,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/appservice/armappservice/v4"
 )
 
@@ -24,8 +25,50 @@ type ClientOptions struct {
 	HTTPClient *http.Client
 }
 
-// NewClient builds the Web Apps client.
-func NewClient(o ClientOptions) (*armappservice.WebAppsClient, error) {
+// NewClients builds the Web Apps client and the ARM tags client.
+func NewClients(o ClientOptions) (*armappservice.WebAppsClient, TagsAPI, error) {
+	opts := armOptions(o)
+	web, err := armappservice.NewWebAppsClient(o.SubscriptionID, o.Credential, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := arm.NewClient("faas-kubelet", "v0.1.0", o.Credential, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return web, &armTags{c}, nil
+}
+
+// armTags calls PATCH {resource}/providers/Microsoft.Resources/tags/default.
+type armTags struct{ c *arm.Client }
+
+const tagsAPIVersion = "2021-04-01"
+
+// MergeTags merges tags into the resource's tags.
+func (t *armTags) MergeTags(ctx context.Context, resourceID string, tags map[string]*string) error {
+	req, err := runtime.NewRequest(ctx, http.MethodPatch, runtime.JoinPaths(t.c.Endpoint(), resourceID, "providers/Microsoft.Resources/tags/default"))
+	if err != nil {
+		return err
+	}
+	q := req.Raw().URL.Query()
+	q.Set("api-version", tagsAPIVersion)
+	req.Raw().URL.RawQuery = q.Encode()
+	body := map[string]any{"operation": "Merge", "properties": map[string]any{"tags": tags}}
+	if err := runtime.MarshalAsJSON(req, body); err != nil {
+		return err
+	}
+	resp, err := t.c.Pipeline().Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if !runtime.HasStatusCode(resp, http.StatusOK) {
+		return runtime.NewResponseError(resp)
+	}
+	return nil
+}
+
+func armOptions(o ClientOptions) *arm.ClientOptions {
 	opts := &arm.ClientOptions{}
 	if o.Endpoint != "" {
 		opts.Cloud = cloud.Configuration{
@@ -40,7 +83,7 @@ func NewClient(o ClientOptions) (*armappservice.WebAppsClient, error) {
 	if o.HTTPClient != nil {
 		opts.Transport = o.HTTPClient
 	}
-	return armappservice.NewWebAppsClient(o.SubscriptionID, o.Credential, opts)
+	return opts
 }
 
 // StaticToken is a bearer token that never changes: for the emulator, and

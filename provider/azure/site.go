@@ -82,10 +82,18 @@ func siteFor(fn *translate.Function, o *Options) (armappservice.Site, error) {
 	} else {
 		props.ServerFarmID = to.Ptr(o.ServerFarmID)
 	}
+	tags := map[string]string{}
+	for k, v := range fn.Tags {
+		tags[k] = v
+	}
+	tags[tagFunction] = fn.Container
+	if f := fn.Annotations[AnnotationFunction]; f != "" {
+		tags[tagFunction] = f
+	}
 	return armappservice.Site{
 		Location:   to.Ptr(o.Location),
 		Kind:       to.Ptr("functionapp,linux,container"),
-		Tags:       encodeTags(fn.Tags),
+		Tags:       encodeTags(tags),
 		Properties: props,
 	}, nil
 }

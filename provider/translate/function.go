@@ -13,8 +13,11 @@ import (
 // cloud cannot run.
 type Function struct {
 	// Name is derived from the pod deterministically (see FunctionName).
-	Name  string
-	Image string
+	Name string
+	// Container is the pod's container name (clouds that address a function
+	// inside an app use it by default).
+	Container string
+	Image     string
 	// Command and Args are the container's entrypoint and arguments.
 	Command    []string
 	Args       []string

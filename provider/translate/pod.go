@@ -29,6 +29,7 @@ func FromPod(pod *corev1.Pod, node string, saAnnotations map[string]string) (*Fu
 	c := pod.Spec.Containers[0]
 	fn := &Function{
 		Name:                      FunctionName(pod),
+		Container:                 c.Name,
 		Image:                     c.Image,
 		Command:                   c.Command,
 		Args:                      c.Args,

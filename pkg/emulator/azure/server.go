@@ -100,7 +100,10 @@ func New(opts Options) *Server {
 	m.HandleFunc("POST "+sites+"/{name}/containerlogs", s.wrap("GetWebSiteContainerLogs", s.containerLogs))
 	m.HandleFunc("GET /subscriptions/{sub}/providers/Microsoft.Web/locations/{loc}/operations/{id}", s.wrap("GetOperation", s.getOperation))
 	m.HandleFunc("GET /subscriptions/{sub}/resourceGroups/{rg}", s.wrap("GetResourceGroup", s.getResourceGroup))
+	m.HandleFunc("POST "+sites+"/{name}/host/default/listkeys", s.wrap("ListHostKeys", s.listHostKeys))
+	m.HandleFunc("PATCH "+sites+"/{name}/providers/Microsoft.Resources/tags/default", s.wrap("UpdateTagsAtScope", s.patchTags))
 	m.HandleFunc("GET /_kudu/{name}/api/logstream", s.logStream)
+	m.HandleFunc("POST /_apps/{name}/api/{function}", s.invokeApp)
 	s.Register(m)
 	s.mux = m
 	return s
@@ -485,4 +488,105 @@ func (s *Server) logStream(w http.ResponseWriter, r *http.Request) {
 			fl.Flush()
 		}
 	}
+}
+
+// hostKey is the emulated apps' function key.
+func hostKey(name string) string { return "emulated-function-key-" + strings.ToLower(name) }
+
+func (s *Server) listHostKeys(w http.ResponseWriter, r *http.Request) error {
+	s.mu.Lock()
+	_, ok := s.sites[key(r.PathValue("rg"), r.PathValue("name"))]
+	s.mu.Unlock()
+	if !ok {
+		return notFound(r.PathValue("rg"), r.PathValue("name"))
+	}
+	k := hostKey(r.PathValue("name"))
+	return writeJSON(w, http.StatusOK, map[string]any{"masterKey": "master-" + k, "functionKeys": map[string]string{"default": k}, "systemKeys": map[string]string{}})
+}
+
+// patchTags is ARM's Tags API at a site's scope (operation Merge, Replace
+// or Delete).
+func (s *Server) patchTags(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		Operation  string `json:"operation"`
+		Properties struct {
+			Tags map[string]string `json:"tags"`
+		} `json:"properties"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		return &armError{Status: http.StatusBadRequest, Code: "InvalidRequestContent", Message: err.Error()}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.sites[key(r.PathValue("rg"), r.PathValue("name"))]
+	if !ok {
+		return notFound(r.PathValue("rg"), r.PathValue("name"))
+	}
+	tags := map[string]any{}
+	if cur, ok := st.Body["tags"].(map[string]any); ok && body.Operation != "Replace" {
+		for k, v := range cur {
+			tags[k] = v
+		}
+	}
+	for k, v := range body.Properties.Tags {
+		if strings.ContainsAny(k, "<>%&\\?/") {
+			return &armError{Status: http.StatusBadRequest, Code: "InvalidTagNameCharacters", Message: "The tag names '" + k + "' have reserved characters '<,>,%,&,\\,?,/' or control characters."}
+		}
+		if body.Operation == "Delete" {
+			delete(tags, k)
+		} else {
+			tags[k] = v
+		}
+	}
+	st.Body["tags"] = tags
+	return writeJSON(w, http.StatusOK, map[string]any{"id": s.siteID(st.ResourceGroup, r.PathValue("name")) + "/providers/Microsoft.Resources/tags/default",
+		"name": "default", "type": "Microsoft.Resources/tags", "properties": map[string]any{"tags": tags}})
+}
+
+// invokeApp is an app's HTTP trigger (https://<app>.azurewebsites.net/api/<function>
+// on Azure): it checks the function key, logs the execution and echoes the
+// body; the app setting EMULATOR_FAIL makes it answer 500 with that message.
+func (s *Server) invokeApp(w http.ResponseWriter, r *http.Request) {
+	s.Call("InvokeFunction")
+	name, fn := r.PathValue("name"), r.PathValue("function")
+	if r.Header.Get("x-functions-key") != hostKey(name) {
+		http.Error(w, "", http.StatusUnauthorized)
+		return
+	}
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 100<<20))
+	s.mu.Lock()
+	var st *site
+	for _, cand := range s.sites {
+		if strings.EqualFold(cand.Body["name"].(string), name) {
+			st = cand
+		}
+	}
+	if st == nil || s.opts.Now().Before(st.readyAt) || st.failed != nil {
+		s.mu.Unlock()
+		http.Error(w, "The function app is not running.", http.StatusServiceUnavailable)
+		return
+	}
+	fail := st.Settings["EMULATOR_FAIL"]
+	now := s.opts.Now().UTC().Format(time.RFC3339Nano)
+	id := fmt.Sprintf("%08d", len(st.Logs))
+	st.Logs = append(st.Logs, now+" Executing 'Functions."+fn+"' (Reason='This function was programmatically called via the host APIs.', Id="+id+")")
+	if msg := st.Settings["EMULATOR_LOG"]; msg != "" {
+		st.Logs = append(st.Logs, now+" "+msg)
+	}
+	result := "Succeeded"
+	if fail != "" {
+		result = "Failed"
+		st.Logs = append(st.Logs, now+" Exception while executing function: Functions."+fn+" "+fail)
+	}
+	st.Logs = append(st.Logs, now+" Executed 'Functions."+fn+"' ("+result+", Id="+id+")")
+	s.mu.Unlock()
+	if fail != "" {
+		http.Error(w, fail, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if len(body) == 0 {
+		body = []byte("{}")
+	}
+	_, _ = w.Write(body)
 }

@@ -50,13 +50,17 @@ func jobCondition(t *testing.T, ns, name string) (batchv1.JobConditionType, stri
 
 // A succeeding Job completes after one invocation; a failing one fails with
 // the function's error on its pod; the invocation's output is in kubectl logs.
-func TestLambdaJobs(t *testing.T) {
-	emu := startEmulator(t)
-	k := startKubelet(t, kubeletOptions{cloud: "aws-lambda", lambdaEndpoint: emu.endpoint})
-	waitNodeReady(t, k.node, corev1.ConditionTrue, 30*time.Second)
+func TestJobs(t *testing.T) {
+	for _, c := range clouds {
+		t.Run(c.name, func(t *testing.T) { testJobs(t, c) })
+	}
+}
+
+func testJobs(t *testing.T, c cloudUnderTest) {
+	emu, _ := c.start(t)
 	ns := namespace(t)
-	applyYAML(t, ns, fmt.Sprintf(jobYAML, "ok", ""))
-	applyYAML(t, ns, fmt.Sprintf(jobYAML, "broken", "disk full"))
+	applyYAML(t, ns, strings.ReplaceAll(fmt.Sprintf(jobYAML, "ok", ""), ecrImage, c.image))
+	applyYAML(t, ns, strings.ReplaceAll(fmt.Sprintf(jobYAML, "broken", "disk full"), ecrImage, c.image))
 
 	for name, want := range map[string]batchv1.JobConditionType{"ok": batchv1.JobComplete, "broken": batchv1.JobFailed} {
 		eventually(t, 90*time.Second, "job "+name+" "+string(want), func() (bool, string) {
@@ -76,12 +80,12 @@ func TestLambdaJobs(t *testing.T) {
 	if len(ok) != 1 || ok[0].Status.Phase != corev1.PodSucceeded || ok[0].Status.ContainerStatuses[0].State.Terminated.ExitCode != 0 {
 		t.Errorf("completed job pod: %+v", ok)
 	}
-	out := mustKubectl(t, "logs", "-n", ns, "job/ok")
-	if !strings.Contains(out, "START RequestId") || !strings.Contains(out, "REPORT RequestId") {
-		t.Errorf("kubectl logs job/ok lacks the invocation:\n%s", out)
-	}
-	if n := emu.calls(t)["Invoke"]; n != 2 {
-		t.Errorf("Invoke calls = %d, want exactly one per Job", n)
+	eventually(t, 30*time.Second, "kubectl logs job/ok to show the invocation", func() (bool, string) {
+		out, _ := kubectl(t, "logs", "-n", ns, "job/ok")
+		return strings.Contains(out, c.invocationLog), out
+	})
+	if n := emu.callsOf(t, c.name)[c.invokeOp]; n != 2 {
+		t.Errorf("%s calls = %d, want exactly one per Job", c.invokeOp, n)
 	}
 }
 
