@@ -2,8 +2,8 @@
 # demo.sh runs faas-kubelet against the local control plane and leaves both
 # running:  hack/demo.sh up | down
 #
-# The demo node is an AWS Lambda node backed by the local Lambda + CloudWatch
-# Logs emulator (`faas-kubelet emulator`), so it needs no cloud account.
+# The demo runs two virtual nodes, AWS Lambda and Azure Functions, backed by
+# the local emulators (`faas-kubelet emulator`), so it needs no cloud account.
 set -euo pipefail
 # shellcheck source=hack/lib/tools.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/tools.sh"
@@ -20,14 +20,15 @@ demo_up() {
   kubectl=("$(env_of KUBECTL)" --kubeconfig "$(env_of KUBECONFIG)")
   node_ip="$(env_of FAAS_KUBELET_NODE_IP)"
   netns="$(env_of FAAS_KUBELET_NETNS)"
-  local demo="${run_dir}/demo" node=faas-lambda
+  local demo="${run_dir}/demo" node=faas-lambda azure_node=faas-azure
   mkdir -p "${demo}"
   [[ -x "${BIN}" ]] || die "${BIN} is missing: run make build (make demo does)"
   local launch=()
   [[ "${netns}" != "none" ]] && launch=(ip netns exec "${netns}")
-  local emu_addr="${node_ip}:9324"
+  local emu_addr="${node_ip}:9324" azure_addr="${node_ip}:9325"
+  local sub=00000000-0000-0000-0000-00000000f00d
   if ! { [[ -f "${demo}/emulator.pid" ]] && kill -0 "$(cat "${demo}/emulator.pid")" 2> /dev/null; }; then
-    "${launch[@]}" nohup "${BIN}" emulator --lambda-listen "${emu_addr}" > "${demo}/emulator.log" 2>&1 < /dev/null &
+    "${launch[@]}" nohup "${BIN}" emulator --lambda-listen "${emu_addr}" --azure-listen "${azure_addr}" > "${demo}/emulator.log" 2>&1 < /dev/null &
     echo $! > "${demo}/emulator.pid"
   fi
   cat > "${demo}/config.yaml" <<CFG
@@ -44,19 +45,35 @@ nodes:
   lambda:
     endpoint: http://${emu_addr}
     executionRoleArn: arn:aws:iam::123456789012:role/faas-kubelet-demo
+- name: ${azure_node}
+  cloud: azure-functions
+  region: westeurope
+  address: ${node_ip}
+  kubeletPort: 10251
+  credentials: {source: env}
+  azure:
+    endpoint: http://${azure_addr}
+    kuduEndpoint: http://${azure_addr}/_kudu/{app}
+    appEndpoint: http://${azure_addr}/_apps/{app}
+    subscriptionId: ${sub}
+    resourceGroup: rg-demo
+    serverFarmId: /subscriptions/${sub}/resourceGroups/rg-demo/providers/Microsoft.Web/serverfarms/plan-demo
 CFG
   local pid_file="${demo}/faas-kubelet.pid"
   if ! { [[ -f "${pid_file}" ]] && kill -0 "$(cat "${pid_file}")" 2> /dev/null; }; then
     AWS_EC2_METADATA_DISABLED=true AWS_ACCESS_KEY_ID=AKIDFAASKUBELETLOCAL AWS_SECRET_ACCESS_KEY=faas-kubelet-local-secret \
+      AZURE_ACCESS_TOKEN=faas-kubelet-local-token \
       "${launch[@]}" nohup "${BIN}" --config "${demo}/config.yaml" --kubeconfig "$(env_of FAAS_KUBELET_KUBECONFIG)" \
       > "${demo}/faas-kubelet.log" 2>&1 < /dev/null &
     echo $! > "${pid_file}"
   fi
   local deadline=$((SECONDS + 60))
-  until [[ "$("${kubectl[@]}" get node "${node}" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2> /dev/null)" == "True" ]]; do
-    kill -0 "$(cat "${pid_file}")" 2> /dev/null || { tail -n 20 "${demo}/faas-kubelet.log" >&2; die "faas-kubelet exited"; }
-    ((SECONDS < deadline)) || die "node ${node} not Ready after 60s; see ${demo}/faas-kubelet.log"
-    sleep 0.5
+  for n in "${node}" "${azure_node}"; do
+    until [[ "$("${kubectl[@]}" get node "${n}" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2> /dev/null)" == "True" ]]; do
+      kill -0 "$(cat "${pid_file}")" 2> /dev/null || { tail -n 20 "${demo}/faas-kubelet.log" >&2; die "faas-kubelet exited"; }
+      ((SECONDS < deadline)) || die "node ${n} not Ready after 60s; see ${demo}/faas-kubelet.log"
+      sleep 0.5
+    done
   done
   "${kubectl[@]}" apply -f "${REPO_ROOT}/deploy/examples/hello-deployment.yaml" -f "${REPO_ROOT}/deploy/examples/hello-job.yaml" > /dev/null
   "${kubectl[@]}" rollout status deployment/hello --timeout 90s > /dev/null
@@ -76,12 +93,15 @@ faas-kubelet is running (log: ${demo}/faas-kubelet.log). Paste these lines:
 
 KUBECONFIG=$(env_of KUBECONFIG)
 NODE=${node}
+NODE=${azure_node}
 
 then try:  $(env_of KUBECTL) describe node ${node}
            $(env_of KUBECTL) describe pod -l app=hello
            $(env_of KUBECTL) logs -l app=hello --tail=5
 The Lambda emulator answers at http://${emu_addr} (access key AKIDFAASKUBELETLOCAL,
-secret faas-kubelet-local-secret, region us-east-1), e.g. for the AWS CLI.
+secret faas-kubelet-local-secret, region us-east-1), e.g. for the AWS CLI; the
+Azure Resource Manager emulator at http://${azure_addr} (bearer token
+faas-kubelet-local-token, subscription ${sub}).
 Stop everything with: make demo-down
 MSG
 }

@@ -249,6 +249,7 @@ func (s *Server) putSite(w http.ResponseWriter, r *http.Request) error {
 		scheme(r), r.Host, s.opts.Subscription, strings.ReplaceAll(strings.ToLower(loc), " ", ""), id, APIVersion)
 	w.Header().Set("Azure-AsyncOperation", opURL)
 	w.Header().Set("Retry-After", "1")
+	w.Header().Set("retry-after-ms", "250")
 	return writeJSON(w, http.StatusAccepted, s.view(st))
 }
 
