@@ -300,6 +300,12 @@ func validateSite(name string, body map[string]any) error {
 	if farm == "" && env == "" {
 		return bad("The parameter ServerFarmId (or managedEnvironmentId) has an invalid value.")
 	}
+	if farm != "" && !(strings.HasPrefix(farm, "/subscriptions/") && strings.Contains(strings.ToLower(farm), "/providers/microsoft.web/serverfarms/")) {
+		return &armError{Status: http.StatusNotFound, Code: "NotFound", Message: fmt.Sprintf("Cannot find ServerFarm with name %s.", farm)}
+	}
+	if env != "" && !(strings.HasPrefix(env, "/subscriptions/") && strings.Contains(strings.ToLower(env), "/providers/microsoft.app/managedenvironments/")) {
+		return &armError{Status: http.StatusNotFound, Code: "NotFound", Message: fmt.Sprintf("Cannot find managed environment %s.", env)}
+	}
 	if fx := linuxFx(props); fx == "" {
 		return bad("The parameter LinuxFxVersion has an invalid value.")
 	}
