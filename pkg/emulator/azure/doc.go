@@ -11,7 +11,13 @@
 // {"error":{"code","message"}} with ARM's status codes; requests need a bearer
 // token and an api-version.
 //
+// Host keys (POST .../host/default/listkeys), ARM's Tags API at a site's
+// scope (PATCH .../providers/Microsoft.Resources/tags/default) and each
+// app's HTTP triggers at /_apps/<app>/api/<function> serve invocations.
+//
 // Emulated apps: the create operation takes ProvisionDelay; an image whose
-// tag is "fail-create" makes it fail (code ImagePullFailure); an app's log
-// receives a line per setting change and the lines tests append.
+// tag is "fail-create" makes it fail (code ImagePullFailure); a trigger
+// checks the function key, echoes the body, or answers 500 with the app
+// setting EMULATOR_FAIL; an app's log receives a line per deployment, setting
+// change and execution (plus EMULATOR_LOG), and the lines tests append.
 package azure
