@@ -123,6 +123,26 @@ func (s *Server) AppendLog(resourceGroup, name, line string) {
 
 func key(rg, name string) string { return strings.ToLower(rg + "/" + name) }
 
+// siteOf is the site a request's path names, or ARM's 404; s.mu is held.
+func (s *Server) siteOf(r *http.Request) (*site, error) {
+	st, ok := s.sites[key(r.PathValue("rg"), r.PathValue("name"))]
+	if !ok {
+		return nil, notFound(r.PathValue("rg"), r.PathValue("name"))
+	}
+	return st, nil
+}
+
+// siteNamed finds a site by name in any resource group (site names are
+// global, as the app and Kudu host names built from them); s.mu is held.
+func (s *Server) siteNamed(name string) *site {
+	for _, st := range s.sites {
+		if strings.EqualFold(st.Body["name"].(string), name) {
+			return st
+		}
+	}
+	return nil
+}
+
 type handler func(w http.ResponseWriter, r *http.Request) error
 
 func (s *Server) wrap(op string, h handler) http.HandlerFunc {
@@ -315,9 +335,9 @@ func validateSite(name string, body map[string]any) error {
 func (s *Server) getSite(w http.ResponseWriter, r *http.Request) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, ok := s.sites[key(r.PathValue("rg"), r.PathValue("name"))]
-	if !ok {
-		return notFound(r.PathValue("rg"), r.PathValue("name"))
+	st, err := s.siteOf(r)
+	if err != nil {
+		return err
 	}
 	return writeJSON(w, http.StatusOK, s.view(st))
 }
@@ -380,9 +400,9 @@ func (s *Server) getOperation(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) listSettings(w http.ResponseWriter, r *http.Request) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, ok := s.sites[key(r.PathValue("rg"), r.PathValue("name"))]
-	if !ok {
-		return notFound(r.PathValue("rg"), r.PathValue("name"))
+	st, err := s.siteOf(r)
+	if err != nil {
+		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"id": s.siteID(st.ResourceGroup, r.PathValue("name")) + "/config/appsettings",
 		"name": "appsettings", "type": "Microsoft.Web/sites/config", "properties": st.Settings})
@@ -398,9 +418,9 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, ok := s.sites[key(r.PathValue("rg"), r.PathValue("name"))]
-	if !ok {
-		return notFound(r.PathValue("rg"), r.PathValue("name"))
+	st, err := s.siteOf(r)
+	if err != nil {
+		return err
 	}
 	st.Settings = body.Properties
 	if st.Settings == nil {
@@ -412,14 +432,14 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) error {
 	s.mu.Lock()
-	st, ok := s.sites[key(r.PathValue("rg"), r.PathValue("name"))]
+	st, err := s.siteOf(r)
 	var lines []string
-	if ok {
+	if err == nil {
 		lines = append(lines, st.Logs...)
 	}
 	s.mu.Unlock()
-	if !ok {
-		return notFound(r.PathValue("rg"), r.PathValue("name"))
+	if err != nil {
+		return err
 	}
 	if len(lines) == 0 {
 		w.WriteHeader(http.StatusNoContent)
@@ -427,7 +447,7 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.WriteHeader(http.StatusOK)
-	_, err := w.Write([]byte(strings.Join(lines, "\n") + "\n"))
+	_, err = w.Write([]byte(strings.Join(lines, "\n") + "\n"))
 	return err
 }
 
@@ -441,16 +461,8 @@ func (s *Server) logStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("name")
-	find := func() *site {
-		for _, st := range s.sites {
-			if strings.EqualFold(st.Body["name"].(string), name) {
-				return st
-			}
-		}
-		return nil
-	}
 	s.mu.Lock()
-	st := find()
+	st := s.siteNamed(name)
 	sent := 0
 	if st != nil {
 		sent = len(st.Logs)
@@ -476,7 +488,7 @@ func (s *Server) logStream(w http.ResponseWriter, r *http.Request) {
 		case <-t.C:
 		}
 		s.mu.Lock()
-		cur := find()
+		cur := s.siteNamed(name)
 		var fresh []string
 		if cur != nil && len(cur.Logs) > sent {
 			fresh = append(fresh, cur.Logs[sent:]...)
@@ -502,10 +514,10 @@ func hostKey(name string) string { return "emulated-function-key-" + strings.ToL
 
 func (s *Server) listHostKeys(w http.ResponseWriter, r *http.Request) error {
 	s.mu.Lock()
-	_, ok := s.sites[key(r.PathValue("rg"), r.PathValue("name"))]
+	_, err := s.siteOf(r)
 	s.mu.Unlock()
-	if !ok {
-		return notFound(r.PathValue("rg"), r.PathValue("name"))
+	if err != nil {
+		return err
 	}
 	k := hostKey(r.PathValue("name"))
 	return writeJSON(w, http.StatusOK, map[string]any{"masterKey": "master-" + k, "functionKeys": map[string]string{"default": k}, "systemKeys": map[string]string{}})
@@ -525,9 +537,9 @@ func (s *Server) patchTags(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, ok := s.sites[key(r.PathValue("rg"), r.PathValue("name"))]
-	if !ok {
-		return notFound(r.PathValue("rg"), r.PathValue("name"))
+	st, err := s.siteOf(r)
+	if err != nil {
+		return err
 	}
 	tags := map[string]any{}
 	if cur, ok := st.Body["tags"].(map[string]any); ok && body.Operation != "Replace" {
@@ -562,12 +574,7 @@ func (s *Server) invokeApp(w http.ResponseWriter, r *http.Request) {
 	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 100<<20))
 	s.mu.Lock()
-	var st *site
-	for _, cand := range s.sites {
-		if strings.EqualFold(cand.Body["name"].(string), name) {
-			st = cand
-		}
-	}
+	st := s.siteNamed(name)
 	if st == nil || s.opts.Now().Before(st.readyAt) || st.failed != nil {
 		s.mu.Unlock()
 		http.Error(w, "The function app is not running.", http.StatusServiceUnavailable)
