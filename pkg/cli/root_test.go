@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/faas-kubelet/faas-kubelet/pkg/config"
 )
 
 func runCLI(t *testing.T, env map[string]string, args ...string) (string, error) {
@@ -81,7 +83,42 @@ func TestVersion(t *testing.T) {
 }
 
 func TestRegistryKnowsOnlyRegisteredBackends(t *testing.T) {
-	if got := strings.Join(Backends(nil).Names(), ","); got != "aws-lambda,azure-functions,memory" {
+	if got := strings.Join(Backends(nil).Names(), ","); got != "alibaba-fc,aws-lambda,azure-functions,memory" {
 		t.Errorf("names = %s", got)
+	}
+}
+
+func TestAlibabaCredentialSources(t *testing.T) {
+	env := map[string]string{}
+	getenv := func(k string) string { return env[k] }
+	n := &config.Node{Name: "fc", Credentials: config.Credentials{Source: config.CredentialSourceEnv}}
+	if _, err := alibabaCredential(n, getenv); err == nil || !strings.Contains(err.Error(), "ALIBABA_CLOUD_ACCESS_KEY_SECRET") {
+		t.Errorf("env source without keys: %v", err)
+	}
+	env["ALIBABA_CLOUD_ACCESS_KEY_ID"], env["ALIBABA_CLOUD_ACCESS_KEY_SECRET"] = "LTAIid", "s3cret"
+	c, err := alibabaCredential(n, getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.GetCredential()
+	if err != nil || *m.AccessKeyId != "LTAIid" || *m.AccessKeySecret != "s3cret" {
+		t.Errorf("env credential = %+v, %v", m, err)
+	}
+	file := filepath.Join(t.TempDir(), "keys.yaml")
+	if err := os.WriteFile(file, []byte("accessKeyId: LTAIfile\naccessKeySecret: topsecret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n.Credentials = config.Credentials{Source: config.CredentialSourceFile, File: file}
+	if c, err = alibabaCredential(n, getenv); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := c.GetCredential(); err != nil || *m.AccessKeyId != "LTAIfile" {
+		t.Errorf("file credential = %+v, %v", m, err)
+	}
+	if err := os.WriteFile(file, []byte("accessKeyId: LTAIfile\nsecret: topsecret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alibabaCredential(n, getenv); err == nil || strings.Contains(err.Error(), "topsecret") {
+		t.Errorf("a malformed file must be refused without echoing it: %v", err)
 	}
 }

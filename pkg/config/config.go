@@ -120,6 +120,34 @@ type Node struct {
 	Lambda *Lambda `json:"lambda,omitempty"`
 	// Azure configures the Azure Functions backend (cloud "azure-functions").
 	Azure *Azure `json:"azure,omitempty"`
+	// Alibaba configures the Function Compute backend (cloud "alibaba-fc").
+	Alibaba *Alibaba `json:"alibaba,omitempty"`
+}
+
+// Alibaba configures the Alibaba Cloud Function Compute backend.
+type Alibaba struct {
+	// AccountID is the Alibaba Cloud account (UID) that owns the functions;
+	// Function Compute's endpoint and resource names include it.
+	AccountID string `json:"accountId"`
+	// Endpoint overrides Function Compute's
+	// (https://<accountId>.<region>.fc.aliyuncs.com), for the emulator or a
+	// VPC endpoint (https://<accountId>.<region>-internal.fc.aliyuncs.com).
+	Endpoint string `json:"endpoint,omitempty"`
+	// Role is the RAM role the services run as (acs:ram::<account>:role/<name>):
+	// it pulls images from Container Registry and writes logs to Log Service.
+	// Pods may name their own with an annotation.
+	Role string `json:"role,omitempty"`
+	// LogProject and LogStore are the Simple Log Service project and logstore
+	// every service logs to; kubectl logs reads them. Empty: no logs.
+	LogProject string `json:"logProject,omitempty"`
+	LogStore   string `json:"logStore,omitempty"`
+	// LogEndpoint overrides Log Service's (https://<region>.log.aliyuncs.com).
+	// Requests go to <project>.<host of LogEndpoint>.
+	LogEndpoint string `json:"logEndpoint,omitempty"`
+	// LogDialAddress, when set, is where every Log Service connection goes
+	// whatever the project's host name (the emulator: SLS host names are
+	// virtual-hosted, which loopback cannot resolve).
+	LogDialAddress string `json:"logDialAddress,omitempty"`
 }
 
 // Azure configures the Azure Functions backend.

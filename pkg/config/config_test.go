@@ -11,7 +11,7 @@ import (
 	"github.com/faas-kubelet/faas-kubelet/pkg/golden"
 )
 
-var clouds = []string{"aws-lambda", "azure-functions", "memory"}
+var clouds = []string{"alibaba-fc", "aws-lambda", "azure-functions", "memory"}
 
 // The defaults a minimal config gets are pinned by a golden file, so a
 // change to any default shows up in review.
@@ -75,6 +75,12 @@ func TestValidateNamesEveryBadField(t *testing.T) {
 		{"azure without hosting", "nodes: [{name: a, cloud: azure-functions, region: westeurope, azure: {subscriptionId: s, resourceGroup: rg}}]", []string{"nodes[0].azure.serverFarmId: Required value"}},
 		{"azure with both hostings", "nodes: [{name: a, cloud: azure-functions, region: westeurope, azure: {subscriptionId: s, resourceGroup: rg, serverFarmId: p, managedEnvironmentId: e}}]", []string{"nodes[0].azure.serverFarmId: Required value"}},
 		{"azure section on lambda", "nodes: [{name: a, cloud: aws-lambda, region: x, azure: {subscriptionId: s}}]", []string{"nodes[0].azure: Forbidden"}},
+		{"alibaba without its section", "nodes: [{name: a, cloud: alibaba-fc, region: cn-hangzhou}]", []string{"nodes[0].alibaba: Required value"}},
+		{"alibaba bad account, endpoint and role", "nodes: [{name: a, cloud: alibaba-fc, region: cn-hangzhou, alibaba: {accountId: acct, endpoint: 'fc.local', role: admin}}]",
+			[]string{"nodes[0].alibaba.accountId: Invalid value", "nodes[0].alibaba.endpoint: Invalid value", "nodes[0].alibaba.role: Invalid value"}},
+		{"alibaba log project without logstore", "nodes: [{name: a, cloud: alibaba-fc, region: cn-hangzhou, alibaba: {accountId: '1', logProject: p, logDialAddress: nowhere}}]",
+			[]string{"nodes[0].alibaba.logStore: Required value", "nodes[0].alibaba.logDialAddress: Invalid value"}},
+		{"alibaba section on lambda", "nodes: [{name: a, cloud: aws-lambda, region: x, alibaba: {accountId: '1'}}]", []string{"nodes[0].alibaba: Forbidden"}},
 		{"azure registry user without password", "nodes: [{name: a, cloud: azure-functions, region: w, azure: {subscriptionId: s, resourceGroup: rg, serverFarmId: p, registryServer: r, registryUsername: u}}]", []string{"nodes[0].azure.registryPasswordFile: Required value"}},
 		{"lambda bad endpoint", "nodes: [{name: a, cloud: aws-lambda, region: x, lambda: {endpoint: 'ftp://x'}}]", []string{"nodes[0].lambda.endpoint: Invalid value"}},
 		{"several at once", "nodes: [{name: a, cloud: memory}, {name: b, region: x}]", []string{"nodes[0].region: Required value", "nodes[1].cloud: Required value"}},

@@ -174,11 +174,52 @@ func (n *Node) validate(p *field.Path, clouds []string) field.ErrorList {
 			}
 		}
 	}
+	errs = append(errs, n.validateAlibaba(p)...)
 	if n.ResyncInterval.Duration <= 0 {
 		errs = append(errs, field.Invalid(p.Child("resyncInterval"), n.ResyncInterval.Duration.String(), "must be greater than 0"))
 	}
 	if n.Memory != nil && n.Cloud != "memory" {
 		errs = append(errs, field.Forbidden(p.Child("memory"), `only for cloud "memory"`))
+	}
+	return errs
+}
+
+func (n *Node) validateAlibaba(p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	a := n.Alibaba
+	if a == nil && n.Cloud != "alibaba-fc" {
+		return nil
+	}
+	ap := p.Child("alibaba")
+	switch {
+	case n.Cloud != "alibaba-fc":
+		return append(errs, field.Forbidden(ap, `only for cloud "alibaba-fc"`))
+	case a == nil:
+		return append(errs, field.Required(ap, "accountId, and logProject and logStore for kubectl logs"))
+	}
+	if a.AccountID == "" {
+		errs = append(errs, field.Required(ap.Child("accountId"), "the Alibaba Cloud account ID (UID) that owns the functions"))
+	} else if strings.Trim(a.AccountID, "0123456789") != "" {
+		errs = append(errs, field.Invalid(ap.Child("accountId"), a.AccountID, "must be the numeric account ID"))
+	}
+	for name, v := range map[string]string{"endpoint": a.Endpoint, "logEndpoint": a.LogEndpoint} {
+		if v == "" {
+			continue
+		}
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			errs = append(errs, field.Invalid(ap.Child(name), v, "must be an http(s) URL with no path"))
+		}
+	}
+	if a.Role != "" && !strings.HasPrefix(a.Role, "acs:ram::") {
+		errs = append(errs, field.Invalid(ap.Child("role"), a.Role, "must be a RAM role ARN (acs:ram::<account>:role/<name>)"))
+	}
+	if (a.LogProject == "") != (a.LogStore == "") {
+		errs = append(errs, field.Required(ap.Child("logStore"), "logProject and logStore go together"))
+	}
+	if a.LogDialAddress != "" {
+		if _, _, err := net.SplitHostPort(a.LogDialAddress); err != nil {
+			errs = append(errs, field.Invalid(ap.Child("logDialAddress"), a.LogDialAddress, "must be host:port"))
+		}
 	}
 	return errs
 }

@@ -1,0 +1,102 @@
+package alibaba
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+
+	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
+	fc "github.com/alibabacloud-go/fc-open-20210406/v2/client"
+	"github.com/alibabacloud-go/tea/tea"
+	sls "github.com/aliyun/aliyun-log-go-sdk"
+	"github.com/aliyun/credentials-go/credentials"
+)
+
+// ClientOptions say where the clients go and how they sign requests.
+type ClientOptions struct {
+	Region    string
+	AccountID string
+	// Endpoint overrides Function Compute's
+	// (https://<accountId>.<region>.fc.aliyuncs.com). The SDK's own endpoint
+	// map holds a placeholder, so the endpoint is always set explicitly.
+	Endpoint string
+	// LogEndpoint overrides Log Service's (https://<region>.log.aliyuncs.com).
+	LogEndpoint string
+	// LogDialAddress, when set, receives every Log Service connection
+	// whatever the project's virtual host (the emulator on loopback).
+	LogDialAddress string
+	// Credential signs requests: Alibaba's default chain or static keys
+	// (see StaticCredential).
+	Credential credentials.Credential
+}
+
+// NewClient builds the Function Compute 2.0 client. Requests are signed
+// with ACS3-HMAC-SHA256.
+func NewClient(o ClientOptions) (*fc.Client, error) {
+	ep := o.Endpoint
+	if ep == "" {
+		ep = fmt.Sprintf("https://%s.%s.fc.aliyuncs.com", o.AccountID, o.Region)
+	}
+	u, err := url.Parse(ep)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("function compute endpoint %q is not a URL", ep)
+	}
+	return fc.NewClient(&openapi.Config{
+		Credential: o.Credential,
+		Endpoint:   tea.String(u.Host),
+		Protocol:   tea.String(u.Scheme),
+		RegionId:   tea.String(o.Region),
+	})
+}
+
+// NewLogsClient builds the Log Service client.
+func NewLogsClient(o ClientOptions) sls.ClientInterface {
+	ep := o.LogEndpoint
+	if ep == "" {
+		ep = fmt.Sprintf("https://%s.log.aliyuncs.com", o.Region)
+	}
+	c := sls.CreateNormalInterfaceV2(ep, &slsCredentials{o.Credential})
+	if o.LogDialAddress != "" {
+		addr := o.LogDialAddress
+		d := &net.Dialer{Timeout: connectTimeout}
+		c.SetHTTPClient(&http.Client{
+			Timeout: readTimeout,
+			Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return d.DialContext(ctx, network, addr)
+			}},
+		})
+	} else {
+		c.SetHTTPClient(&http.Client{Timeout: readTimeout})
+	}
+	return c
+}
+
+// slsCredentials hands the Function Compute credential to Log Service.
+type slsCredentials struct{ c credentials.Credential }
+
+func (s *slsCredentials) GetCredentials() (sls.Credentials, error) {
+	m, err := s.c.GetCredential()
+	if err != nil {
+		return sls.Credentials{}, err
+	}
+	return sls.Credentials{AccessKeyID: tea.StringValue(m.AccessKeyId), AccessKeySecret: tea.StringValue(m.AccessKeySecret), SecurityToken: tea.StringValue(m.SecurityToken)}, nil
+}
+
+// DefaultCredential is Alibaba Cloud's default credential chain:
+// environment variables, RRSA (OIDC) for pods, the credentials file and CLI
+// profile, then the instance's RAM role.
+func DefaultCredential() (credentials.Credential, error) {
+	return credentials.NewCredential(nil)
+}
+
+// StaticCredential is an AccessKey pair (with a security token for STS
+// credentials); it never consults a metadata service.
+func StaticCredential(id, secret, token string) (credentials.Credential, error) {
+	cfg := &credentials.Config{Type: tea.String("access_key"), AccessKeyId: tea.String(id), AccessKeySecret: tea.String(secret)}
+	if token != "" {
+		cfg.Type, cfg.SecurityToken = tea.String("sts"), tea.String(token)
+	}
+	return credentials.NewCredential(cfg)
+}

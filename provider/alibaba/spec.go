@@ -1,0 +1,225 @@
+package alibaba
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+
+	fc "github.com/alibabacloud-go/fc-open-20210406/v2/client"
+	"github.com/alibabacloud-go/tea/tea"
+	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
+
+	"github.com/faas-kubelet/faas-kubelet/provider/translate"
+)
+
+// Pod annotations the Function Compute backend reads.
+const (
+	// AnnotationRole is the RAM role the pod's service runs as
+	// (acs:ram::<account>:role/<name>); default the node's alibaba.role.
+	AnnotationRole = "faas-kubelet.io/role-arn"
+	// AnnotationTimeout is the function's timeout in seconds.
+	AnnotationTimeout = "faas-kubelet.io/timeout"
+	// AnnotationInstanceConcurrency is how many requests one instance serves
+	// at once (instanceConcurrency).
+	AnnotationInstanceConcurrency = "faas-kubelet.io/instance-concurrency"
+	// AnnotationHTTPAuth is the HTTP trigger's authType: "function" (signed
+	// requests only, the default) or "anonymous".
+	AnnotationHTTPAuth = "faas-kubelet.io/http-auth"
+)
+
+// Function Compute 2.0's limits for custom-container functions.
+const (
+	minMemoryMiB    = 128
+	maxMemoryMiB    = 32768
+	memoryStepMiB   = 64
+	defaultTimeout  = 60
+	maxTimeout      = 86400
+	maxConcurrency  = 200
+	maxEnvBytes     = 4096
+	maxTags         = 20
+	maxTagKey       = 128
+	maxTagValue     = 256
+	maxDescription  = 256
+	defaultCAPort   = 9000
+	runtimeName     = "custom-container"
+	triggerName     = "http"
+	smallDiskMiB    = 512
+	largeDiskMiB    = 10240
+	reservedJobTags = 3 // room for translate.JobTags on run-once pods
+)
+
+// acrImage matches Alibaba Cloud Container Registry: the personal edition
+// (registry[-vpc|-intl].<region>.aliyuncs.com) and enterprise instances
+// (<instance>-registry[-vpc].<region>.cr.aliyuncs.com).
+var acrImage = regexp.MustCompile(`^(registry(-vpc|-intl|-intl-vpc)?\.[a-z0-9-]+\.aliyuncs\.com|[a-z0-9-]+-registry(-vpc)?\.[a-z0-9-]+\.cr\.aliyuncs\.com)/`)
+
+// spec is everything Deploy sends for one pod: its service, its function
+// and, for a pod with a container port, its HTTP trigger.
+type spec struct {
+	Service  *fc.CreateServiceRequest  `json:"createService"`
+	Function *fc.CreateFunctionRequest `json:"createFunction"`
+	Trigger  *fc.CreateTriggerRequest  `json:"createTrigger,omitempty"`
+	// Tags are written on the service (TagResource) after it is created.
+	Tags  map[string]string `json:"tags"`
+	Notes []string          `json:"notes,omitempty"`
+}
+
+// specFor maps a function to Function Compute's requests, refusing with
+// errdefs.InvalidInput (naming the pod field) what Function Compute cannot
+// run. It is pure: the golden tests pin its output.
+func specFor(fn *translate.Function, o *Options) (*spec, error) {
+	s := &spec{Tags: fn.Tags}
+	if err := checkTags(fn.Tags); err != nil {
+		return nil, err
+	}
+	if !acrImage.MatchString(fn.Image) {
+		return nil, errdefs.InvalidInputf("spec.containers[0].image: Function Compute runs images only from Alibaba Cloud Container Registry (registry.<region>.aliyuncs.com/... or <instance>-registry.<region>.cr.aliyuncs.com/...), not %s", fn.Image)
+	}
+	if fn.WorkingDir != "" {
+		return nil, errdefs.InvalidInputf("spec.containers[0].workingDir: Function Compute custom containers start in the image's working directory; remove workingDir or set it in the image")
+	}
+	if fn.Architecture == "arm64" {
+		return nil, errdefs.InvalidInputf("spec.nodeSelector[kubernetes.io/arch] (or metadata.annotations[%s]): Function Compute runs custom containers on amd64 only, not arm64", translate.AnnotationArchitecture)
+	}
+	role := fn.Annotations[AnnotationRole]
+	if role == "" {
+		role = o.Role
+	}
+	if role != "" && !rolePattern.MatchString(role) {
+		return nil, errdefs.InvalidInputf("metadata.annotations[%s]: %q is not a RAM role ARN (acs:ram::<account>:role/<name>)", AnnotationRole, role)
+	}
+	s.Service = &fc.CreateServiceRequest{
+		ServiceName:    tea.String(fn.Name),
+		Description:    tea.String(truncate(fn.Description, maxDescription)),
+		InternetAccess: tea.Bool(true),
+	}
+	if role != "" {
+		s.Service.Role = tea.String(role)
+	}
+	if o.LogProject != "" {
+		s.Service.LogConfig = &fc.LogConfig{Project: tea.String(o.LogProject), Logstore: tea.String(o.LogStore), EnableRequestMetrics: tea.Bool(true)}
+	}
+
+	ccc := &fc.CustomContainerConfig{Image: tea.String(fn.Image), AccelerationType: tea.String("Default")}
+	if len(fn.Command) > 0 {
+		ccc.Command = tea.String(jsonList(fn.Command))
+	}
+	if len(fn.Args) > 0 {
+		ccc.Args = tea.String(jsonList(fn.Args))
+	}
+	port := int32(defaultCAPort)
+	if len(fn.Ports) == 1 {
+		port = fn.Ports[0]
+	}
+	f := &fc.CreateFunctionRequest{
+		FunctionName:          tea.String(fn.Name),
+		Description:           tea.String(truncate(fn.Description, maxDescription)),
+		Runtime:               tea.String(runtimeName),
+		Handler:               tea.String("not-used"),
+		CustomContainerConfig: ccc,
+		CaPort:                tea.Int32(port),
+		MemorySize:            tea.Int32(minMemoryMiB),
+		Timeout:               tea.Int32(defaultTimeout),
+	}
+	if fn.MemoryMiB != 0 {
+		if fn.MemoryMiB < minMemoryMiB || fn.MemoryMiB > maxMemoryMiB {
+			return nil, errdefs.InvalidInputf("%s: Function Compute memory must be between %d and %d MiB; the pod asks for %d MiB", fn.MemoryField, minMemoryMiB, maxMemoryMiB, fn.MemoryMiB)
+		}
+		mem := (fn.MemoryMiB + memoryStepMiB - 1) / memoryStepMiB * memoryStepMiB
+		if mem != fn.MemoryMiB {
+			s.Notes = append(s.Notes, fmt.Sprintf("memory rounded up from %d to %d MiB: Function Compute sizes memory in steps of %d MiB", fn.MemoryMiB, mem, memoryStepMiB))
+		}
+		f.MemorySize = tea.Int32(int32(mem))
+	}
+	switch d := fn.EphemeralStorageMiB; {
+	case d == 0:
+	case d <= smallDiskMiB:
+		f.DiskSize = tea.Int32(smallDiskMiB)
+	case d <= largeDiskMiB:
+		f.DiskSize = tea.Int32(largeDiskMiB)
+	default:
+		return nil, errdefs.InvalidInputf("spec.containers[0].resources.limits.ephemeral-storage: Function Compute offers at most %d MiB of disk; the pod asks for %d MiB", largeDiskMiB, d)
+	}
+	if len(fn.Env) > 0 {
+		size := 0
+		f.EnvironmentVariables = map[string]*string{}
+		for k, v := range fn.Env {
+			size += len(k) + len(v)
+			f.EnvironmentVariables[k] = tea.String(v)
+		}
+		if size > maxEnvBytes {
+			return nil, errdefs.InvalidInputf("spec.containers[0].env: Function Compute allows %d bytes of environment variables; the pod's take %d", maxEnvBytes, size)
+		}
+	}
+	if t := fn.Annotations[AnnotationTimeout]; t != "" {
+		n, err := strconv.Atoi(t)
+		if err != nil || n < 1 || n > maxTimeout {
+			return nil, errdefs.InvalidInputf("metadata.annotations[%s]: timeout must be 1-%d seconds, got %q", AnnotationTimeout, maxTimeout, t)
+		}
+		f.Timeout = tea.Int32(int32(n))
+	}
+	if c := fn.Annotations[AnnotationInstanceConcurrency]; c != "" {
+		n, err := strconv.Atoi(c)
+		if err != nil || n < 1 || n > maxConcurrency {
+			return nil, errdefs.InvalidInputf("metadata.annotations[%s]: instance concurrency must be 1-%d, got %q", AnnotationInstanceConcurrency, maxConcurrency, c)
+		}
+		f.InstanceConcurrency = tea.Int32(int32(n))
+	}
+	s.Function = f
+
+	auth := fn.Annotations[AnnotationHTTPAuth]
+	switch auth {
+	case "", "function", "anonymous":
+	default:
+		return nil, errdefs.InvalidInputf("metadata.annotations[%s]: %q is not function or anonymous", AnnotationHTTPAuth, auth)
+	}
+	if len(fn.Ports) == 1 {
+		if auth == "" {
+			auth = "function"
+		}
+		cfg, _ := json.Marshal(map[string]any{"authType": auth, "methods": []string{"GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"}})
+		s.Trigger = &fc.CreateTriggerRequest{TriggerName: tea.String(triggerName), TriggerType: tea.String("http"), TriggerConfig: tea.String(string(cfg))}
+	}
+	return s, nil
+}
+
+var rolePattern = regexp.MustCompile(`^acs:ram::\d+:role/[A-Za-z0-9._-]+$`)
+
+// checkTags refuses labels Function Compute cannot keep as tags: at most 20
+// tags per service (three are kept for a run-once pod's progress), keys of
+// at most 128 and values of at most 256 characters.
+func checkTags(tags map[string]string) error {
+	if len(tags) > maxTags-reservedJobTags {
+		return errdefs.InvalidInputf("metadata.labels: Function Compute allows %d tags on a service; the pod's labels and identity make %d, and %d are kept for faas-kubelet", maxTags, len(tags), reservedJobTags)
+	}
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if len(k) > maxTagKey {
+			return errdefs.InvalidInputf("metadata.labels[%s]: Function Compute tag keys are at most %d characters", k, maxTagKey)
+		}
+		if len(tags[k]) > maxTagValue {
+			return errdefs.InvalidInputf("metadata.labels[%s]: Function Compute tag values are at most %d characters", k, maxTagValue)
+		}
+	}
+	return nil
+}
+
+// jsonList is how Function Compute takes a command or its arguments: a
+// JSON array in a string.
+func jsonList(v []string) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
