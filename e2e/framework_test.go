@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	alibabaemu "github.com/faas-kubelet/faas-kubelet/pkg/emulator/alibaba"
 	azureemu "github.com/faas-kubelet/faas-kubelet/pkg/emulator/azure"
 	lambdaemu "github.com/faas-kubelet/faas-kubelet/pkg/emulator/lambda"
 	"github.com/faas-kubelet/faas-kubelet/provider/translate"
@@ -171,6 +172,9 @@ type kubeletOptions struct {
 	lambdaEndpoint string
 	// azureEndpoint is the emulator's URL for cloud "azure-functions".
 	azureEndpoint string
+	// alibabaEndpoint is the emulator's URL for cloud "alibaba-fc" (Function
+	// Compute and Log Service on one listener).
+	alibabaEndpoint string
 }
 
 // startKubelet writes a config for one node named after the test and runs
@@ -201,6 +205,9 @@ func startKubelet(t *testing.T, opts kubeletOptions) *kubelet {
 	case "azure-functions":
 		backend = fmt.Sprintf("  credentials: {source: env}\n  azure:\n    endpoint: %s\n    subscriptionId: %s\n    resourceGroup: %s\n    serverFarmId: /subscriptions/%s/resourceGroups/%s/providers/Microsoft.Web/serverfarms/plan-e2e\n    kuduEndpoint: %s/_kudu/{app}\n    appEndpoint: %s/_apps/{app}\n",
 			opts.azureEndpoint, azureemu.DefaultSubscription, e2eResourceGroup, azureemu.DefaultSubscription, e2eResourceGroup, opts.azureEndpoint, opts.azureEndpoint)
+	case "alibaba-fc":
+		backend = fmt.Sprintf("  credentials: {source: env}\n  alibaba:\n    accountId: %q\n    endpoint: %s\n    logProject: %s\n    logStore: %s\n    logEndpoint: %s\n    logDialAddress: %s\n",
+			alibabaemu.DefaultAccountID, opts.alibabaEndpoint, e2eLogProject, e2eLogStore, opts.alibabaEndpoint, strings.TrimPrefix(opts.alibabaEndpoint, "http://"))
 	}
 	config := fmt.Sprintf(`log: {level: debug}
 tls:
@@ -237,6 +244,8 @@ func regionOf(cloud string) string {
 		return lambdaemu.DefaultRegion
 	case "azure-functions":
 		return azureemu.DefaultLocation
+	case "alibaba-fc":
+		return alibabaemu.DefaultRegion
 	}
 	return "local"
 }
@@ -249,7 +258,8 @@ func (k *kubelet) start(t *testing.T) {
 	k.cmd = kubeletCommand("--config", k.cfgPath, "--kubeconfig", cluster.env["FAAS_KUBELET_KUBECONFIG"])
 	k.cmd.Env = append(os.Environ(), "AWS_EC2_METADATA_DISABLED=true",
 		"AWS_ACCESS_KEY_ID="+lambdaemu.DefaultAccessKey, "AWS_SECRET_ACCESS_KEY="+lambdaemu.DefaultSecretKey,
-		"AZURE_ACCESS_TOKEN="+azureemu.DefaultToken)
+		"AZURE_ACCESS_TOKEN="+azureemu.DefaultToken,
+		"ALIBABA_CLOUD_ACCESS_KEY_ID="+alibabaemu.DefaultAccessKeyID, "ALIBABA_CLOUD_ACCESS_KEY_SECRET="+alibabaemu.DefaultAccessKeySecret)
 	logf, err := os.OpenFile(k.logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		t.Fatal(err)

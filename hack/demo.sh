@@ -2,8 +2,9 @@
 # demo.sh runs faas-kubelet against the local control plane and leaves both
 # running:  hack/demo.sh up | down
 #
-# The demo runs two virtual nodes, AWS Lambda and Azure Functions, backed by
-# the local emulators (`faas-kubelet emulator`), so it needs no cloud account.
+# The demo runs three virtual nodes from one process and one config: AWS
+# Lambda, Azure Functions and Alibaba Cloud Function Compute, backed by the
+# local emulators (`faas-kubelet emulator`), so it needs no cloud account.
 set -euo pipefail
 # shellcheck source=hack/lib/tools.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/tools.sh"
@@ -20,19 +21,21 @@ demo_up() {
   kubectl=("$(env_of KUBECTL)" --kubeconfig "$(env_of KUBECONFIG)")
   node_ip="$(env_of FAAS_KUBELET_NODE_IP)"
   netns="$(env_of FAAS_KUBELET_NETNS)"
-  local demo="${run_dir}/demo" node=faas-lambda azure_node=faas-azure
+  local demo="${run_dir}/demo" node=faas-lambda azure_node=faas-azure fc_node=faas-fc
   mkdir -p "${demo}"
   [[ -x "${BIN}" ]] || die "${BIN} is missing: run make build (make demo does)"
   local launch=()
   [[ "${netns}" != "none" ]] && launch=(ip netns exec "${netns}")
-  local emu_addr="${node_ip}:9324" azure_addr="${node_ip}:9325"
+  local emu_addr="${node_ip}:9324" azure_addr="${node_ip}:9325" fc_addr="${node_ip}:9326"
   local sub=00000000-0000-0000-0000-00000000f00d
   if ! { [[ -f "${demo}/emulator.pid" ]] && kill -0 "$(cat "${demo}/emulator.pid")" 2> /dev/null; }; then
-    "${launch[@]}" nohup "${BIN}" emulator --lambda-listen "${emu_addr}" --azure-listen "${azure_addr}" > "${demo}/emulator.log" 2>&1 < /dev/null &
+    "${launch[@]}" nohup "${BIN}" emulator --lambda-listen "${emu_addr}" --azure-listen "${azure_addr}" --alibaba-listen "${fc_addr}" \
+      > "${demo}/emulator.log" 2>&1 < /dev/null &
     echo $! > "${demo}/emulator.pid"
   fi
   cat > "${demo}/config.yaml" <<CFG
-# faas-kubelet demo config: one AWS Lambda node, backed by the local emulator.
+# faas-kubelet demo config: an AWS Lambda, an Azure Functions and an Alibaba
+# Cloud Function Compute node, backed by the local emulators.
 tls:
   clientCAFile: $(env_of FAAS_KUBELET_CLIENT_CA)
 nodes:
@@ -58,25 +61,42 @@ nodes:
     subscriptionId: ${sub}
     resourceGroup: rg-demo
     serverFarmId: /subscriptions/${sub}/resourceGroups/rg-demo/providers/Microsoft.Web/serverfarms/plan-demo
+- name: ${fc_node}
+  cloud: alibaba-fc
+  region: cn-hangzhou
+  address: ${node_ip}
+  kubeletPort: 10252
+  credentials: {source: env}
+  alibaba:
+    accountId: "1234567890123456"
+    endpoint: http://${fc_addr}
+    logProject: demo-functions
+    logStore: fc-logs
+    logEndpoint: http://${fc_addr}
+    logDialAddress: ${fc_addr}
 CFG
   local pid_file="${demo}/faas-kubelet.pid"
   if ! { [[ -f "${pid_file}" ]] && kill -0 "$(cat "${pid_file}")" 2> /dev/null; }; then
     AWS_EC2_METADATA_DISABLED=true AWS_ACCESS_KEY_ID=AKIDFAASKUBELETLOCAL AWS_SECRET_ACCESS_KEY=faas-kubelet-local-secret \
       AZURE_ACCESS_TOKEN=faas-kubelet-local-token \
+      ALIBABA_CLOUD_ACCESS_KEY_ID=LTAIFAASKUBELETLOCAL ALIBABA_CLOUD_ACCESS_KEY_SECRET=faas-kubelet-local-secret \
       "${launch[@]}" nohup "${BIN}" --config "${demo}/config.yaml" --kubeconfig "$(env_of FAAS_KUBELET_KUBECONFIG)" \
       > "${demo}/faas-kubelet.log" 2>&1 < /dev/null &
     echo $! > "${pid_file}"
   fi
   local deadline=$((SECONDS + 60))
-  for n in "${node}" "${azure_node}"; do
+  for n in "${node}" "${azure_node}" "${fc_node}"; do
     until [[ "$("${kubectl[@]}" get node "${n}" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2> /dev/null)" == "True" ]]; do
       kill -0 "$(cat "${pid_file}")" 2> /dev/null || { tail -n 20 "${demo}/faas-kubelet.log" >&2; die "faas-kubelet exited"; }
       ((SECONDS < deadline)) || die "node ${n} not Ready after 60s; see ${demo}/faas-kubelet.log"
       sleep 0.5
     done
   done
-  "${kubectl[@]}" apply -f "${REPO_ROOT}/deploy/examples/hello-deployment.yaml" -f "${REPO_ROOT}/deploy/examples/hello-job.yaml" > /dev/null
-  "${kubectl[@]}" rollout status deployment/hello --timeout 90s > /dev/null
+  local ex="${REPO_ROOT}/deploy/examples"
+  "${kubectl[@]}" apply -f "${ex}/hello-deployment.yaml" -f "${ex}/hello-azure.yaml" -f "${ex}/hello-alibaba.yaml" -f "${ex}/hello-job.yaml" > /dev/null
+  for d in hello hello-azure hello-alibaba; do
+    "${kubectl[@]}" rollout status "deployment/${d}" --timeout 90s > /dev/null
+  done
   "${kubectl[@]}" wait --for=condition=complete job/hello-job --timeout 90s > /dev/null
   echo
   "${kubectl[@]}" get nodes -o wide
@@ -94,6 +114,7 @@ faas-kubelet is running (log: ${demo}/faas-kubelet.log). Paste these lines:
 KUBECONFIG=$(env_of KUBECONFIG)
 NODE=${node}
 NODE=${azure_node}
+NODE=${fc_node}
 
 then try:  $(env_of KUBECTL) describe node ${node}
            $(env_of KUBECTL) describe pod -l app=hello
@@ -101,7 +122,9 @@ then try:  $(env_of KUBECTL) describe node ${node}
 The Lambda emulator answers at http://${emu_addr} (access key AKIDFAASKUBELETLOCAL,
 secret faas-kubelet-local-secret, region us-east-1), e.g. for the AWS CLI; the
 Azure Resource Manager emulator at http://${azure_addr} (bearer token
-faas-kubelet-local-token, subscription ${sub}).
+faas-kubelet-local-token, subscription ${sub}); the Function Compute + Log
+Service emulator at http://${fc_addr} (AccessKey LTAIFAASKUBELETLOCAL, secret
+faas-kubelet-local-secret, account 1234567890123456, region cn-hangzhou).
 Stop everything with: make demo-down
 MSG
 }

@@ -10,11 +10,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	alibabaemu "github.com/faas-kubelet/faas-kubelet/pkg/emulator/alibaba"
 	azureemu "github.com/faas-kubelet/faas-kubelet/pkg/emulator/azure"
 	lambdaemu "github.com/faas-kubelet/faas-kubelet/pkg/emulator/lambda"
 )
 
 type emulatorOptions struct {
+	alibabaListen   string
+	alibabaAccel    time.Duration
 	azureListen     string
 	azureDelay      time.Duration
 	lambdaListen    string
@@ -29,7 +32,7 @@ func newEmulatorCommand() *cobra.Command {
 	o := &emulatorOptions{}
 	cmd := &cobra.Command{
 		Use:   "emulator",
-		Short: "Run the local cloud emulators (AWS Lambda + CloudWatch Logs, Azure Resource Manager) until interrupted",
+		Short: "Run the local cloud emulators (AWS Lambda + CloudWatch Logs, Azure Resource Manager, Function Compute + Log Service) until interrupted",
 		Long: `Runs protocol-faithful local emulators that the clouds' real SDKs can talk to.
 It prints each endpoint and the static credentials that sign requests for it.
 Emulated functions echo their payload; see the README for how to steer them.`,
@@ -44,6 +47,8 @@ Emulated functions echo their payload; see the README for how to steer them.`,
 	f.DurationVar(&o.updateDelay, "lambda-update-delay", 500*time.Millisecond, "how long updates stay InProgress")
 	f.StringVar(&o.azureListen, "azure-listen", "", "address of the Azure Resource Manager (Web Apps) emulator; empty: not started")
 	f.DurationVar(&o.azureDelay, "azure-provision-delay", time.Second, "how long function app deployments run")
+	f.StringVar(&o.alibabaListen, "alibaba-listen", "", "address of the Function Compute + Log Service emulator; empty: not started")
+	f.DurationVar(&o.alibabaAccel, "alibaba-acceleration-delay", time.Second, "how long a new function's image acceleration stays Preparing")
 	f.DurationVar(&o.latency, "latency", 0, "latency added to every request")
 	return cmd
 }
@@ -75,6 +80,14 @@ func runEmulator(ctx context.Context, o *emulatorOptions, cmd *cobra.Command) er
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "azure-functions endpoint=http://%s subscription=%s AZURE_ACCESS_TOKEN=%s\n",
 			l.Addr(), azureemu.DefaultSubscription, azureemu.DefaultToken)
+	}
+	if o.alibabaListen != "" {
+		l, err := listen(o.alibabaListen, alibabaemu.New(alibabaemu.Options{AccelerationDelay: o.alibabaAccel, Latency: o.latency}))
+		if err != nil {
+			return fmt.Errorf("alibaba emulator: %w", err)
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "alibaba-fc endpoint=http://%[1]s logEndpoint=http://%[1]s logDialAddress=%[1]s region=%[2]s accountId=%[3]s ALIBABA_CLOUD_ACCESS_KEY_ID=%[4]s ALIBABA_CLOUD_ACCESS_KEY_SECRET=%[5]s\n",
+			l.Addr(), alibabaemu.DefaultRegion, alibabaemu.DefaultAccountID, alibabaemu.DefaultAccessKeyID, alibabaemu.DefaultAccessKeySecret)
 	}
 	errc := make(chan error, len(servers))
 	for _, s := range servers {

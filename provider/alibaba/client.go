@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"time"
 
 	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
 	fc "github.com/alibabacloud-go/fc-open-20210406/v2/client"
@@ -58,6 +59,9 @@ func NewLogsClient(o ClientOptions) sls.ClientInterface {
 		ep = fmt.Sprintf("https://%s.log.aliyuncs.com", o.Region)
 	}
 	c := sls.CreateNormalInterfaceV2(ep, &slsCredentials{o.Credential})
+	// The SDK retries 5xx answers for 90 s by default: long enough to make
+	// kubectl logs look hung. A follow polls again anyway.
+	c.SetRetryTimeout(10 * time.Second)
 	if o.LogDialAddress != "" {
 		addr := o.LogDialAddress
 		d := &net.Dialer{Timeout: connectTimeout}

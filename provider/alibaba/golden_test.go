@@ -37,7 +37,7 @@ func TestGoldenSpec(t *testing.T) {
 				t.Fatal(err)
 			}
 			var out any
-			s, err := specFor(fn, &Options{Region: "cn-hangzhou", AccountID: "1234567890123456", Role: "acs:ram::1234567890123456:role/fc-default", LogProject: "k8s-functions", LogStore: "fc"})
+			s, err := specFor(fn, &Options{Region: "cn-hangzhou", AccountID: "1234567890123456", Role: "acs:ram::1234567890123456:role/fc-default", LogProject: "k8s-functions", LogStore: "fc-logs"})
 			if err != nil {
 				out = map[string]string{"error": err.Error()}
 			} else {

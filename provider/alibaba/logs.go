@@ -70,14 +70,22 @@ func (b *Backend) Logs(ctx context.Context, name string, opts translate.LogOptio
 	for _, l := range first {
 		last = maxTime(last, l.Time)
 	}
-	// A follow reads again from the second of the newest line (Log Service
-	// works in seconds); the stream drops lines it wrote by their ID.
+	// A follow reads again from the second of the newest line written (Log
+	// Service works in seconds) and keeps only lines at least as new as it;
+	// the stream drops the ones it already wrote by their ID. Lines older
+	// than the newest written were either written or left out by --tail.
 	next := func(ctx context.Context) ([]logstream.Line, error) {
 		lines, err := q.read(ctx, last.Truncate(time.Second), maxLines)
+		fresh := lines[:0]
 		for _, l := range lines {
+			if !l.Time.Before(last) {
+				fresh = append(fresh, l)
+			}
+		}
+		for _, l := range fresh {
 			last = maxTime(last, l.Time)
 		}
-		return lines, err
+		return fresh, err
 	}
 	return logstream.Stream(ctx, opts, first, followPoll, next), nil
 }

@@ -1,0 +1,55 @@
+// Package alibaba is a local Alibaba Cloud Function Compute 2.0 (API
+// 2021-04-06) + Simple Log Service that the real SDKs (fc-open-20210406/v2
+// on darabonba-openapi v2, and aliyun-log-go-sdk) cannot tell from the cloud
+// for everything faas-kubelet uses. Both services share one listener: FC's
+// ROA paths under /2021-04-06/ and its HTTP-trigger proxy under
+// /2016-08-15/proxy/, and SLS's /logstores/ paths, whose project comes from
+// the virtual-hosted Host header <project>.<endpoint> (point the SLS client
+// at any endpoint and dial the emulator's address whatever the host).
+//
+// Faithful to the cloud: the same paths, methods and status codes (creates
+// and updates 200, deletes 204, InvokeFunction 200 / Async 202), FC errors as
+// {"errorCode", "errorMessage"} with an x-fc-request-id header (404
+// ServiceNotFound / FunctionNotFound / TriggerNotFound, 409 *AlreadyExists,
+// 400 InvalidArgument, 412 ServiceNotEmpty / FunctionNotEmpty), the ACS3-
+// HMAC-SHA256 signature recomputed and checked against the body's SHA-256
+// (403 InvalidAccessKeyID / SignatureNotMatch), SLS's v1 "LOG" signature
+// (401 Unauthorized / SignatureNotMatch), FC's name, memory (multiple of 64,
+// 128–32768), timeout (1–86400), concurrency and Container Registry image
+// rules, list paging with limit (default 20, at most 100), nextToken, prefix
+// and startKey, tags on services (acs:fc:<region>:<account>:services/<name>,
+// at most 20), custom-container image acceleration (accelerationInfo.status
+// Preparing for AccelerationDelay, then Ready), and HTTP triggers whose
+// urlInternet the emulator serves, checking the "FC" signature when the
+// trigger's authType is "function".
+//
+// Emulated functions behave deterministically, whether invoked through
+// InvokeFunction or an HTTP trigger:
+//   - The payload is echoed (an empty payload answers {}).
+//   - A payload {"fail": "msg"}, or the function environment variable
+//     EMULATOR_FAIL=msg, makes it a function error: status 200, header
+//     X-Fc-Error-Type: UnhandledInvocationError and body
+//     {"errorMessage": "msg", "errorType": "Error", "stackTrace": []}.
+//   - A payload {"sleepMs": N} sleeps N ms (at most 30 s) before answering.
+//   - The environment variable EMULATOR_LOG=text adds that line to each
+//     invocation's log.
+//   - An image whose tag is "fail-create" is refused by CreateFunction and
+//     UpdateFunction with 400 InvalidArgument (the image cannot be pulled).
+//
+// Each invocation writes "FC Invoke Start RequestId: <id>", the EMULATOR_LOG
+// line, "Error: <msg>" when it failed and "FC Invoke End RequestId: <id>" to
+// the logstore the service's logConfig names, with FC's fields (__topic__ =
+// service name, serviceName, functionName, qualifier LATEST, versionId,
+// message) and __time__ / __time_ns_part__ strictly increasing. The project
+// and logstore come into being when a logConfig names them (the emulator
+// serves no SLS management API; the cloud wants them created first). GetLogs
+// (POST /logstores/<logstore>/logs, and the classic GET ?type=log) reads
+// them back: from/to with nanosecond parts, line (at most 100), offset,
+// reverse, and queries of * and key: value terms joined by and.
+//
+// Knobs: latency per request, injected errors per operation (status and
+// count; operations are the SDK action names, InvokeHTTPTrigger for the
+// trigger proxy and GetLogs for SLS), and counters of calls per operation;
+// in process through Options and methods, out of process through
+// /_emulator/faults and /_emulator/calls.
+package alibaba

@@ -1,0 +1,142 @@
+package alibaba
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"maps"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const (
+	maxSleep = 30 * time.Second
+	// maxAsyncPayload is FC's limit on an asynchronous invocation's payload.
+	maxAsyncPayload = 128 << 10
+)
+
+// invocation is what a run needs from the service and function, copied
+// under the lock so that the run itself holds none.
+type invocation struct {
+	service  string
+	function string
+	log      logConfig
+	env      map[string]string
+	memory   int32
+}
+
+func (s *Server) invocation(svc *service, f *function) invocation {
+	return invocation{
+		service: svc.cfg.ServiceName, function: f.cfg.FunctionName, log: svc.cfg.LogConfig,
+		env: maps.Clone(f.cfg.EnvironmentVariables), memory: f.cfg.MemorySize,
+	}
+}
+
+// invokeFunction runs the emulated function: see the package doc for its
+// behaviour.
+func (s *Server) invokeFunction(w http.ResponseWriter, r *http.Request, body []byte) error {
+	typ := r.Header.Get("X-Fc-Invocation-Type")
+	switch typ {
+	case "":
+		typ = "Sync"
+	case "Sync", "Async":
+	default:
+		return invalid("X-Fc-Invocation-Type must be Sync or Async, got '%s'", typ)
+	}
+	svcName := r.PathValue("service")
+	if err := qualifier(r.URL.Query().Get("qualifier"), svcName); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	svc, f, err := s.function(svcName, r.PathValue("function"))
+	var inv invocation
+	if err == nil {
+		inv = s.invocation(svc, f)
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if typ == "Async" {
+		if len(body) > maxAsyncPayload {
+			return &apiError{Status: http.StatusBadRequest, Code: "EntityTooLarge",
+				Message: "payload size exceeds maximum allowed size (" + strconv.Itoa(maxAsyncPayload) + " bytes)"}
+		}
+		id := newID()
+		go s.run(inv, body, id)
+		w.Header().Set("X-Fc-Request-Id", id)
+		w.WriteHeader(http.StatusAccepted)
+		return nil
+	}
+	res := s.run(inv, body, newID())
+	h := w.Header()
+	h.Set("X-Fc-Request-Id", res.requestID)
+	h.Set("X-Fc-Invocation-Service-Version", "LATEST")
+	h.Set("X-Fc-Invocation-Duration", strconv.FormatInt(max(res.duration.Milliseconds(), 1), 10))
+	h.Set("X-Fc-Max-Memory-Usage", strconv.Itoa(int(min(inv.memory, 42))))
+	if json.Valid(res.body) {
+		h.Set("Content-Type", "application/json")
+	} else {
+		h.Set("Content-Type", "application/octet-stream")
+	}
+	if res.fnErr != "" {
+		h.Set("X-Fc-Error-Type", "UnhandledInvocationError")
+	}
+	if r.Header.Get("X-Fc-Log-Type") == "Tail" {
+		tail := res.log
+		if len(tail) > 4096 {
+			tail = tail[len(tail)-4096:]
+		}
+		h.Set("X-Fc-Log-Result", base64.StdEncoding.EncodeToString([]byte(tail)))
+	}
+	w.WriteHeader(http.StatusOK)
+	_, err = w.Write(res.body)
+	return err
+}
+
+type result struct {
+	requestID string
+	body      []byte
+	fnErr     string
+	log       string
+	duration  time.Duration
+}
+
+// run executes one invocation and writes its log lines to the service's
+// logstore, as FC's runtime does.
+func (s *Server) run(inv invocation, payload []byte, id string) result {
+	start := time.Now()
+	var steer struct {
+		Fail    *string `json:"fail"`
+		SleepMs int     `json:"sleepMs"`
+	}
+	_ = json.Unmarshal(payload, &steer)
+	lines := []string{"FC Invoke Start RequestId: " + id}
+	if steer.SleepMs > 0 {
+		time.Sleep(min(time.Duration(steer.SleepMs)*time.Millisecond, maxSleep))
+	}
+	if msg := inv.env["EMULATOR_LOG"]; msg != "" {
+		lines = append(lines, msg)
+	}
+	res := result{requestID: id}
+	fail := inv.env["EMULATOR_FAIL"]
+	if steer.Fail != nil {
+		fail = *steer.Fail
+	}
+	if fail != "" {
+		res.fnErr = fail
+		res.body, _ = json.Marshal(map[string]any{"errorMessage": fail, "errorType": "Error", "stackTrace": []string{}})
+		lines = append(lines, "Error: "+fail)
+	} else {
+		res.body = payload
+		if len(strings.TrimSpace(string(payload))) == 0 {
+			res.body = []byte("{}")
+		}
+	}
+	lines = append(lines, "FC Invoke End RequestId: "+id)
+	res.duration = time.Since(start)
+	s.appendLogs(inv.log, inv.service, inv.function, lines)
+	res.log = strings.Join(lines, "\n") + "\n"
+	return res
+}
