@@ -116,13 +116,19 @@ func (b *Backend) Deploy(ctx context.Context, fn *translate.Function) (*translat
 		return nil, err
 	}
 	st, err := b.ensureFunction(ctx, fn, s)
-	if err != nil {
+	if err == nil && s.Trigger != nil {
+		st.Endpoint, err = b.ensureTrigger(fn.Name, s.Trigger)
+	}
+	if errdefs.IsInvalidInput(err) {
+		// Function Compute refused what the pod asks for: the pod fails for
+		// good, so the service made for it must not outlive this call.
+		if derr := b.Delete(ctx, fn.Name); derr != nil {
+			log.G(ctx).WithError(derr).Warn("removing the service of a refused function; it is retried when the pod is deleted")
+		}
 		return nil, err
 	}
-	if s.Trigger != nil {
-		if st.Endpoint, err = b.ensureTrigger(fn.Name, s.Trigger); err != nil {
-			return nil, err
-		}
+	if err != nil {
+		return nil, err
 	}
 	st.Tags, st.Notes = tags, s.Notes
 	return st, nil

@@ -350,6 +350,16 @@ func TestErrorsAreMappedWithoutSecrets(t *testing.T) {
 		t.Errorf("services = %+v", list)
 	}
 
+	// A function FC refuses (an image from another region's registry) fails
+	// the pod and leaves no service behind.
+	foreign := function(t, "registry.eu-central-1.aliyuncs.com/shop/hello:1", func(p *corev1.Pod) { p.UID = "uid-3" })
+	if _, err := e.b.Deploy(ctx, foreign); !errdefs.IsInvalidInput(err) || !strings.Contains(err.Error(), "InvalidArgument") {
+		t.Errorf("deploying an image FC cannot pull: %v", err)
+	}
+	if list, _ := e.b.List(ctx, "vk-fc"); len(list) != 1 {
+		t.Errorf("services after a refused function = %+v, want only the first pod's", list)
+	}
+
 	if _, err := e.b.Get(ctx, "fk-nothing-here-0000000000"); !errdefs.IsNotFound(err) {
 		t.Errorf("get of a missing function: %v", err)
 	}
