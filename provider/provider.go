@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
+	"strings"
 	"sync"
 	"time"
 
@@ -81,6 +83,9 @@ type podRecord struct {
 	nextCheck  time.Time
 	backoff    time.Duration
 	jobRunning bool // this process runs the pod's invocation
+	// deployed is the function last deployed for the pod: an update that
+	// leaves it unchanged (new annotations, a status write) costs no call.
+	deployed *translate.Function
 }
 
 var (
@@ -125,10 +130,47 @@ func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 	return p.deploy(ctx, pod)
 }
 
-// UpdatePod redeploys the function to match the pod (a new image updates the
-// function's code).
+// UpdatePod redeploys the function when the pod asks for a different one (a
+// new image updates the function's code). An update that changes nothing
+// the function is made of, or one of a pod that has finished, only refreshes
+// the pod's metadata: a finished pod never runs again, and Virtual Kubelet
+// calls UpdatePod for every change of the pod object, our own annotations
+// among them.
 func (p *Provider) UpdatePod(ctx context.Context, pod *corev1.Pod) error {
+	fn, ferr := translate.FromPod(pod, p.opts.NodeName, p.opts.ServiceAccountAnnotations(pod.Namespace, pod.Spec.ServiceAccountName))
+	p.mu.Lock()
+	r, ok := p.pods[pod.UID]
+	if ok && (r.phase == translate.PhaseFailed || isFinished(r.pod) || ferr == nil && r.deployed != nil && sameFunction(r.deployed, fn)) {
+		refreshed := pod.DeepCopy()
+		refreshed.Status = r.pod.Status
+		r.pod = refreshed
+		p.mu.Unlock()
+		return nil
+	}
+	p.mu.Unlock()
 	return p.deploy(ctx, pod)
+}
+
+// isFinished says whether a pod has reached a terminal phase.
+func isFinished(pod *corev1.Pod) bool {
+	return pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
+}
+
+// sameFunction compares two translations of a pod. Of the annotations only
+// faas-kubelet.io/ ones count (backends read no others), except the one
+// faas-kubelet writes on the pod itself.
+func sameFunction(a, b *translate.Function) bool {
+	strip := func(f *translate.Function) translate.Function {
+		c := *f
+		c.Annotations = make(map[string]string, len(f.Annotations))
+		for k, v := range f.Annotations {
+			if strings.HasPrefix(k, "faas-kubelet.io/") && k != AnnotationFunctionURL {
+				c.Annotations[k] = v
+			}
+		}
+		return c
+	}
+	return reflect.DeepEqual(strip(a), strip(b))
 }
 
 func (p *Provider) deploy(ctx context.Context, pod *corev1.Pod) error {
@@ -161,6 +203,13 @@ func (p *Provider) deploy(ctx context.Context, pod *corev1.Pod) error {
 		p.opts.Recorder.Eventf(pod, corev1.EventTypeNormal, "FunctionDeployed", "function %s deployed to %s (%s)", name, p.opts.Backend.Cloud(), state.Phase)
 	}
 	p.store(pod, state)
+	if err == nil {
+		p.mu.Lock()
+		if r, ok := p.pods[pod.UID]; ok {
+			r.deployed = fn
+		}
+		p.mu.Unlock()
+	}
 	return nil
 }
 

@@ -477,3 +477,57 @@ func TestJobOnACloudWithoutTagsFailsClearly(t *testing.T) {
 		t.Error("invoked without a record of the attempt")
 	}
 }
+
+// Virtual Kubelet calls UpdatePod for every change of the pod object; only
+// a change of what the function is made of reaches the cloud.
+func TestUpdatePodRedeploysOnlyWhenTheFunctionChanges(t *testing.T) {
+	b := &fakeBackend{}
+	p, _ := newProvider(t, b)
+	ctx := context.Background()
+	pod := newPod("uid-1", "hello")
+	if err := p.CreatePod(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	annotated := pod.DeepCopy()
+	annotated.Annotations = map[string]string{AnnotationFunctionURL: "https://example.com/fn", "note": "x"}
+	annotated.ResourceVersion = "2"
+	if err := p.UpdatePod(ctx, annotated); err != nil {
+		t.Fatal(err)
+	}
+	if len(b.deployed) != 1 {
+		t.Fatalf("an annotation-only update deployed again: %d deploys", len(b.deployed))
+	}
+	got, err := p.GetPod(ctx, "default", "hello")
+	if err != nil || got.Annotations["note"] != "x" || got.Status.Phase != corev1.PodRunning {
+		t.Errorf("GetPod after the update = %+v, %v (want the new metadata and the Running status)", got, err)
+	}
+	newImage := annotated.DeepCopy()
+	newImage.Spec.Containers[0].Image = "example.com/hello:2"
+	if err := p.UpdatePod(ctx, newImage); err != nil {
+		t.Fatal(err)
+	}
+	if len(b.deployed) != 2 || b.deployed[1].Image != "example.com/hello:2" {
+		t.Errorf("a new image was not deployed: %d deploys", len(b.deployed))
+	}
+}
+
+// A pod that has failed never runs again, whatever its updates say.
+func TestUpdatePodOfAFailedPodDoesNotRedeploy(t *testing.T) {
+	b := &fakeBackend{deployFn: func(fn *translate.Function) (*translate.FunctionState, error) {
+		return &translate.FunctionState{Name: fn.Name, Phase: translate.PhaseFailed, Reason: "ImageAccessDenied", Message: "no"}, nil
+	}}
+	p, _ := newProvider(t, b)
+	ctx := context.Background()
+	pod := newPod("uid-1", "hello")
+	if err := p.CreatePod(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	fixed := pod.DeepCopy()
+	fixed.Spec.Containers[0].Image = "example.com/hello:2"
+	if err := p.UpdatePod(ctx, fixed); err != nil {
+		t.Fatal(err)
+	}
+	if len(b.deployed) != 1 {
+		t.Errorf("a Failed pod was deployed again: %d deploys", len(b.deployed))
+	}
+}

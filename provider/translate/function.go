@@ -34,6 +34,8 @@ type Function struct {
 	// Architecture is "amd64" or "arm64" when the pod asks for one.
 	Architecture string
 	// Annotations are the pod's annotations, for cloud-specific knobs.
+	// Backends read only faas-kubelet.io/ keys: a change of any other
+	// annotation does not redeploy the function.
 	Annotations map[string]string
 	// ServiceAccountAnnotations are the annotations of the pod's
 	// ServiceAccount (workload identity, such as eks.amazonaws.com/role-arn).
