@@ -1,14 +1,10 @@
 package translate
 
 import (
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/faas-kubelet/faas-kubelet/pkg/golden"
 )
@@ -26,46 +22,26 @@ type goldenOutput struct {
 // TestGoldenTranslation reads testdata/*.input.yaml (pods) and compares the
 // translation with *.output.yaml; run with -update to rewrite them.
 func TestGoldenTranslation(t *testing.T) {
-	inputs, err := filepath.Glob(filepath.Join("testdata", "*.input.yaml"))
-	if err != nil || len(inputs) == 0 {
-		t.Fatalf("no golden inputs: %v", err)
-	}
-	for _, in := range inputs {
-		name := strings.TrimSuffix(filepath.Base(in), ".input.yaml")
-		t.Run(name, func(t *testing.T) {
-			data, err := os.ReadFile(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var pod corev1.Pod
-			if err := yaml.UnmarshalStrict(data, &pod); err != nil {
-				t.Fatal(err)
-			}
-			out := goldenOutput{}
-			fn, err := FromPod(&pod, "vk-lambda", map[string]string{"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/from-sa"})
-			if err != nil {
-				out.Error = err.Error()
-			} else {
-				out.Function = fn
-				created := goldenNow.Add(-time.Minute)
-				out.Status = map[string]corev1.PodStatus{
-					"pending": PodStatus(&pod, &FunctionState{Name: fn.Name, Phase: PhasePending, Message: "The function is being created."}, goldenNow),
-					"active":  PodStatus(&pod, &FunctionState{Name: fn.Name, Phase: PhaseActive, ImageID: "sha256:abc", Created: created}, goldenNow),
-					"failed":  PodStatus(&pod, &FunctionState{Name: fn.Name, Phase: PhaseFailed, Reason: "ImageAccessDenied", Message: "Lambda does not have permission to access the ECR image.", Created: created}, goldenNow),
-				}
-				if IsJob(&pod) {
-					out.Status["jobSucceeded"] = PodStatus(&pod, &FunctionState{Name: fn.Name, Phase: PhaseActive, Created: created, Job: Job{State: JobSucceeded}}, goldenNow)
-					out.Status["jobFailed"] = PodStatus(&pod, &FunctionState{Name: fn.Name, Phase: PhaseActive, Created: created, Job: Job{State: JobFailed, Message: "EmulatedError: boom", Restarts: 2}}, goldenNow)
-				}
-			}
-			got, err := yaml.Marshal(out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			goldenFile := filepath.Join("testdata", name+".output.yaml")
-			golden.Check(t, goldenFile, got)
-		})
-	}
+	golden.EachPod(t, func(t *testing.T, _ string, pod *corev1.Pod) any {
+		out := goldenOutput{}
+		fn, err := FromPod(pod, "vk-lambda", map[string]string{"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/from-sa"})
+		if err != nil {
+			out.Error = err.Error()
+			return out
+		}
+		out.Function = fn
+		created := goldenNow.Add(-time.Minute)
+		out.Status = map[string]corev1.PodStatus{
+			"pending": PodStatus(pod, &FunctionState{Name: fn.Name, Phase: PhasePending, Message: "The function is being created."}, goldenNow),
+			"active":  PodStatus(pod, &FunctionState{Name: fn.Name, Phase: PhaseActive, ImageID: "sha256:abc", Created: created}, goldenNow),
+			"failed":  PodStatus(pod, &FunctionState{Name: fn.Name, Phase: PhaseFailed, Reason: "ImageAccessDenied", Message: "Lambda does not have permission to access the ECR image.", Created: created}, goldenNow),
+		}
+		if IsJob(pod) {
+			out.Status["jobSucceeded"] = PodStatus(pod, &FunctionState{Name: fn.Name, Phase: PhaseActive, Created: created, Job: Job{State: JobSucceeded}}, goldenNow)
+			out.Status["jobFailed"] = PodStatus(pod, &FunctionState{Name: fn.Name, Phase: PhaseActive, Created: created, Job: Job{State: JobFailed, Message: "EmulatedError: boom", Restarts: 2}}, goldenNow)
+		}
+		return out
+	})
 }
 
 func TestDescriptionRoundTrip(t *testing.T) {
