@@ -198,6 +198,15 @@ func (p *Provider) deploy(ctx context.Context, pod *corev1.Pod) error {
 		if state.Endpoint != "" && pod.Annotations[AnnotationFunctionURL] != state.Endpoint && p.opts.AnnotatePod != nil {
 			if err := p.opts.AnnotatePod(ctx, pod.Namespace, pod.Name, map[string]string{AnnotationFunctionURL: state.Endpoint}); err != nil {
 				log.G(ctx).WithError(err).Warn("showing the function URL on the pod")
+			} else {
+				// Virtual Kubelet writes the status with the metadata of the
+				// pod we report, and the API server keeps that metadata: the
+				// reported pod must carry the annotation, or it is erased.
+				pod = pod.DeepCopy()
+				if pod.Annotations == nil {
+					pod.Annotations = map[string]string{}
+				}
+				pod.Annotations[AnnotationFunctionURL] = state.Endpoint
 			}
 		}
 		p.opts.Recorder.Eventf(pod, corev1.EventTypeNormal, "FunctionDeployed", "function %s deployed to %s (%s)", name, p.opts.Backend.Cloud(), state.Phase)

@@ -531,3 +531,25 @@ func TestUpdatePodOfAFailedPodDoesNotRedeploy(t *testing.T) {
 		t.Errorf("a Failed pod was deployed again: %d deploys", len(b.deployed))
 	}
 }
+
+// Virtual Kubelet writes the status with the reported pod's metadata, which
+// the API server keeps: the reported pod must carry the function URL
+// annotation, or each status write erases it.
+func TestReportedPodKeepsTheFunctionURLAnnotation(t *testing.T) {
+	b := &fakeBackend{deployFn: func(fn *translate.Function) (*translate.FunctionState, error) {
+		return &translate.FunctionState{Name: fn.Name, Phase: translate.PhaseActive, Endpoint: "https://fn.example.com/"}, nil
+	}}
+	p, err := New(Options{NodeName: "vk", Backend: b, Now: func() time.Time { return now },
+		AnnotatePod: func(context.Context, string, string, map[string]string) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last *corev1.Pod
+	p.NotifyPods(context.Background(), func(pod *corev1.Pod) { last = pod })
+	if err := p.CreatePod(context.Background(), newPod("uid-1", "web")); err != nil {
+		t.Fatal(err)
+	}
+	if last == nil || last.Annotations[AnnotationFunctionURL] != "https://fn.example.com/" {
+		t.Errorf("reported pod annotations = %v", last.Annotations)
+	}
+}
