@@ -122,8 +122,11 @@ func validatePod(pod *corev1.Pod) error {
 	if len(c.VolumeDevices) > 0 {
 		return fmt.Errorf("%s.volumeDevices: functions have no block devices", p)
 	}
-	if c.Stdin || c.TTY {
+	if c.Stdin {
 		return fmt.Errorf("%s.stdin: functions have no interactive console", p)
+	}
+	if c.TTY {
+		return fmt.Errorf("%s.tty: functions have no interactive console", p)
 	}
 	for i, port := range c.Ports {
 		if port.HostPort != 0 {
