@@ -108,7 +108,8 @@ func (p *Provider) check(ctx context.Context, uid types.UID) {
 			Message: "the function " + name + " no longer exists in the cloud"}
 	case err != nil:
 		log.G(ctx).WithError(err).WithField("function", name).Warn("reading function state")
-		p.backOff(uid)
+		wait := p.backOff(uid)
+		p.opts.Recorder.Eventf(pod, corev1.EventTypeWarning, "FunctionStatusUnknown", "reading function %s: %v (retrying in %s)", name, err, wait)
 		return
 	}
 	if state.Phase == translate.PhasePending {
@@ -131,12 +132,16 @@ func (p *Provider) transition(uid types.UID, pod *corev1.Pod, state *translate.F
 	p.store(pod, state)
 }
 
-// backOff doubles the wait before the pod's function is read again.
-func (p *Provider) backOff(uid types.UID) {
+// backOff doubles the wait before the pod's function is read again and
+// returns it.
+func (p *Provider) backOff(uid types.UID) time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if r, ok := p.pods[uid]; ok {
-		r.backoff = min(r.backoff*2, maxBackoff)
-		r.nextCheck = p.opts.Now().Add(r.backoff)
+	r, ok := p.pods[uid]
+	if !ok {
+		return 0
 	}
+	r.backoff = min(r.backoff*2, maxBackoff)
+	r.nextCheck = p.opts.Now().Add(r.backoff)
+	return r.backoff
 }

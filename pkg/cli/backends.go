@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -47,7 +48,8 @@ func Backends(getenv func(string) string) Registry {
 			if err != nil {
 				return nil, fmt.Errorf("node %s: %w", n.Name, err)
 			}
-			client, tags, err := azure.NewClients(azure.ClientOptions{SubscriptionID: a.SubscriptionID, Endpoint: a.Endpoint, Credential: cred})
+			client, tags, err := azure.NewClients(azure.ClientOptions{SubscriptionID: a.SubscriptionID, Endpoint: a.Endpoint, Credential: cred,
+				HTTPClient: throttledClient(n)})
 			if err != nil {
 				return nil, fmt.Errorf("node %s: %w", n.Name, err)
 			}
@@ -78,7 +80,7 @@ func Backends(getenv func(string) string) Registry {
 				return nil, fmt.Errorf("node %s: %w", n.Name, err)
 			}
 			co := alibaba.ClientOptions{Region: n.Region, AccountID: a.AccountID, Endpoint: a.Endpoint,
-				LogEndpoint: a.LogEndpoint, LogDialAddress: a.LogDialAddress, Credential: cred}
+				LogEndpoint: a.LogEndpoint, LogDialAddress: a.LogDialAddress, Credential: cred, Limiter: provider.NewLimiter(limitsOf(n))}
 			client, err := alibaba.NewClient(co)
 			if err != nil {
 				return nil, fmt.Errorf("node %s: %w", n.Name, err)
@@ -87,7 +89,7 @@ func Backends(getenv func(string) string) Registry {
 				Role: a.Role, LogProject: a.LogProject, LogStore: a.LogStore}), nil
 		},
 		lambda.Name: func(ctx context.Context, n *config.Node) (provider.Backend, error) {
-			o := lambda.Options{Region: n.Region}
+			o := lambda.Options{Region: n.Region, HTTPClient: throttledClient(n)}
 			if l := n.Lambda; l != nil {
 				o.Endpoint, o.DefaultRole, o.ECRPullThroughPrefix = l.Endpoint, l.ExecutionRoleArn, l.ECRPullThroughPrefix
 			}
@@ -202,11 +204,36 @@ func (r Registry) Names() []string {
 	return names
 }
 
-// New builds the backend a node names.
+// New builds the backend a node names, behind the node's limits: a bound
+// on operations in flight and retries of transient errors (the factories
+// put the rate limit on each HTTP request).
 func (r Registry) New(ctx context.Context, n *config.Node) (provider.Backend, error) {
 	f, ok := r[n.Cloud]
 	if !ok {
 		return nil, fmt.Errorf("node %s: no backend named %q", n.Name, n.Cloud)
 	}
-	return f(ctx, n)
+	b, err := f(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	return provider.Limit(b, limitsOf(n)), nil
+}
+
+// limitsOf reads the node's limits (defaulted by config.SetDefaults).
+func limitsOf(n *config.Node) provider.Limits {
+	l := config.DefaultLimits(n.Cloud)
+	if n.Limits != nil {
+		l = *n.Limits
+	}
+	out := provider.Limits{QPS: l.QPS, Burst: l.Burst, MaxConcurrent: l.MaxConcurrent}
+	if l.MaxRetries != nil {
+		out.MaxRetries = *l.MaxRetries
+	}
+	return out
+}
+
+// throttledClient is an HTTP client whose requests wait for the node's rate
+// limit.
+func throttledClient(n *config.Node) *http.Client {
+	return &http.Client{Transport: provider.Throttle(provider.NewLimiter(limitsOf(n)), nil)}
 }

@@ -30,11 +30,27 @@ const (
 	DefaultLogLevel               = "info"
 	DefaultLogFormat              = "text"
 	DefaultWorkers                = 10
+	// DefaultMaxConcurrent bounds a node's cloud operations in flight.
+	DefaultMaxConcurrent = 16
+	// DefaultMaxRetries is how often a transient cloud error is retried.
+	DefaultMaxRetries = 5
 )
 
 // DefaultHealthCheckInterval is how often a node pings its cloud to drive
 // the node's Ready condition.
 var DefaultHealthCheckInterval = metav1.Duration{Duration: 10 * time.Second}
+
+// Leader election defaults: a standby takes over within 12 s + 2 s of the
+// leader's last renewal.
+var (
+	DefaultLeaseDuration = metav1.Duration{Duration: 12 * time.Second}
+	DefaultRenewDeadline = metav1.Duration{Duration: 8 * time.Second}
+	DefaultRetryPeriod   = metav1.Duration{Duration: 2 * time.Second}
+)
+
+// DefaultLeaderElectionNamespace holds the Lease when the pod's namespace
+// is not known.
+const DefaultLeaderElectionNamespace = "kube-system"
 
 // DefaultResyncInterval is how often stable functions are confirmed.
 var DefaultResyncInterval = metav1.Duration{Duration: time.Minute}
@@ -64,6 +80,26 @@ type Config struct {
 	TLS TLS `json:"tls"`
 	// Nodes are the virtual nodes this process registers.
 	Nodes []Node `json:"nodes"`
+	// LeaderElection lets several replicas run with the same config: one
+	// leads and runs the nodes, the others stand by.
+	LeaderElection LeaderElection `json:"leaderElection"`
+}
+
+// LeaderElection configures the Lease that picks the one replica running
+// the nodes. The standby takes over at most LeaseDuration + RetryPeriod
+// after the leader stops renewing; a leader that stops cleanly releases the
+// Lease at once.
+type LeaderElection struct {
+	Enabled bool `json:"enabled,omitempty"`
+	// Namespace and Name of the Lease (default: the pod's namespace, else
+	// kube-system; faas-kubelet-<first node's name>).
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name,omitempty"`
+	// LeaseDuration, RenewDeadline and RetryPeriod are client-go's leader
+	// election timings.
+	LeaseDuration metav1.Duration `json:"leaseDuration,omitempty"`
+	RenewDeadline metav1.Duration `json:"renewDeadline,omitempty"`
+	RetryPeriod   metav1.Duration `json:"retryPeriod,omitempty"`
 }
 
 // Log configures the process logger.
@@ -114,6 +150,9 @@ type Node struct {
 	// ResyncInterval is how often stable functions are confirmed against
 	// the cloud by a paged listing.
 	ResyncInterval metav1.Duration `json:"resyncInterval,omitempty"`
+	// Limits bound the node's calls to its cloud; the defaults depend on the
+	// cloud (DefaultLimits).
+	Limits *Limits `json:"limits,omitempty"`
 	// Memory configures the in-memory test backend (cloud "memory").
 	Memory *MemoryBackend `json:"memory,omitempty"`
 	// Lambda configures the AWS Lambda backend (cloud "aws-lambda").
@@ -191,6 +230,19 @@ type Lambda struct {
 	// ECRPullThroughPrefix lets pods use public images through an ECR
 	// pull-through cache (<account>.dkr.ecr.<region>.amazonaws.com/<prefix>).
 	ECRPullThroughPrefix string `json:"ecrPullThroughPrefix,omitempty"`
+}
+
+// Limits bound one node's calls to its cloud.
+type Limits struct {
+	// QPS and Burst are a token bucket for every HTTP request to the cloud.
+	QPS   float64 `json:"qps,omitempty"`
+	Burst int     `json:"burst,omitempty"`
+	// MaxConcurrent bounds the cloud operations in flight at once.
+	MaxConcurrent int `json:"maxConcurrent,omitempty"`
+	// MaxRetries is how often an operation that met throttling, a server
+	// error or no answer is tried again, with jittered exponential backoff
+	// (from 200 ms, doubling to 30 s, never sooner than Retry-After).
+	MaxRetries *int `json:"maxRetries,omitempty"`
 }
 
 // Taint is the node taint pods must tolerate.

@@ -22,6 +22,22 @@ func (c *Config) SetDefaults() {
 	for i := range c.Nodes {
 		c.Nodes[i].setDefaults(i)
 	}
+	le := &c.LeaderElection
+	if le.Namespace == "" {
+		le.Namespace = DefaultLeaderElectionNamespace
+	}
+	if le.Name == "" && len(c.Nodes) > 0 {
+		le.Name = "faas-kubelet-" + c.Nodes[0].Name
+	}
+	if le.LeaseDuration.Duration == 0 {
+		le.LeaseDuration = DefaultLeaseDuration
+	}
+	if le.RenewDeadline.Duration == 0 {
+		le.RenewDeadline = DefaultRenewDeadline
+	}
+	if le.RetryPeriod.Duration == 0 {
+		le.RetryPeriod = DefaultRetryPeriod
+	}
 }
 
 func (n *Node) setDefaults(index int) {
@@ -69,6 +85,44 @@ func (n *Node) setDefaults(index int) {
 	if n.ResyncInterval.Duration == 0 {
 		n.ResyncInterval = DefaultResyncInterval
 	}
+	d := DefaultLimits(n.Cloud)
+	if n.Limits == nil {
+		n.Limits = &Limits{}
+	}
+	if n.Limits.QPS == 0 {
+		n.Limits.QPS = d.QPS
+	}
+	if n.Limits.Burst == 0 {
+		n.Limits.Burst = d.Burst
+	}
+	if n.Limits.MaxConcurrent == 0 {
+		n.Limits.MaxConcurrent = d.MaxConcurrent
+	}
+	if n.Limits.MaxRetries == nil {
+		n.Limits.MaxRetries = d.MaxRetries
+	}
+}
+
+// DefaultLimits are each cloud's client-side limits, set below the cloud's
+// documented default quotas so that one node never gets its account
+// throttled: Lambda allows 15 control-plane requests/s per region
+// (GetFunction 100/s); Azure Resource Manager refills a subscription's
+// write bucket at 10/s and its read bucket at 25/s; Function Compute is
+// kept at a similar rate. The in-memory test backend is unlimited.
+func DefaultLimits(cloud string) Limits {
+	retries := DefaultMaxRetries
+	l := Limits{QPS: 10, Burst: 20, MaxConcurrent: DefaultMaxConcurrent, MaxRetries: &retries}
+	switch cloud {
+	case "aws-lambda":
+		l.QPS, l.Burst = 12, 15
+	case "azure-functions":
+		l.QPS, l.Burst = 8, 20
+	case "alibaba-fc":
+		l.QPS, l.Burst = 10, 20
+	case "memory":
+		l.QPS, l.Burst = 0, 0 // unlimited
+	}
+	return l
 }
 
 func bracketIPv6(addr string) string {

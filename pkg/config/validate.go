@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net"
 	"net/url"
 	"slices"
@@ -41,6 +42,16 @@ func (c *Config) Validate(clouds []string) field.ErrorList {
 	tlsPath := field.NewPath("tls")
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		errs = append(errs, field.Required(tlsPath.Child("keyFile"), "certFile and keyFile go together: give both, or neither for a self-signed certificate"))
+	}
+	if le := c.LeaderElection; le.Enabled {
+		lp := field.NewPath("leaderElection")
+		if !(le.LeaseDuration.Duration > le.RenewDeadline.Duration && le.RenewDeadline.Duration > le.RetryPeriod.Duration && le.RetryPeriod.Duration > 0) {
+			errs = append(errs, field.Invalid(lp, fmt.Sprintf("%s/%s/%s", le.LeaseDuration.Duration, le.RenewDeadline.Duration, le.RetryPeriod.Duration),
+				"want leaseDuration > renewDeadline > retryPeriod > 0"))
+		}
+		for _, msg := range validation.IsDNS1123Subdomain(le.Name) {
+			errs = append(errs, field.Invalid(lp.Child("name"), le.Name, msg))
+		}
 	}
 	nodesPath := field.NewPath("nodes")
 	if len(c.Nodes) == 0 {
@@ -175,6 +186,21 @@ func (n *Node) validate(p *field.Path, clouds []string) field.ErrorList {
 		}
 	}
 	errs = append(errs, n.validateAlibaba(p)...)
+	if l := n.Limits; l != nil {
+		lp := p.Child("limits")
+		if l.QPS < 0 {
+			errs = append(errs, field.Invalid(lp.Child("qps"), l.QPS, "must not be negative (0: unlimited)"))
+		}
+		if l.QPS > 0 && l.Burst < 1 {
+			errs = append(errs, field.Invalid(lp.Child("burst"), l.Burst, "must be at least 1"))
+		}
+		if l.MaxConcurrent < 1 {
+			errs = append(errs, field.Invalid(lp.Child("maxConcurrent"), l.MaxConcurrent, "must be at least 1"))
+		}
+		if l.MaxRetries != nil && (*l.MaxRetries < 0 || *l.MaxRetries > 20) {
+			errs = append(errs, field.Invalid(lp.Child("maxRetries"), *l.MaxRetries, "must be between 0 and 20"))
+		}
+	}
 	if n.ResyncInterval.Duration <= 0 {
 		errs = append(errs, field.Invalid(p.Child("resyncInterval"), n.ResyncInterval.Duration.String(), "must be greater than 0"))
 	}

@@ -439,10 +439,12 @@ func mapError(op string, err error) error {
 	}
 	var se *tea.SDKError
 	if !errors.As(err, &se) || tea.IntValue(se.StatusCode) == 0 {
+		// No answer from Function Compute (the SDK wraps network errors
+		// without a status): worth another try.
 		if se != nil {
-			return fmt.Errorf("function compute %s: %s", op, strings.TrimSpace(tea.StringValue(se.Message)))
+			return provider.Transient(fmt.Errorf("function compute %s: %s", op, strings.TrimSpace(tea.StringValue(se.Message))), 0, false)
 		}
-		return fmt.Errorf("function compute %s: %w", op, err)
+		return provider.Transient(fmt.Errorf("function compute %s: %w", op, err), 0, false)
 	}
 	e := &apiError{Op: op, Status: tea.IntValue(se.StatusCode), Code: tea.StringValue(se.Code)}
 	var body map[string]any
@@ -457,11 +459,15 @@ func mapError(op string, err error) error {
 	if e.Message == "" {
 		e.Message = strings.TrimSpace(tea.StringValue(se.Message))
 	}
-	switch e.Status {
-	case http.StatusNotFound:
+	switch {
+	case e.Status == http.StatusNotFound:
 		return errdefs.AsNotFound(e)
-	case http.StatusBadRequest:
+	case e.Status == http.StatusBadRequest:
 		return errdefs.AsInvalidInput(fmt.Errorf("function compute %s refused the function: %s: %s", op, e.Code, e.Message))
+	case e.Status == http.StatusTooManyRequests || e.Status >= 500:
+		// The SDK keeps no headers on errors, so Retry-After is not known:
+		// the limiter's backoff decides.
+		return provider.Transient(e, 0, e.Status == http.StatusTooManyRequests)
 	}
 	return e
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
@@ -13,6 +14,9 @@ import (
 	"github.com/alibabacloud-go/tea/tea"
 	sls "github.com/aliyun/aliyun-log-go-sdk"
 	"github.com/aliyun/credentials-go/credentials"
+	"golang.org/x/time/rate"
+
+	"github.com/faas-kubelet/faas-kubelet/provider"
 )
 
 // ClientOptions say where the clients go and how they sign requests.
@@ -31,6 +35,43 @@ type ClientOptions struct {
 	// Credential signs requests: Alibaba's default chain or static keys
 	// (see StaticCredential).
 	Credential credentials.Credential
+	// Limiter is the node's client-side rate limit, shared by Function
+	// Compute and Log Service requests; nil: none.
+	Limiter *rate.Limiter
+}
+
+func (o *ClientOptions) transport(dialAddress string) http.RoundTripper {
+	var rt http.RoundTripper = baseTransport(dialAddress)
+	if o.Limiter != nil {
+		rt = provider.Throttle(o.Limiter, rt)
+	}
+	return rt
+}
+
+// daraClient sends Function Compute's requests through the node's
+// transport. The SDK hands each call a fresh transport and keeps its read
+// timeout to itself, so the timeouts are ours: invocations may run as long
+// as a function may.
+type daraClient struct{ rt http.RoundTripper }
+
+func (d *daraClient) Call(req *http.Request, _ *http.Transport) (*http.Response, error) {
+	timeout := readTimeout
+	if strings.HasSuffix(req.URL.Path, "/invocations") {
+		timeout = invokeTimeout
+	}
+	return (&http.Client{Transport: d.rt, Timeout: timeout}).Do(req)
+}
+
+func baseTransport(dialAddress string) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	d := &net.Dialer{Timeout: connectTimeout}
+	t.DialContext = d.DialContext
+	if dialAddress != "" {
+		t.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, network, dialAddress)
+		}
+	}
+	return t
 }
 
 // NewClient builds the Function Compute 2.0 client. Requests are signed
@@ -44,11 +85,13 @@ func NewClient(o ClientOptions) (*fc.Client, error) {
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("function compute endpoint %q is not a URL", ep)
 	}
+	rt := o.transport("")
 	return fc.NewClient(&openapi.Config{
 		Credential: o.Credential,
 		Endpoint:   tea.String(u.Host),
 		Protocol:   tea.String(u.Scheme),
 		RegionId:   tea.String(o.Region),
+		HttpClient: &daraClient{rt: rt},
 	})
 }
 
@@ -62,18 +105,7 @@ func NewLogsClient(o ClientOptions) sls.ClientInterface {
 	// The SDK retries 5xx answers for 90 s by default: long enough to make
 	// kubectl logs look hung. A follow polls again anyway.
 	c.SetRetryTimeout(10 * time.Second)
-	if o.LogDialAddress != "" {
-		addr := o.LogDialAddress
-		d := &net.Dialer{Timeout: connectTimeout}
-		c.SetHTTPClient(&http.Client{
-			Timeout: readTimeout,
-			Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-				return d.DialContext(ctx, network, addr)
-			}},
-		})
-	} else {
-		c.SetHTTPClient(&http.Client{Timeout: readTimeout})
-	}
+	c.SetHTTPClient(&http.Client{Timeout: readTimeout, Transport: o.transport(o.LogDialAddress)})
 	return c
 }
 

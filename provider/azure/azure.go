@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
@@ -294,13 +296,36 @@ func mapError(op string, err error) error {
 	var re *azcore.ResponseError
 	if errors.As(err, &re) {
 		wrapped := fmt.Errorf("azure %s: %s (HTTP %d)", op, re.ErrorCode, re.StatusCode)
-		switch re.StatusCode {
-		case http.StatusNotFound:
+		switch {
+		case re.StatusCode == http.StatusNotFound:
 			return errdefs.AsNotFound(wrapped)
-		case http.StatusBadRequest:
+		case re.StatusCode == http.StatusBadRequest:
 			return errdefs.AsInvalidInput(fmt.Errorf("azure %s refused the function app: %s: %w", op, re.ErrorCode, err))
+		case re.StatusCode == http.StatusTooManyRequests || re.StatusCode >= 500:
+			var h http.Header
+			if re.RawResponse != nil {
+				h = re.RawResponse.Header
+			}
+			return provider.Transient(fmt.Errorf("%w: %w", wrapped, err), retryAfter(h), re.StatusCode == http.StatusTooManyRequests)
 		}
 		return fmt.Errorf("%w: %w", wrapped, err)
 	}
-	return fmt.Errorf("azure %s: %w", op, err)
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("azure %s: %w", op, err)
+	}
+	return provider.Transient(fmt.Errorf("azure %s: %w", op, err), 0, false) // no answer
+}
+
+// retryAfter reads ARM's retry-after-ms (or x-ms-retry-after-ms) and
+// Retry-After (seconds) headers.
+func retryAfter(h http.Header) time.Duration {
+	for _, k := range []string{"retry-after-ms", "x-ms-retry-after-ms"} {
+		if n, err := strconv.Atoi(h.Get(k)); err == nil {
+			return time.Duration(n) * time.Millisecond
+		}
+	}
+	if n, err := strconv.Atoi(h.Get("Retry-After")); err == nil {
+		return time.Duration(n) * time.Second
+	}
+	return 0
 }

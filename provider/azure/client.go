@@ -83,6 +83,9 @@ func armOptions(o ClientOptions) *arm.ClientOptions {
 	if o.HTTPClient != nil {
 		opts.Transport = o.HTTPClient
 	}
+	// Retries are the core's (provider.Limited), which knows which calls
+	// are idempotent; the SDK's own would multiply them.
+	opts.Retry.MaxRetries = -1
 	return opts
 }
 

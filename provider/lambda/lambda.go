@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	sdk "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/smithy-go"
@@ -80,6 +82,9 @@ func New(api API, logs LogsAPI, opts Options) *Backend {
 func NewClient(cfg aws.Config, o Options) *sdk.Client {
 	return sdk.NewFromConfig(cfg, func(so *sdk.Options) {
 		so.Region = o.Region
+		// Retries are the core's (provider.Limited), which knows which calls
+		// are idempotent; the SDK's own would multiply them.
+		so.RetryMaxAttempts = 1
 		if o.Endpoint != "" {
 			so.BaseEndpoint = aws.String(o.Endpoint)
 		}
@@ -250,7 +255,9 @@ func codeID(c *types.FunctionConfiguration, code *types.FunctionCodeLocation) st
 }
 
 // mapError turns SDK errors into errdefs at the edge: missing functions are
-// NotFound, refused parameters InvalidInput; the rest keep their cause.
+// NotFound, refused parameters InvalidInput; throttling (429), server errors
+// (5xx) and calls that got no answer are provider.Transient, with the wait
+// Lambda asked for; the rest keep their cause.
 func mapError(op string, err error) error {
 	if err == nil {
 		return nil
@@ -265,10 +272,36 @@ func mapError(op string, err error) error {
 		return errdefs.AsNotFound(fmt.Errorf("lambda %s: %w", op, err))
 	case errors.As(err, &ipv):
 		return errdefs.AsInvalidInput(fmt.Errorf("lambda %s refused the function: %s", op, aws.ToString(ipv.Message)))
-	case errors.As(err, &api):
-		return fmt.Errorf("lambda %s: %s: %s: %w", op, api.ErrorCode(), api.ErrorMessage(), err)
 	}
-	return fmt.Errorf("lambda %s: %w", op, err)
+	wrapped := fmt.Errorf("lambda %s: %w", op, err)
+	if errors.As(err, &api) {
+		wrapped = fmt.Errorf("lambda %s: %s: %s: %w", op, api.ErrorCode(), api.ErrorMessage(), err)
+	}
+	var re *awshttp.ResponseError
+	switch {
+	case errors.As(err, &re):
+		if status := re.HTTPStatusCode(); status == http.StatusTooManyRequests || status >= 500 {
+			return provider.Transient(wrapped, retryAfter(err, re.Response.Header), status == http.StatusTooManyRequests)
+		}
+	case !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && api == nil:
+		return provider.Transient(wrapped, 0, false) // no answer: the endpoint was not reached
+	}
+	return wrapped
+}
+
+// retryAfter is Lambda's RetryAfterSeconds on throttling, else the
+// Retry-After header.
+func retryAfter(err error, h http.Header) time.Duration {
+	var tmr *types.TooManyRequestsException
+	if errors.As(err, &tmr) {
+		if n, convErr := strconv.Atoi(aws.ToString(tmr.RetryAfterSeconds)); convErr == nil {
+			return time.Duration(n) * time.Second
+		}
+	}
+	if n, convErr := strconv.Atoi(h.Get("Retry-After")); convErr == nil {
+		return time.Duration(n) * time.Second
+	}
+	return 0
 }
 
 // Invoke calls the function synchronously (RequestResponse).

@@ -1,0 +1,219 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"time"
+
+	"github.com/virtual-kubelet/virtual-kubelet/log"
+	"golang.org/x/time/rate"
+
+	"github.com/faas-kubelet/faas-kubelet/provider/translate"
+)
+
+// TransientError marks a cloud error worth trying again: throttling (429),
+// a server error (5xx) or no answer at all. Backends wrap such errors at
+// their edge with Transient; the core's limiter retries them.
+type TransientError struct {
+	Err error
+	// After is the wait the cloud asked for (Retry-After), zero if none.
+	After time.Duration
+	// Throttled says the cloud refused the call before doing anything, so
+	// even a call that is not idempotent (an invocation) may be repeated.
+	Throttled bool
+}
+
+func (e *TransientError) Error() string { return e.Err.Error() }
+func (e *TransientError) Unwrap() error { return e.Err }
+
+// Transient wraps err as a TransientError (nil stays nil).
+func Transient(err error, after time.Duration, throttled bool) error {
+	if err == nil {
+		return nil
+	}
+	return &TransientError{Err: err, After: after, Throttled: throttled}
+}
+
+// Limits bound what one node asks of its cloud.
+type Limits struct {
+	// QPS and Burst are a token bucket shared by every HTTP request to the
+	// cloud (see Throttle): a Deploy may make several.
+	QPS   float64
+	Burst int
+	// MaxConcurrent bounds the calls in flight at once.
+	MaxConcurrent int
+	// MaxRetries is how often a transient error is retried (0: never).
+	MaxRetries int
+	// BaseDelay is the first wait between attempts; it doubles up to
+	// MaxDelay, with full jitter, and is never shorter than the cloud's
+	// Retry-After.
+	BaseDelay, MaxDelay time.Duration
+}
+
+// Limited is a Backend whose calls go through a bound on concurrency and
+// retries of transient errors (the rate limit sits below, on each HTTP
+// request: see Throttle). Deploy, Delete, Get, List,
+// Tag and Ping are idempotent and retried on any transient error; Invoke
+// runs user code, so it is retried only when the cloud throttled it before
+// it ran; Logs is not retried (kubectl logs answers at once, and a follow
+// polls again).
+type Limited struct {
+	b     Backend
+	l     Limits
+	slots chan struct{}
+	// sleep waits, or returns ctx's error; tests replace it.
+	sleep func(ctx context.Context, d time.Duration) error
+}
+
+var _ Backend = (*Limited)(nil)
+
+// Limit wraps b with l.
+func Limit(b Backend, l Limits) *Limited {
+	if l.MaxConcurrent <= 0 {
+		l.MaxConcurrent = 1 << 20
+	}
+	if l.BaseDelay <= 0 {
+		l.BaseDelay = 200 * time.Millisecond
+	}
+	if l.MaxDelay < l.BaseDelay {
+		l.MaxDelay = 30 * time.Second
+	}
+	return &Limited{b: b, l: l, slots: make(chan struct{}, min(l.MaxConcurrent, 1<<16)), sleep: sleepCtx}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// do runs call under the limits; retryable says which transient errors may
+// be retried.
+func (l *Limited) do(ctx context.Context, op string, retryable func(*TransientError) bool, call func() error) error {
+	for attempt := 0; ; attempt++ {
+		select {
+		case l.slots <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		err := call()
+		<-l.slots
+		var te *TransientError
+		if err == nil || !errors.As(err, &te) || !retryable(te) || attempt >= l.l.MaxRetries {
+			return err
+		}
+		wait := l.backoff(attempt, te.After)
+		log.G(ctx).WithError(err).WithField("op", op).WithField("retryIn", wait.String()).Debug("transient cloud error")
+		if err := l.sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// backoff is full jitter over BaseDelay·2^attempt capped at MaxDelay, and
+// at least what the cloud asked for.
+func (l *Limited) backoff(attempt int, after time.Duration) time.Duration {
+	ceiling := l.l.MaxDelay
+	if attempt < 30 {
+		ceiling = min(l.l.BaseDelay<<attempt, l.l.MaxDelay)
+	}
+	d := time.Duration(rand.Int64N(int64(ceiling) + 1))
+	return max(d, after)
+}
+
+func anyTransient(*TransientError) bool        { return true }
+func throttledOnly(te *TransientError) bool { return te.Throttled }
+
+// Cloud names the wrapped backend.
+func (l *Limited) Cloud() string { return l.b.Cloud() }
+
+// Ping checks the cloud. It is not retried: the node's health loop pings
+// again.
+func (l *Limited) Ping(ctx context.Context) error {
+	return l.do(ctx, "Ping", func(*TransientError) bool { return false }, func() error { return l.b.Ping(ctx) })
+}
+
+// Deploy creates or adopts the function (idempotent, retried).
+func (l *Limited) Deploy(ctx context.Context, fn *translate.Function) (st *translate.FunctionState, err error) {
+	err = l.do(ctx, "Deploy", anyTransient, func() error { st, err = l.b.Deploy(ctx, fn); return err })
+	return st, err
+}
+
+// Delete removes the function (idempotent, retried).
+func (l *Limited) Delete(ctx context.Context, name string) error {
+	return l.do(ctx, "Delete", anyTransient, func() error { return l.b.Delete(ctx, name) })
+}
+
+// Get reads the function (retried).
+func (l *Limited) Get(ctx context.Context, name string) (st *translate.FunctionState, err error) {
+	err = l.do(ctx, "Get", anyTransient, func() error { st, err = l.b.Get(ctx, name); return err })
+	return st, err
+}
+
+// Logs opens the function's logs (not retried).
+func (l *Limited) Logs(ctx context.Context, name string, opts translate.LogOptions) (rc io.ReadCloser, err error) {
+	err = l.do(ctx, "Logs", func(*TransientError) bool { return false }, func() error { rc, err = l.b.Logs(ctx, name, opts); return err })
+	return rc, err
+}
+
+// Invoke runs the function; retried only when the cloud throttled the call
+// before running it.
+func (l *Limited) Invoke(ctx context.Context, name string, payload []byte) (inv *translate.Invocation, err error) {
+	err = l.do(ctx, "Invoke", throttledOnly, func() error { inv, err = l.b.Invoke(ctx, name, payload); return err })
+	return inv, err
+}
+
+// Tag merges tags (idempotent, retried).
+func (l *Limited) Tag(ctx context.Context, name string, tags map[string]string) error {
+	return l.do(ctx, "Tag", anyTransient, func() error { return l.b.Tag(ctx, name, tags) })
+}
+
+// List pages the node's functions (retried as a whole).
+func (l *Limited) List(ctx context.Context, node string) (out []translate.FunctionState, err error) {
+	err = l.do(ctx, "List", anyTransient, func() error { out, err = l.b.List(ctx, node); return err })
+	return out, err
+}
+
+// Unwrap returns the wrapped backend.
+func (l *Limited) Unwrap() Backend { return l.b }
+
+// Throttle returns a RoundTripper that waits for limiter before each request
+// (on the request's context) and then sends it with base (nil:
+// http.DefaultTransport). One limiter per node is shared by all of its
+// clients, so a node never exceeds its cloud's quota however many calls an
+// operation makes.
+func Throttle(limiter *rate.Limiter, base http.RoundTripper) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return &throttled{limiter: limiter, base: base}
+}
+
+// NewLimiter is the token bucket of l (QPS <= 0: unlimited).
+func NewLimiter(l Limits) *rate.Limiter {
+	if l.QPS <= 0 {
+		return rate.NewLimiter(rate.Inf, 1)
+	}
+	return rate.NewLimiter(rate.Limit(l.QPS), max(l.Burst, 1))
+}
+
+type throttled struct {
+	limiter *rate.Limiter
+	base    http.RoundTripper
+}
+
+func (t *throttled) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := t.limiter.Wait(req.Context()); err != nil {
+		return nil, fmt.Errorf("waiting for the client-side rate limit: %w", err)
+	}
+	return t.base.RoundTrip(req)
+}
