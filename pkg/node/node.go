@@ -113,7 +113,7 @@ func Run(ctx context.Context, opts Options) error {
 		},
 		nodeutil.AttachProviderRoutes(mux),
 		nodeutil.WithTLSConfig(func(tc *tls.Config) error {
-			tc.Certificates = []tls.Certificate{serving}
+			tc.GetCertificate = serving
 			return nil
 		}),
 	)
@@ -127,15 +127,21 @@ func Run(ctx context.Context, opts Options) error {
 	return nil
 }
 
-func servingCert(t config.TLS, c *config.Node) (tls.Certificate, error) {
+// servingCert returns the kubelet API's certificate source: the configured
+// files, reloaded when they are rotated, or a self-signed certificate.
+func servingCert(t config.TLS, c *config.Node) (func(*tls.ClientHelloInfo) (*tls.Certificate, error), error) {
 	if t.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		files, err := newCertFiles(t.CertFile, t.KeyFile)
 		if err != nil {
-			return cert, fmt.Errorf("loading kubelet serving certificate: %w", err)
+			return nil, err
 		}
-		return cert, nil
+		return files.GetCertificate, nil
 	}
-	return selfSigned([]string{c.Name, c.Address}, time.Now())
+	cert, err := selfSigned([]string{c.Name, c.Address}, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil }, nil
 }
 
 // webhookAuth authenticates as the kubelet does: client certificates signed

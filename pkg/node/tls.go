@@ -7,8 +7,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
 	"math/big"
 	"net"
+	"os"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -44,4 +48,62 @@ func selfSigned(hosts []string, now time.Time) (tls.Certificate, error) {
 		return tls.Certificate{}, err
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+}
+
+// certFiles serves the kubelet API's certificate from files and picks up a
+// rotated pair (cert-manager, a renewed Secret) at the next handshake
+// without a restart. A pair that does not load (a rotation half written)
+// leaves the previous certificate in use.
+type certFiles struct {
+	certFile, keyFile string
+
+	mu    sync.Mutex
+	cert  *tls.Certificate
+	stamp string
+}
+
+func newCertFiles(certFile, keyFile string) (*certFiles, error) {
+	c := &certFiles{certFile: certFile, keyFile: keyFile}
+	if err := c.reload(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// stampOf identifies the files' current contents by size and modification
+// time; a rotation changes it.
+func (c *certFiles) stampOf() string {
+	var b strings.Builder
+	for _, f := range []string{c.certFile, c.keyFile} {
+		st, err := os.Stat(f)
+		if err != nil {
+			return ""
+		}
+		fmt.Fprintf(&b, "%d/%d;", st.Size(), st.ModTime().UnixNano())
+	}
+	return b.String()
+}
+
+func (c *certFiles) reload() error {
+	stamp := c.stampOf()
+	cert, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
+	if err != nil {
+		return fmt.Errorf("loading kubelet serving certificate: %w", err)
+	}
+	c.cert, c.stamp = &cert, stamp
+	return nil
+}
+
+// GetCertificate returns the current pair, reloading it when the files
+// changed.
+func (c *certFiles) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if stamp := c.stampOf(); stamp != "" && stamp != c.stamp {
+		previous := c.cert
+		if err := c.reload(); err != nil {
+			c.cert = previous // keep serving; the next handshake tries again
+		}
+	}
+	return c.cert, nil
 }
