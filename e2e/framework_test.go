@@ -175,6 +175,9 @@ type kubeletOptions struct {
 	// alibabaEndpoint is the emulator's URL for cloud "alibaba-fc" (Function
 	// Compute and Log Service on one listener).
 	alibabaEndpoint string
+	// leaderElection turns on leader election, so that replicas started
+	// with the same config (k.replica) stand by.
+	leaderElection bool
 }
 
 // startKubelet writes a config for one node named after the test and runs
@@ -209,8 +212,12 @@ func startKubelet(t *testing.T, opts kubeletOptions) *kubelet {
 		backend = fmt.Sprintf("  credentials: {source: env}\n  alibaba:\n    accountId: %q\n    endpoint: %s\n    logProject: %s\n    logStore: %s\n    logEndpoint: %s\n    logDialAddress: %s\n",
 			alibabaemu.DefaultAccountID, opts.alibabaEndpoint, e2eLogProject, e2eLogStore, opts.alibabaEndpoint, strings.TrimPrefix(opts.alibabaEndpoint, "http://"))
 	}
+	election := ""
+	if opts.leaderElection {
+		election = "leaderElection: {enabled: true, namespace: kube-system}\n"
+	}
 	config := fmt.Sprintf(`log: {level: debug}
-tls:
+%stls:
   clientCAFile: %s
 nodes:
 - name: %s
@@ -222,7 +229,7 @@ nodes:
   resyncInterval: 2s
   capacity: {cpu: "123", memory: 456Gi, pods: "78"}
   labels: {e2e.faas-kubelet.io/test: "true"}
-%s`, cluster.env["FAAS_KUBELET_CLIENT_CA"], k.node, cloud, regionOf(cloud), cluster.env["FAAS_KUBELET_NODE_IP"], k.port, backend)
+%s`, election, cluster.env["FAAS_KUBELET_CLIENT_CA"], k.node, cloud, regionOf(cloud), cluster.env["FAAS_KUBELET_NODE_IP"], k.port, backend)
 	k.cfgPath = filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(k.cfgPath, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
@@ -276,6 +283,22 @@ func (k *kubelet) start(t *testing.T) {
 		k.exitErr = err
 		close(exited)
 	}()
+}
+
+// replica starts another process with k's config (a second replica of the
+// same nodes); cleanup stops it.
+func (k *kubelet) replica(t *testing.T, name string) *kubelet {
+	t.Helper()
+	r := &kubelet{cfgPath: k.cfgPath, node: k.node, port: k.port, faultFile: k.faultFile,
+		logFile: filepath.Join(filepath.Dir(k.logFile), name+".log")}
+	r.start(t)
+	t.Cleanup(func() {
+		r.stop(t)
+		if t.Failed() {
+			r.dumpLog(t)
+		}
+	})
+	return r
 }
 
 // kill ends the process with SIGKILL, as a crash would.

@@ -28,6 +28,9 @@ const (
 	EnvConfig      = "FAAS_KUBELET_CONFIG"
 	EnvKubeconfig  = "KUBECONFIG"
 	EnvNodeAddress = "VKUBELET_POD_IP"
+	// EnvPodNamespace is where the leader election Lease goes by default
+	// (set from the downward API in the Helm chart).
+	EnvPodNamespace = "POD_NAMESPACE"
 )
 
 type rootOptions struct {
@@ -83,7 +86,7 @@ func newConfigCommand(backends Registry, getenv func(string) string) *cobra.Comm
 		Short: "Check a config file and print every problem with its field path",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, err := loadConfig(file, "", backends); err != nil {
+			if _, err := loadConfig(file, "", getenv(EnvPodNamespace), backends); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: valid\n", file)
@@ -97,7 +100,7 @@ func newConfigCommand(backends Registry, getenv func(string) string) *cobra.Comm
 
 // loadConfig reads, defaults and validates the config; every problem is
 // reported with its field path.
-func loadConfig(path, address string, backends Registry) (*config.Config, error) {
+func loadConfig(path, address, podNamespace string, backends Registry) (*config.Config, error) {
 	if path == "" {
 		return nil, fmt.Errorf("no config file: pass --config FILE or set %s", EnvConfig)
 	}
@@ -109,6 +112,9 @@ func loadConfig(path, address string, backends Registry) (*config.Config, error)
 		if c.Nodes[i].Address == "" {
 			c.Nodes[i].Address = address
 		}
+	}
+	if c.LeaderElection.Namespace == "" {
+		c.LeaderElection.Namespace = podNamespace
 	}
 	c.SetDefaults()
 	if errs := c.Validate(backends.Names()); len(errs) > 0 {
@@ -122,7 +128,7 @@ func loadConfig(path, address string, backends Registry) (*config.Config, error)
 }
 
 func run(ctx context.Context, o *rootOptions, backends Registry, getenv func(string) string, stderr io.Writer) error {
-	c, err := loadConfig(o.configPath, o.address, backends)
+	c, err := loadConfig(o.configPath, o.address, getenv(EnvPodNamespace), backends)
 	if err != nil {
 		return err
 	}
@@ -146,7 +152,21 @@ func run(ctx context.Context, o *rootOptions, backends Registry, getenv func(str
 		return fmt.Errorf("kubernetes client: %w", err)
 	}
 	log.G(ctx).WithField("version", version.Version).WithField("nodes", len(c.Nodes)).Info("faas-kubelet starting")
+	runNodes := func(ctx context.Context) error { return runNodes(ctx, c, client, backends) }
+	if c.LeaderElection.Enabled {
+		err = lead(ctx, client, c.LeaderElection, identity(getenv), runNodes)
+	} else {
+		err = runNodes(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	log.G(ctx).Info("faas-kubelet stopped")
+	return nil
+}
 
+// runNodes runs every node of the config until ctx ends or one fails.
+func runNodes(ctx context.Context, c *config.Config, client kubernetes.Interface, backends Registry) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
@@ -174,8 +194,16 @@ func run(ctx context.Context, o *rootOptions, backends Registry, getenv func(str
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 		return cause
 	}
-	log.G(ctx).Info("faas-kubelet stopped")
 	return nil
+}
+
+// identity names this replica in the leader election Lease.
+func identity(getenv func(string) string) string {
+	host := getenv("HOSTNAME")
+	if host == "" {
+		host, _ = os.Hostname()
+	}
+	return fmt.Sprintf("%s_%d", host, os.Getpid())
 }
 
 func restConfig(kubeconfig string) (*rest.Config, error) {

@@ -66,7 +66,7 @@ func TestConfigFromEnvironment(t *testing.T) {
 
 func TestNodeAddressFromEnvironmentFillsMissingAddresses(t *testing.T) {
 	p := writeConfig(t, "nodes: [{name: a, cloud: memory, region: local}, {name: b, cloud: memory, region: local, address: 10.1.1.1}]\n")
-	c, err := loadConfig(p, "10.9.9.9", Backends(nil))
+	c, err := loadConfig(p, "10.9.9.9", "", Backends(nil))
 	if err != nil {
 		t.Fatal(err)
 	}

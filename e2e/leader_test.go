@@ -1,0 +1,100 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// leaseHolder is the identity holding the node's leader election Lease.
+func leaseHolder(t *testing.T, node string) string {
+	t.Helper()
+	out, _ := kubectl(t, "get", "lease", "-n", "kube-system", "faas-kubelet-"+node, "-o", "jsonpath={.spec.holderIdentity}")
+	return strings.TrimSpace(out)
+}
+
+func holds(holder string, k *kubelet) bool {
+	return strings.HasSuffix(holder, fmt.Sprintf("_%d", k.cmd.Process.Pid))
+}
+
+// Two replicas run for one node: one leads, the other stands by. Killing
+// the leader with SIGKILL hands the node to the standby within 20 s, with
+// every pod kept and no function created twice; a leader stopped with
+// SIGTERM releases the Lease, so the next replica takes over at once.
+func TestLeaderElectionHandsOverWithoutDuplicates(t *testing.T) {
+	emu := startEmulator(t)
+	a := startKubelet(t, kubeletOptions{cloud: "aws-lambda", lambdaEndpoint: emu.endpoint, leaderElection: true})
+	waitNodeReady(t, a.node, corev1.ConditionTrue, 30*time.Second)
+	b := a.replica(t, "replica-b")
+	ns := namespace(t)
+	applyYAML(t, ns, strings.Replace(helloDeployment, "replicas: 3", "replicas: 2", 1))
+	var before map[string]bool
+	eventually(t, 90*time.Second, "2 pods Running", func() (bool, string) {
+		var desc string
+		before, desc = runningPods(t, ns, "app=hello")
+		return len(before) == 2, desc
+	})
+	leader, standby := a, b
+	if h := leaseHolder(t, a.node); !holds(h, a) {
+		if !holds(h, b) {
+			t.Fatalf("lease held by %q, neither replica", h)
+		}
+		leader, standby = b, a
+	}
+
+	leader.kill(t)
+	killed := time.Now()
+	eventually(t, 20*time.Second, "the standby to take the Lease within 20 s of the leader's death", func() (bool, string) {
+		h := leaseHolder(t, a.node)
+		return holds(h, standby), h
+	})
+	t.Logf("takeover %.1f s after SIGKILL", time.Since(killed).Seconds())
+	waitNodeReady(t, a.node, corev1.ConditionTrue, 30*time.Second)
+	mustKubectl(t, "scale", "deployment/hello", "-n", ns, "--replicas=3")
+	eventually(t, 60*time.Second, "3 pods Running under the new leader, the first 2 kept", func() (bool, string) {
+		after, desc := runningPods(t, ns, "app=hello")
+		for uid := range before {
+			if !after[uid] {
+				return false, "lost " + uid + ": " + desc
+			}
+		}
+		return len(after) == 3, desc
+	})
+	onePerPod(t, emu, ns)
+
+	// A clean stop releases the Lease: the restarted replica leads at once.
+	standby.stop(t)
+	if h := leaseHolder(t, a.node); h != "" {
+		t.Errorf("after SIGTERM the Lease is still held by %q", h)
+	}
+	leader.start(t)
+	eventually(t, 10*time.Second, "the restarted replica to lead", func() (bool, string) {
+		h := leaseHolder(t, a.node)
+		return holds(h, leader), h
+	})
+	onePerPod(t, emu, ns)
+}
+
+// onePerPod checks that the emulator holds exactly one function per pod of
+// the Deployment, each tagged with its pod's UID.
+func onePerPod(t *testing.T, emu *emulator, ns string) {
+	t.Helper()
+	uids, desc := runningPods(t, ns, "app=hello")
+	fns := emu.functions(t)
+	seen := map[string]bool{}
+	for name, tags := range fns {
+		uid := tags["faas-kubelet.io/pod-uid"]
+		if !uids[uid] || seen[uid] {
+			t.Errorf("function %s belongs to %q: not exactly one function per pod (%s)", name, uid, desc)
+		}
+		seen[uid] = true
+	}
+	if len(fns) != len(uids) {
+		t.Errorf("%d functions for %d pods", len(fns), len(uids))
+	}
+}
