@@ -80,22 +80,9 @@ func (p *Provider) runJob(uid types.UID, name string) {
 			p.sleep(ctx, backoff)
 			continue
 		}
-		inv, err := p.opts.Backend.Invoke(ctx, name, payload)
-		switch {
-		case err != nil:
-			job.Message = "invoking: " + err.Error()
-		case inv.FunctionError != "":
-			job.Message = inv.FunctionError
-		default:
-			job.State, job.Message = translate.JobSucceeded, ""
-			p.finishJob(ctx, uid, name, job)
-			p.opts.Recorder.Eventf(pod, corev1.EventTypeNormal, "InvocationSucceeded", "function %s returned %d bytes", name, len(inv.Output))
-			return
-		}
-		p.opts.Recorder.Eventf(pod, corev1.EventTypeWarning, "InvocationFailed", "function %s: %s", name, job.Message)
-		if pod.Spec.RestartPolicy != corev1.RestartPolicyOnFailure {
-			job.State = translate.JobFailed
-			p.finishJob(ctx, uid, name, job)
+		// The invocation and the record of its outcome outlive a shutdown
+		// until Drain gives up on them: a graceful stop finishes them.
+		if !p.invoke(ctx, uid, name, pod, payload, &job) {
 			return
 		}
 		job.Restarts++
@@ -105,6 +92,33 @@ func (p *Provider) runJob(uid types.UID, name string) {
 		p.sleep(ctx, backoff)
 		backoff = min(backoff*2, jobMaxBackoff)
 	}
+}
+
+// invoke runs one attempt on the drain context and records a final outcome;
+// it returns whether the Job goes on (a failure under OnFailure).
+func (p *Provider) invoke(ctx context.Context, uid types.UID, name string, pod *corev1.Pod, payload []byte, job *translate.Job) bool {
+	p.invocations.Add(1)
+	defer p.invocations.Done()
+	dctx := log.WithLogger(p.drainCtx, log.G(ctx))
+	inv, err := p.opts.Backend.Invoke(dctx, name, payload)
+	switch {
+	case err != nil:
+		job.Message = "invoking: " + err.Error()
+	case inv.FunctionError != "":
+		job.Message = inv.FunctionError
+	default:
+		job.State, job.Message = translate.JobSucceeded, ""
+		p.finishJob(dctx, uid, name, *job)
+		p.opts.Recorder.Eventf(pod, corev1.EventTypeNormal, "InvocationSucceeded", "function %s returned %d bytes", name, len(inv.Output))
+		return false
+	}
+	p.opts.Recorder.Eventf(pod, corev1.EventTypeWarning, "InvocationFailed", "function %s: %s", name, job.Message)
+	if pod.Spec.RestartPolicy != corev1.RestartPolicyOnFailure {
+		job.State = translate.JobFailed
+		p.finishJob(dctx, uid, name, *job)
+		return false
+	}
+	return true
 }
 
 // finishJob records the outcome in the function's tags, then in the pod.

@@ -72,6 +72,11 @@ type Provider struct {
 	notify func(*corev1.Pod)
 	// runCtx bounds background work (the tracker, Jobs); set by NotifyPods.
 	runCtx context.Context
+	// drainCtx carries invocations in flight and the recording of their
+	// outcome past runCtx's end, until Drain gives up on them.
+	drainCtx    context.Context
+	stopDrain   context.CancelFunc
+	invocations sync.WaitGroup
 }
 
 // podRecord is what the core knows of one pod, keyed by the pod's UID.
@@ -116,12 +121,15 @@ func New(opts Options) (*Provider, error) {
 	if opts.ServiceAccountAnnotations == nil {
 		opts.ServiceAccountAnnotations = func(string, string) map[string]string { return nil }
 	}
+	drainCtx, stopDrain := context.WithCancel(context.Background())
 	return &Provider{
-		opts:    opts,
-		started: opts.Now(),
-		pods:    map[types.UID]*podRecord{},
-		notify:  func(*corev1.Pod) {},
-		runCtx:  context.Background(),
+		opts:      opts,
+		started:   opts.Now(),
+		pods:      map[types.UID]*podRecord{},
+		notify:    func(*corev1.Pod) {},
+		runCtx:    context.Background(),
+		drainCtx:  drainCtx,
+		stopDrain: stopDrain,
 	}, nil
 }
 
@@ -342,6 +350,23 @@ func (p *Provider) GetPods(ctx context.Context) ([]*corev1.Pod, error) {
 		out = append(out, pod)
 	}
 	return out, nil
+}
+
+// Drain waits, at most grace, for invocations in flight to finish and their
+// outcome to be recorded, once the node has stopped (runCtx ended: no new
+// attempt starts). Those still running after grace are cut off; their pods
+// are reported "outcome unknown" by the next start (at-most-once). It
+// returns whether everything finished.
+func (p *Provider) Drain(grace time.Duration) bool {
+	done := make(chan struct{})
+	go func() { p.invocations.Wait(); close(done) }()
+	defer p.stopDrain()
+	select {
+	case <-done:
+		return true
+	case <-time.After(grace):
+		return false
+	}
 }
 
 // NotifyPods registers the callback that receives status changes and

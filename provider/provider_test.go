@@ -553,3 +553,67 @@ func TestReportedPodKeepsTheFunctionURLAnnotation(t *testing.T) {
 		t.Errorf("reported pod annotations = %v", last.Annotations)
 	}
 }
+
+// slowInvoke holds each invocation until released or its context ends.
+type slowInvoke struct {
+	fakeBackend
+	started chan struct{}
+	release chan struct{}
+}
+
+func (s *slowInvoke) Invoke(ctx context.Context, name string, payload []byte) (*translate.Invocation, error) {
+	close(s.started)
+	select {
+	case <-s.release:
+		return &translate.Invocation{Output: payload}, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// A graceful stop lets an invocation in flight finish and records its
+// outcome; one that outlasts the grace period is cut off, its recorded
+// state left "running" so the next start reports the outcome unknown.
+func TestDrainFinishesInvocationsInFlight(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		finish    bool
+		wantState string
+	}{{"finishes within the grace period", true, translate.JobSucceeded}, {"cut off after the grace period", false, translate.JobRunning}} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := &slowInvoke{started: make(chan struct{}), release: make(chan struct{})}
+			p, err := New(Options{NodeName: "vk", Backend: b, Now: func() time.Time { return now }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, stop := context.WithCancel(context.Background())
+			p.NotifyPods(ctx, func(*corev1.Pod) {})
+			if err := p.CreatePod(context.Background(), jobPod("j1", corev1.RestartPolicyNever)); err != nil {
+				t.Fatal(err)
+			}
+			<-b.started
+			stop() // SIGTERM: the node stops
+			grace := 50 * time.Millisecond
+			if tc.finish {
+				grace = 5 * time.Second
+				go func() { time.Sleep(20 * time.Millisecond); close(b.release) }()
+			}
+			if got := p.Drain(grace); got != tc.finish {
+				t.Errorf("Drain = %v, want %v", got, tc.finish)
+			}
+			deadline := time.Now().Add(2 * time.Second)
+			for {
+				b.mu.Lock()
+				state := b.tags[translate.TagJobState]
+				b.mu.Unlock()
+				if state == tc.wantState || time.Now().After(deadline) {
+					if state != tc.wantState {
+						t.Errorf("recorded job state %q, want %q", state, tc.wantState)
+					}
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
+	}
+}

@@ -29,8 +29,11 @@ func lead(ctx context.Context, client kubernetes.Interface, c config.LeaderElect
 		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
 	}
 	logger := log.G(ctx).WithField("lease", c.Namespace+"/"+c.Name).WithField("identity", id)
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// The election runs on its own context, ended only once the nodes have
+	// stopped and drained: the Lease is held until then, so no standby runs
+	// the nodes while this replica still finishes invocations.
+	electCtx, stopElection := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopElection()
 	var leading atomic.Bool
 	done := make(chan error, 1)
 	elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
@@ -44,8 +47,12 @@ func lead(ctx context.Context, client kubernetes.Interface, c config.LeaderElect
 			OnStartedLeading: func(lctx context.Context) {
 				leading.Store(true)
 				logger.Info("leading: running the nodes")
-				done <- run(lctx)
-				cancel() // the nodes stopped on their own: release the Lease
+				nodesCtx, stopNodes := context.WithCancel(lctx)
+				stop := context.AfterFunc(ctx, stopNodes)
+				done <- run(nodesCtx)
+				stop()
+				stopNodes()
+				stopElection() // release the Lease
 			},
 			OnStoppedLeading: func() {
 				if leading.Load() {
@@ -62,10 +69,16 @@ func lead(ctx context.Context, client kubernetes.Interface, c config.LeaderElect
 	if err != nil {
 		return fmt.Errorf("leader election: %w", err)
 	}
-	// Run returns when ctx ends (the Lease is released), when the nodes
-	// stop, or when renewing the Lease fails; then the nodes' context is
-	// cancelled.
-	elector.Run(runCtx)
+	// A standby stops at once.
+	unwatch := context.AfterFunc(ctx, func() {
+		if !leading.Load() {
+			stopElection()
+		}
+	})
+	defer unwatch()
+	// Run returns when the election is stopped (the Lease is released) or
+	// when renewing the Lease fails; then the nodes' context is cancelled.
+	elector.Run(electCtx)
 	if !leading.Load() {
 		return nil // stopped while standing by
 	}

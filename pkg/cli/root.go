@@ -182,7 +182,7 @@ func runNodes(ctx context.Context, c *config.Config, client kubernetes.Interface
 			defer wg.Done()
 			err := node.Run(ctx, node.Options{
 				Node: n, TLS: c.TLS, Client: client, Backend: backend,
-				Workers: c.Workers, KubeletVersion: version.KubeletVersion(),
+				Workers: c.Workers, KubeletVersion: version.KubeletVersion(), ShutdownGrace: c.ShutdownGracePeriod.Duration,
 			})
 			if err != nil {
 				cancel(err)

@@ -48,6 +48,10 @@ var (
 	DefaultRetryPeriod   = metav1.Duration{Duration: 2 * time.Second}
 )
 
+// DefaultShutdownGracePeriod fits in Kubernetes' default 30 s termination
+// grace period with room for the Lease release.
+var DefaultShutdownGracePeriod = metav1.Duration{Duration: 10 * time.Second}
+
 // DefaultLeaderElectionNamespace holds the Lease when the pod's namespace
 // is not known.
 const DefaultLeaderElectionNamespace = "kube-system"
@@ -83,6 +87,9 @@ type Config struct {
 	// LeaderElection lets several replicas run with the same config: one
 	// leads and runs the nodes, the others stand by.
 	LeaderElection LeaderElection `json:"leaderElection"`
+	// ShutdownGracePeriod is how long SIGTERM waits for invocations in
+	// flight to finish and their outcome to be recorded.
+	ShutdownGracePeriod metav1.Duration `json:"shutdownGracePeriod,omitempty"`
 }
 
 // LeaderElection configures the Lease that picks the one replica running

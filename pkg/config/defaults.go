@@ -22,6 +22,9 @@ func (c *Config) SetDefaults() {
 	for i := range c.Nodes {
 		c.Nodes[i].setDefaults(i)
 	}
+	if c.ShutdownGracePeriod.Duration == 0 {
+		c.ShutdownGracePeriod = DefaultShutdownGracePeriod
+	}
 	le := &c.LeaderElection
 	if le.Namespace == "" {
 		le.Namespace = DefaultLeaderElectionNamespace

@@ -41,6 +41,9 @@ type Options struct {
 	Workers int
 	// KubeletVersion is reported in the node's status.
 	KubeletVersion string
+	// ShutdownGrace is how long a stopping node waits for invocations in
+	// flight to finish and be recorded.
+	ShutdownGrace time.Duration
 }
 
 // Run registers the node and serves it until ctx ends.
@@ -74,6 +77,7 @@ func Run(ctx context.Context, opts Options) error {
 	saInformers.Start(ctx.Done())
 	defer saInformers.Shutdown()
 
+	var core *provider.Provider
 	n, err := nodeutil.NewNode(c.Name,
 		func(nodeutil.ProviderConfig) (nodeutil.Provider, vknode.NodeProvider, error) {
 			p, err := provider.New(provider.Options{
@@ -97,6 +101,7 @@ func Run(ctx context.Context, opts Options) error {
 					return sa.Annotations
 				},
 			})
+			core = p
 			return p, hp, err
 		},
 		nodeutil.WithClient(opts.Client),
@@ -121,7 +126,12 @@ func Run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("node %s: %w", c.Name, err)
 	}
 	log.G(ctx).WithField("listen", c.ListenAddress).Info("starting virtual node")
-	if err := n.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+	err = n.Run(ctx)
+	// The node has stopped taking work; let invocations in flight finish.
+	if core != nil && !core.Drain(opts.ShutdownGrace) {
+		log.G(ctx).WithField("grace", opts.ShutdownGrace.String()).Warn("invocations still running after the grace period were cut off; their pods will report an unknown outcome")
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("node %s: %w", c.Name, err)
 	}
 	return nil
