@@ -48,6 +48,10 @@ type Options struct {
 	PollInterval time.Duration
 	// Now returns the current time; tests set it.
 	Now func() time.Time
+	// PodUIDs returns the UIDs of the pods bound to this node, from an
+	// informer that has synced, and whether it could answer. Orphaned
+	// functions are deleted only when it did (nil: never).
+	PodUIDs func() (map[types.UID]bool, bool)
 }
 
 // AnnotationFunctionURL shows a pod's function endpoint (for a pod with a

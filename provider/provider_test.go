@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -613,6 +614,47 @@ func TestDrainFinishesInvocationsInFlight(t *testing.T) {
 					break
 				}
 				time.Sleep(5 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// The resync deletes exactly the functions of this node whose pod UID is
+// gone from a synced informer; nothing while the informer cannot answer,
+// and never a function whose name is not the one derived from its tags.
+func TestResyncDeletesOnlyOrphansSeenBySyncedInformer(t *testing.T) {
+	fn := func(uid, ns, name string) translate.FunctionState {
+		pod := &corev1.Pod{}
+		pod.UID, pod.Namespace, pod.Name = types.UID(uid), ns, name
+		return translate.FunctionState{Name: translate.FunctionName(pod), Tags: map[string]string{
+			translate.TagPodUID: uid, translate.TagNode: "vk", translate.TagPodNamespace: ns, translate.TagPodName: name}}
+	}
+	renamed := fn("uid-renamed", "default", "x")
+	renamed.Name = "fk-someone-elses-0123456789"
+	listed := []translate.FunctionState{fn("uid-live", "default", "live"), fn("uid-gone", "default", "gone"), fn("uid-recreated-old", "default", "web"), renamed}
+	for _, tc := range []struct {
+		name   string
+		synced bool
+		want   []string
+	}{
+		{"synced informer", true, []string{listed[1].Name, listed[2].Name}},
+		{"informer not synced", false, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := &fakeBackend{listed: listed}
+			p, err := New(Options{NodeName: "vk", Backend: b, Now: func() time.Time { return now },
+				PodUIDs: func() (map[types.UID]bool, bool) {
+					// "web" was recreated under the same name: only its new UID exists.
+					return map[types.UID]bool{"uid-live": true, "uid-web-new": true}, tc.synced
+				}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.resync(context.Background())
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			if fmt.Sprint(b.deleted) != fmt.Sprint(tc.want) {
+				t.Errorf("deleted %v, want %v", b.deleted, tc.want)
 			}
 		})
 	}

@@ -47,6 +47,7 @@ func (p *Provider) resync(ctx context.Context) {
 	for _, f := range listed {
 		present[f.Name] = true
 	}
+	p.deleteOrphans(ctx, listed)
 	p.mu.Lock()
 	var missing []types.UID
 	for uid, r := range p.pods {
@@ -144,4 +145,38 @@ func (p *Provider) backOff(uid types.UID) time.Duration {
 	r.backoff = min(r.backoff*2, maxBackoff)
 	r.nextCheck = p.opts.Now().Add(r.backoff)
 	return r.backoff
+}
+
+// deleteOrphans deletes the functions this node made for pods that no
+// longer exist: a function is deleted only when it carries this node's tag
+// and a pod UID, its name is the one derived from that pod, no record of
+// this process has that UID, and the pod informer (synced) has no pod of
+// that UID. Virtual Kubelet's own start-up cleanup compares names only, so
+// a function left by a pod deleted and recreated under the same name while
+// faas-kubelet was down would otherwise run (and bill) forever.
+func (p *Provider) deleteOrphans(ctx context.Context, listed []translate.FunctionState) {
+	if p.opts.PodUIDs == nil {
+		return
+	}
+	bound, ok := p.opts.PodUIDs()
+	if !ok {
+		return
+	}
+	for _, f := range listed {
+		uid := types.UID(f.Tags[translate.TagPodUID])
+		if uid == "" || f.Tags[translate.TagNode] != p.opts.NodeName || bound[uid] || p.known(uid) {
+			continue
+		}
+		owner := &corev1.Pod{}
+		owner.UID, owner.Namespace, owner.Name = uid, f.Tags[translate.TagPodNamespace], f.Tags[translate.TagPodName]
+		if translate.FunctionName(owner) != f.Name {
+			continue
+		}
+		logger := log.G(ctx).WithField("function", f.Name).WithField("uid", uid)
+		if err := p.opts.Backend.Delete(ctx, f.Name); err != nil {
+			logger.WithError(err).Warn("deleting an orphaned function; will retry at the next resync")
+			continue
+		}
+		logger.Info("deleted a function whose pod no longer exists")
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/virtual-kubelet/virtual-kubelet/log"
@@ -15,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	"k8s.io/client-go/informers"
@@ -78,9 +80,29 @@ func Run(ctx context.Context, opts Options) error {
 	defer saInformers.Shutdown()
 
 	var core *provider.Provider
+	var nodeReady atomic.Pointer[<-chan struct{}]
 	n, err := nodeutil.NewNode(c.Name,
-		func(nodeutil.ProviderConfig) (nodeutil.Provider, vknode.NodeProvider, error) {
+		func(pc nodeutil.ProviderConfig) (nodeutil.Provider, vknode.NodeProvider, error) {
 			p, err := provider.New(provider.Options{
+				PodUIDs: func() (map[types.UID]bool, bool) {
+					// The pod informer answers only once the pod controller
+					// is ready (its cache synced); before that an empty
+					// list would mean nothing.
+					if ready := nodeReady.Load(); ready == nil || !isClosed(*ready) {
+						return nil, false
+					}
+					pods, err := pc.Pods.List(labels.Everything())
+					if err != nil {
+						return nil, false
+					}
+					uids := make(map[types.UID]bool, len(pods))
+					for _, pod := range pods {
+						if pod.Spec.NodeName == c.Name {
+							uids[pod.UID] = true
+						}
+					}
+					return uids, true
+				},
 				NodeName: c.Name, Backend: opts.Backend, Recorder: recorder, ResyncInterval: c.ResyncInterval.Duration,
 				AnnotatePod: func(ctx context.Context, ns, name string, annotations map[string]string) error {
 					patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": annotations}})
@@ -125,6 +147,8 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("node %s: %w", c.Name, err)
 	}
+	ready := n.Ready()
+	nodeReady.Store(&ready)
 	log.G(ctx).WithField("listen", c.ListenAddress).Info("starting virtual node")
 	err = n.Run(ctx)
 	// The node has stopped taking work; let invocations in flight finish.
@@ -135,6 +159,15 @@ func Run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("node %s: %w", c.Name, err)
 	}
 	return nil
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 // servingCert returns the kubelet API's certificate source: the configured
