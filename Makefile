@@ -27,15 +27,21 @@ e2e: ## End-to-end tests on a real local control plane (builds it once, about 6-
 	hack/cluster.sh build
 	set -o pipefail; $(GO) test -tags e2e -count=1 -timeout 30m -v ./e2e/... 2>&1 | hack/e2e-summary.sh
 
+.PHONY: chaos
+chaos: ## Fault injection on the real control plane: kill -9, cloud faults, API server outage, leader loss (about 10 min; CHAOS_PODS=500)
+	hack/cluster.sh build
+	set -o pipefail; $(GO) test -tags 'e2e chaos' -count=1 -timeout 60m -v -run '^TestChaos$$' ./e2e/... 2>&1 | tee /tmp/faas-kubelet-chaos.log | grep -E '^(=== RUN|\s*--- |chaos:|FAIL|ok )|_test.go:[0-9]+:'
+
 .PHONY: lint
-lint: ## gofmt, go vet (also on e2e), and the config golden files
+lint: ## gofmt, go vet (also on e2e and chaos), and the config golden files
 	hack/verify-gofmt.sh
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./e2e/...
+	$(GO) vet -tags 'e2e chaos' ./e2e/...
 
 .PHONY: update
 update: ## Regenerate golden files
-	$(GO) test ./pkg/config ./provider/translate ./provider/lambda -run Golden -count=1 -update
+	$(GO) test ./pkg/config ./provider/translate ./provider/lambda ./provider/alibaba -run Golden -count=1 -update
 
 .PHONY: cluster-up
 cluster-up: ## Start the local control plane only

@@ -162,6 +162,7 @@ type kubelet struct {
 	cmd       *exec.Cmd
 	exited    chan struct{}
 	exitErr   error
+	starts    int
 }
 
 // kubeletOptions tweak the config a test runs faas-kubelet with.
@@ -178,6 +179,10 @@ type kubeletOptions struct {
 	// leaderElection turns on leader election, so that replicas started
 	// with the same config (k.replica) stand by.
 	leaderElection bool
+	// nodeExtra is appended to the node's config (indented two spaces).
+	nodeExtra string
+	// pods is the node's pod capacity (default 78).
+	pods int
 }
 
 // startKubelet writes a config for one node named after the test and runs
@@ -212,6 +217,10 @@ func startKubelet(t *testing.T, opts kubeletOptions) *kubelet {
 		backend = fmt.Sprintf("  credentials: {source: env}\n  alibaba:\n    accountId: %q\n    endpoint: %s\n    logProject: %s\n    logStore: %s\n    logEndpoint: %s\n    logDialAddress: %s\n",
 			alibabaemu.DefaultAccountID, opts.alibabaEndpoint, e2eLogProject, e2eLogStore, opts.alibabaEndpoint, strings.TrimPrefix(opts.alibabaEndpoint, "http://"))
 	}
+	podCapacity := opts.pods
+	if podCapacity == 0 {
+		podCapacity = 78
+	}
 	election := ""
 	if opts.leaderElection {
 		election = "leaderElection: {enabled: true, namespace: kube-system}\n"
@@ -227,9 +236,9 @@ nodes:
   kubeletPort: %d
   healthCheckInterval: 1s
   resyncInterval: 2s
-  capacity: {cpu: "123", memory: 456Gi, pods: "78"}
+  capacity: {cpu: "123", memory: 456Gi, pods: "%d"}
   labels: {e2e.faas-kubelet.io/test: "true"}
-%s`, election, cluster.env["FAAS_KUBELET_CLIENT_CA"], k.node, cloud, regionOf(cloud), cluster.env["FAAS_KUBELET_NODE_IP"], k.port, backend)
+%s%s`, election, cluster.env["FAAS_KUBELET_CLIENT_CA"], k.node, cloud, regionOf(cloud), cluster.env["FAAS_KUBELET_NODE_IP"], k.port, podCapacity, backend, opts.nodeExtra)
 	k.cfgPath = filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(k.cfgPath, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
@@ -262,6 +271,7 @@ func (k *kubelet) start(t *testing.T) {
 	t.Helper()
 	k.exited = make(chan struct{})
 	k.exitErr = nil
+	k.starts++
 	k.cmd = kubeletCommand("--config", k.cfgPath, "--kubeconfig", cluster.env["FAAS_KUBELET_KUBECONFIG"])
 	k.cmd.Env = append(os.Environ(), "AWS_EC2_METADATA_DISABLED=true",
 		"AWS_ACCESS_KEY_ID="+lambdaemu.DefaultAccessKey, "AWS_SECRET_ACCESS_KEY="+lambdaemu.DefaultSecretKey,
@@ -299,6 +309,17 @@ func (k *kubelet) replica(t *testing.T, name string) *kubelet {
 		}
 	})
 	return r
+}
+
+// waitStarted waits until the latest process has logged its start (its
+// signal handlers are installed by then).
+func (k *kubelet) waitStarted(t *testing.T) {
+	t.Helper()
+	eventually(t, 20*time.Second, "faas-kubelet to start", func() (bool, string) {
+		log, _ := readFile(k.logFile)
+		n := strings.Count(log, `msg="faas-kubelet starting"`)
+		return n >= k.starts, fmt.Sprintf("%d starts logged of %d", n, k.starts)
+	})
 }
 
 // kill ends the process with SIGKILL, as a crash would.

@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -229,5 +230,47 @@ func testRestartCleansUpFunctionsOfDeletedPods(t *testing.T, c cloudUnderTest) {
 	})
 	if uids, desc := runningPods(t, ns, ""); len(uids) != 2 || !uids[string(keep.UID)] || !uids[string(same.UID)] {
 		t.Errorf("pods after the restart: %s", desc)
+	}
+}
+
+// A delete the cloud refuses leaves the pod Terminating, retried with
+// backoff and an event saying why, until the cloud accepts it.
+func TestRefusedDeleteIsRetriedWithEvents(t *testing.T) {
+	emu := startEmulator(t)
+	k := startKubelet(t, kubeletOptions{cloud: "aws-lambda", lambdaEndpoint: emu.endpoint})
+	waitNodeReady(t, k.node, corev1.ConditionTrue, 30*time.Second)
+	ns := namespace(t)
+	applyYAML(t, ns, fmt.Sprintf(podTemplate, "stubborn", "  containers:\n  - {name: a, image: "+ecrImage+"}\n"))
+	eventually(t, 60*time.Second, "pod stubborn Running", func() (bool, string) {
+		uids, desc := runningPods(t, ns, "")
+		return len(uids) == 1, desc
+	})
+	injectFault(t, emu.endpoint, `{"op": "DeleteFunction", "status": 403, "code": "AccessDeniedException", "count": 3}`)
+	mustKubectl(t, "delete", "pod", "stubborn", "-n", ns, "--wait=false")
+	eventually(t, 90*time.Second, "the pod gone once the cloud accepts the delete", func() (bool, string) {
+		n := len(listPods(t, ns, ""))
+		return n == 0, fmt.Sprintf("%d pods", n)
+	})
+	events := mustKubectl(t, "get", "events", "-n", ns, "--field-selector", "reason=FunctionDeleteFailed")
+	if !strings.Contains(events, "AccessDenied") || !strings.Contains(events, "will retry") {
+		t.Errorf("no FunctionDeleteFailed event saying why and what happens next:\n%s", events)
+	}
+	if n := len(emu.functions(t)); n != 0 {
+		t.Errorf("%d functions left", n)
+	}
+	if n := emu.calls(t)["DeleteFunction"]; n < 4 {
+		t.Errorf("DeleteFunction calls = %d, want the 3 refused and the one accepted", n)
+	}
+}
+
+func injectFault(t *testing.T, endpoint, fault string) {
+	t.Helper()
+	resp, err := http.Post(endpoint+"/_emulator/faults", "application/json", strings.NewReader(fault))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("injecting %s: HTTP %d", fault, resp.StatusCode)
 	}
 }

@@ -7,6 +7,8 @@
 #   hack/cluster.sh down     stop everything this script started
 #   hack/cluster.sh status   print what runs and where
 #   hack/cluster.sh env      print the variables the other scripts use
+#   hack/cluster.sh stop-apiserver | start-apiserver
+#                            take only the API server away and back (chaos tests)
 #
 # Where the machine allows it, the control plane runs inside a network
 # namespace of its own (default "faas-kubelet", address 10.213.7.2 reached from
@@ -194,6 +196,37 @@ wait_for() {
   done
 }
 
+start_apiserver() {
+  local ip
+  ip="$(node_ip)"
+  start kube-apiserver --etcd-servers "http://127.0.0.1:${ETCD_PORT}" \
+    --bind-address 0.0.0.0 --secure-port "${API_PORT}" --advertise-address "${ip}" \
+    --tls-cert-file "${PKI}/apiserver.crt" --tls-private-key-file "${PKI}/apiserver.key" \
+    --client-ca-file "${PKI}/ca.crt" \
+    --kubelet-client-certificate "${PKI}/apiserver-kubelet-client.crt" \
+    --kubelet-client-key "${PKI}/apiserver-kubelet-client.key" \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "${PKI}/sa.pub" --service-account-signing-key-file "${PKI}/sa.key" \
+    --service-cluster-ip-range 10.96.0.0/16 --authorization-mode Node,RBAC \
+    --endpoint-reconciler-type none --allow-privileged=true \
+    --kubelet-preferred-address-types InternalIP,Hostname \
+    --max-requests-inflight 1000 --max-mutating-requests-inflight 500
+  wait_for kube-apiserver "https://127.0.0.1:${API_PORT}/readyz" 120 \
+    --cacert "${PKI}/ca.crt" --cert "${PKI}/admin.crt" --key "${PKI}/admin.key"
+}
+
+# stop_apiserver stops only the API server (chaos tests: the control plane
+# "goes away" while everything else keeps running); start-apiserver brings
+# it back with the same flags and data.
+stop_apiserver() {
+  local p
+  p="$(cat "${RUN_DIR}/kube-apiserver.pid" 2>/dev/null)" || return 0
+  kill "${p}" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "${p}" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "${p}" 2>/dev/null || true
+  rm -f "${RUN_DIR}/kube-apiserver.pid"
+}
+
 cmd_up() {
   build_kube_tools
   mkdir -p "${RUN_DIR}/logs" "${RUN_DIR}/etcd"
@@ -214,20 +247,7 @@ cmd_up() {
     --quota-backend-bytes 8589934592 --unsafe-no-fsync --log-level warn
   wait_for etcd "http://127.0.0.1:${ETCD_PORT}/health" 60
 
-  start kube-apiserver --etcd-servers "http://127.0.0.1:${ETCD_PORT}" \
-    --bind-address 0.0.0.0 --secure-port "${API_PORT}" --advertise-address "${ip}" \
-    --tls-cert-file "${PKI}/apiserver.crt" --tls-private-key-file "${PKI}/apiserver.key" \
-    --client-ca-file "${PKI}/ca.crt" \
-    --kubelet-client-certificate "${PKI}/apiserver-kubelet-client.crt" \
-    --kubelet-client-key "${PKI}/apiserver-kubelet-client.key" \
-    --service-account-issuer https://kubernetes.default.svc.cluster.local \
-    --service-account-key-file "${PKI}/sa.pub" --service-account-signing-key-file "${PKI}/sa.key" \
-    --service-cluster-ip-range 10.96.0.0/16 --authorization-mode Node,RBAC \
-    --endpoint-reconciler-type none --allow-privileged=true \
-    --kubelet-preferred-address-types InternalIP,Hostname \
-    --max-requests-inflight 1000 --max-mutating-requests-inflight 500
-  wait_for kube-apiserver "https://127.0.0.1:${API_PORT}/readyz" 120 \
-    --cacert "${PKI}/ca.crt" --cert "${PKI}/admin.crt" --key "${PKI}/admin.key"
+  start_apiserver
 
   start kube-controller-manager --kubeconfig "${RUN_DIR}/controller-manager.kubeconfig" \
     --authentication-kubeconfig "${RUN_DIR}/controller-manager.kubeconfig" \
@@ -250,7 +270,7 @@ cmd_up() {
     ((SECONDS < deadline)) || { log "the controller-manager did not create the default ServiceAccount in 90s"; exit 1; }
     sleep 0.5
   done
-  "${kc[@]}" apply -f "${HACK_DIR}/manifests/faas-kubelet-rbac.yaml" > /dev/null
+  "${kc[@]}" apply -f "${REPO_ROOT}/deploy/rbac.yaml" -f "${HACK_DIR}/manifests/faas-kubelet-rbac.yaml" > /dev/null
   cmd_status
 }
 
@@ -305,9 +325,11 @@ case "${1:-}" in
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
+  stop-apiserver) stop_apiserver ;;
+  start-apiserver) start_apiserver ;;
   env) cmd_env ;;
   *)
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

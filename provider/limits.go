@@ -130,7 +130,7 @@ func (l *Limited) backoff(attempt int, after time.Duration) time.Duration {
 	return max(d, after)
 }
 
-func anyTransient(*TransientError) bool        { return true }
+func anyTransient(*TransientError) bool     { return true }
 func throttledOnly(te *TransientError) bool { return te.Throttled }
 
 // Cloud names the wrapped backend.

@@ -167,6 +167,9 @@ func (s *Server) wrap(op string, verify func(*http.Request, []byte) error, write
 			}
 		}
 		if faulty {
+			if f.After {
+				_ = h(faults.Discard(), r, body) // done, but the answer is lost
+			}
 			if f.RetryAfter > 0 {
 				w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
 			}

@@ -168,6 +168,9 @@ func (s *Server) wrap(op string, h handler) http.HandlerFunc {
 			if code == "" {
 				code = map[bool]string{true: "TooManyRequests", false: "InternalServerError"}[f.Status == http.StatusTooManyRequests]
 			}
+			if f.After {
+				_ = h(faults.Discard(), r) // done, but the answer is lost
+			}
 			if f.RetryAfter > 0 {
 				w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
 			}

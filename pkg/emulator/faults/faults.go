@@ -2,8 +2,11 @@ package faults
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sync"
+	"time"
 )
 
 // Fault is an error injected into the next Count calls of Op.
@@ -16,35 +19,95 @@ type Fault struct {
 	Count int    `json:"count"`
 	// RetryAfter, in seconds, is sent as a Retry-After header when set.
 	RetryAfter int `json:"retryAfter,omitempty"`
+	// After makes the emulator carry the call out and then answer with the
+	// error, as a cloud does when a response is lost: the caller cannot
+	// tell whether it happened.
+	After bool `json:"after,omitempty"`
+}
+
+// Chaos makes a share of all calls fail or slow down until it is cleared:
+// for fault-injection runs. Rates are fractions of calls (0.2 = 20 %).
+type Chaos struct {
+	// ServerErrorRate of calls answer 503 (half of them after carrying the
+	// call out, see Fault.After).
+	ServerErrorRate float64 `json:"serverErrorRate,omitempty"`
+	// ThrottleRate of calls answer 429 with Retry-After: RetryAfter seconds.
+	ThrottleRate float64 `json:"throttleRate,omitempty"`
+	RetryAfter   int     `json:"retryAfter,omitempty"`
+	// SpikeRate of calls are delayed by SpikeMs first.
+	SpikeRate float64 `json:"spikeRate,omitempty"`
+	SpikeMs   int     `json:"spikeMs,omitempty"`
+	// ExceptOps are left alone (for example the health check).
+	ExceptOps []string `json:"exceptOps,omitempty"`
 }
 
 // Injector counts calls and hands out injected faults.
 type Injector struct {
-	mu     sync.Mutex
-	calls  map[string]int
-	faults map[string][]Fault
+	mu       sync.Mutex
+	calls    map[string]int
+	faults   map[string][]Fault
+	chaos    *Chaos
+	injected int
+	rnd      *rand.Rand
 }
 
 // New returns an injector with no faults.
 func New() *Injector {
-	return &Injector{calls: map[string]int{}, faults: map[string][]Fault{}}
+	return &Injector{calls: map[string]int{}, faults: map[string][]Fault{}, rnd: rand.New(rand.NewPCG(1, 2))}
 }
 
-// Call counts a call of op and returns the fault to answer it with, if any.
+// Call counts a call of op and returns the fault to answer it with, if any:
+// a queued fault first, else one drawn by the chaos settings. A latency
+// spike is slept here, before returning.
 func (i *Injector) Call(op string) (Fault, bool) {
 	i.mu.Lock()
-	defer i.mu.Unlock()
 	i.calls[op]++
-	q := i.faults[op]
-	if len(q) == 0 {
+	if q := i.faults[op]; len(q) > 0 {
+		f := q[0]
+		q[0].Count--
+		if q[0].Count <= 0 {
+			i.faults[op] = q[1:]
+		}
+		i.injected++
+		i.mu.Unlock()
+		return f, true
+	}
+	c := i.chaos
+	if c == nil || slices.Contains(c.ExceptOps, op) {
+		i.mu.Unlock()
 		return Fault{}, false
 	}
-	f := q[0]
-	q[0].Count--
-	if q[0].Count <= 0 {
-		i.faults[op] = q[1:]
+	spike := i.rnd.Float64() < c.SpikeRate
+	r := i.rnd.Float64()
+	var f Fault
+	switch {
+	case r < c.ThrottleRate:
+		f = Fault{Op: op, Status: 429, RetryAfter: c.RetryAfter}
+	case r < c.ThrottleRate+c.ServerErrorRate:
+		f = Fault{Op: op, Status: 503, After: i.rnd.IntN(2) == 0}
 	}
-	return f, true
+	if f.Status != 0 {
+		i.injected++
+	}
+	i.mu.Unlock()
+	if spike {
+		time.Sleep(time.Duration(c.SpikeMs) * time.Millisecond)
+	}
+	return f, f.Status != 0
+}
+
+// SetChaos starts (or, with nil, stops) random faults on every call.
+func (i *Injector) SetChaos(c *Chaos) {
+	i.mu.Lock()
+	i.chaos = c
+	i.mu.Unlock()
+}
+
+// Injected is how many calls were answered with an injected fault.
+func (i *Injector) Injected() int {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.injected
 }
 
 // Calls returns the number of calls per operation so far.
@@ -68,9 +131,30 @@ func (i *Injector) Inject(f Fault) {
 	i.mu.Unlock()
 }
 
-// Register serves the knobs on mux: GET /_emulator/calls and
-// POST /_emulator/faults with a Fault as JSON.
+// Register serves the knobs on mux: GET /_emulator/calls, POST
+// /_emulator/faults with a Fault as JSON, and PUT (start), DELETE (stop)
+// and GET (settings and the count of injected faults) /_emulator/chaos.
 func (i *Injector) Register(mux *http.ServeMux) {
+	mux.HandleFunc("PUT /_emulator/chaos", func(w http.ResponseWriter, r *http.Request) {
+		var c Chaos
+		if err := json.NewDecoder(r.Body).Decode(&c); err != nil {
+			http.Error(w, `want {"serverErrorRate": 0.2, "throttleRate": 0.1, "retryAfter": 1, "spikeRate": 0.05, "spikeMs": 2000, "exceptOps": ["GetAccountSettings"]}`, http.StatusBadRequest)
+			return
+		}
+		i.SetChaos(&c)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("DELETE /_emulator/chaos", func(w http.ResponseWriter, _ *http.Request) {
+		i.SetChaos(nil)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET /_emulator/chaos", func(w http.ResponseWriter, _ *http.Request) {
+		i.mu.Lock()
+		out := map[string]any{"chaos": i.chaos, "injected": i.injected}
+		i.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(out)
+	})
 	mux.HandleFunc("GET /_emulator/calls", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(i.Calls())
@@ -85,3 +169,13 @@ func (i *Injector) Register(mux *http.ServeMux) {
 		w.WriteHeader(http.StatusNoContent)
 	})
 }
+
+// Discard is a ResponseWriter that drops what is written: an emulator
+// carries a call out into it before answering with a Fault.After error.
+func Discard() http.ResponseWriter { return &discard{h: http.Header{}} }
+
+type discard struct{ h http.Header }
+
+func (d *discard) Header() http.Header         { return d.h }
+func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discard) WriteHeader(int)             {}

@@ -46,3 +46,37 @@ func TestHTTPKnobs(t *testing.T) {
 		t.Errorf("bad fault accepted: %d", resp.StatusCode)
 	}
 }
+
+func TestChaosInjectsAtTheGivenRatesExceptExemptOps(t *testing.T) {
+	i := New()
+	i.SetChaos(&Chaos{ServerErrorRate: 0.2, ThrottleRate: 0.1, RetryAfter: 1, ExceptOps: []string{"Ping"}})
+	counts := map[int]int{}
+	after := 0
+	for n := 0; n < 10000; n++ {
+		if f, ok := i.Call("CreateFunction"); ok {
+			counts[f.Status]++
+			if f.After {
+				after++
+			}
+			if f.Status == 429 && f.RetryAfter != 1 {
+				t.Fatalf("throttle without Retry-After: %+v", f)
+			}
+		}
+		if _, ok := i.Call("Ping"); ok {
+			t.Fatal("an exempt operation got a fault")
+		}
+	}
+	if counts[503] < 1800 || counts[503] > 2200 || counts[429] < 800 || counts[429] > 1200 {
+		t.Errorf("faults per 10000 calls = %v, want about 2000 x 503 and 1000 x 429", counts)
+	}
+	if after < counts[503]/3 || after > counts[503]*2/3 {
+		t.Errorf("%d of %d server errors after carrying the call out, want about half", after, counts[503])
+	}
+	if i.Injected() != counts[503]+counts[429] {
+		t.Errorf("Injected = %d", i.Injected())
+	}
+	i.SetChaos(nil)
+	if _, ok := i.Call("CreateFunction"); ok {
+		t.Error("a fault after chaos was cleared")
+	}
+}

@@ -129,6 +129,9 @@ func (s *Server) wrap(op string, v *awsauth.Verifier, h handler) http.HandlerFun
 			return
 		}
 		if faulty {
+			if f.After {
+				_ = h(faults.Discard(), r) // done, but the answer is lost
+			}
 			if f.RetryAfter > 0 {
 				w.Header().Set("Retry-After", fmt.Sprint(f.RetryAfter))
 			}
