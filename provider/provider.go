@@ -48,10 +48,12 @@ type Options struct {
 	PollInterval time.Duration
 	// Now returns the current time; tests set it.
 	Now func() time.Time
-	// PodUIDs returns the UIDs of the pods bound to this node, from an
-	// informer that has synced, and whether it could answer. Orphaned
-	// functions are deleted only when it did (nil: never).
-	PodUIDs func() (map[types.UID]bool, bool)
+	// Pods returns the pods bound to this node as the API server has them,
+	// from an informer that has synced, and whether it could answer.
+	// Orphaned functions are deleted only when it did (nil: never), and a
+	// pod whose status there disagrees with ours (another controller
+	// marked it not Ready while the node was unreachable) is reported again.
+	Pods func() ([]*corev1.Pod, bool)
 }
 
 // AnnotationFunctionURL shows a pod's function endpoint (for a pod with a

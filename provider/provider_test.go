@@ -643,9 +643,9 @@ func TestResyncDeletesOnlyOrphansSeenBySyncedInformer(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			b := &fakeBackend{listed: listed}
 			p, err := New(Options{NodeName: "vk", Backend: b, Now: func() time.Time { return now },
-				PodUIDs: func() (map[types.UID]bool, bool) {
+				Pods: func() ([]*corev1.Pod, bool) {
 					// "web" was recreated under the same name: only its new UID exists.
-					return map[types.UID]bool{"uid-live": true, "uid-web-new": true}, tc.synced
+					return []*corev1.Pod{newPod("uid-live", "live"), newPod("uid-web-new", "web")}, tc.synced
 				}})
 			if err != nil {
 				t.Fatal(err)
@@ -657,5 +657,48 @@ func TestResyncDeletesOnlyOrphansSeenBySyncedInformer(t *testing.T) {
 				t.Errorf("deleted %v, want %v", b.deleted, tc.want)
 			}
 		})
+	}
+}
+
+// A pod another controller marked not Ready (its node was unreachable) is
+// reported again at the next resync with our status and the API server's
+// metadata; pods that agree are left alone.
+func TestResyncReassertsStatusOthersChanged(t *testing.T) {
+	b := &fakeBackend{}
+	var inAPI []*corev1.Pod
+	p, err := New(Options{NodeName: "vk", Backend: b, Now: func() time.Time { return now },
+		Pods: func() ([]*corev1.Pod, bool) { return inAPI, true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var notified []*corev1.Pod
+	p.NotifyPods(context.Background(), func(pod *corev1.Pod) { notified = append(notified, pod) })
+	for _, pod := range []*corev1.Pod{newPod("uid-1", "a"), newPod("uid-2", "b")} {
+		if err := p.CreatePod(context.Background(), pod); err != nil {
+			t.Fatal(err)
+		}
+		b.listed = append(b.listed, translate.FunctionState{Name: translate.FunctionName(pod), Tags: translate.Tags(pod, "vk")})
+	}
+	for _, n := range notified {
+		inAPI = append(inAPI, n.DeepCopy())
+	}
+	// The node lifecycle controller marks pod a not Ready and someone
+	// annotates it.
+	for i := range inAPI[0].Status.Conditions {
+		if inAPI[0].Status.Conditions[i].Type == corev1.PodReady {
+			inAPI[0].Status.Conditions[i].Status = corev1.ConditionFalse
+		}
+	}
+	inAPI[0].Annotations = map[string]string{"note": "kept"}
+	notified = nil
+	p.resync(context.Background())
+	if len(notified) != 1 || notified[0].UID != "uid-1" || notified[0].Annotations["note"] != "kept" {
+		for _, n := range notified {
+			t.Logf("reported %s %s %v", n.Name, n.Status.Phase, n.Annotations)
+		}
+		t.Fatalf("%d pods reported again, want pod a alone with the API server's metadata", len(notified))
+	}
+	if condition(&notified[0].Status, corev1.PodReady) != corev1.ConditionTrue {
+		t.Errorf("reported Ready = %s", condition(&notified[0].Status, corev1.PodReady))
 	}
 }

@@ -47,7 +47,12 @@ func (p *Provider) resync(ctx context.Context) {
 	for _, f := range listed {
 		present[f.Name] = true
 	}
-	p.deleteOrphans(ctx, listed)
+	if p.opts.Pods != nil {
+		if pods, ok := p.opts.Pods(); ok {
+			p.deleteOrphans(ctx, listed, pods)
+			p.reassert(pods)
+		}
+	}
 	p.mu.Lock()
 	var missing []types.UID
 	for uid, r := range p.pods {
@@ -154,13 +159,10 @@ func (p *Provider) backOff(uid types.UID) time.Duration {
 // that UID. Virtual Kubelet's own start-up cleanup compares names only, so
 // a function left by a pod deleted and recreated under the same name while
 // faas-kubelet was down would otherwise run (and bill) forever.
-func (p *Provider) deleteOrphans(ctx context.Context, listed []translate.FunctionState) {
-	if p.opts.PodUIDs == nil {
-		return
-	}
-	bound, ok := p.opts.PodUIDs()
-	if !ok {
-		return
+func (p *Provider) deleteOrphans(ctx context.Context, listed []translate.FunctionState, pods []*corev1.Pod) {
+	bound := make(map[types.UID]bool, len(pods))
+	for _, pod := range pods {
+		bound[pod.UID] = true
 	}
 	for _, f := range listed {
 		uid := types.UID(f.Tags[translate.TagPodUID])
@@ -179,4 +181,42 @@ func (p *Provider) deleteOrphans(ctx context.Context, listed []translate.Functio
 		}
 		logger.Info("deleted a function whose pod no longer exists")
 	}
+}
+
+// reassert reports again the status of pods whose status in the API server
+// disagrees with ours: the node lifecycle controller marks pods not Ready
+// while their node is unreachable (an API server outage, a restart) and
+// leaves it to the kubelet to say otherwise once the node is back. Only
+// pods that disagree are written, with the API server's metadata.
+func (p *Provider) reassert(pods []*corev1.Pod) {
+	var out []*corev1.Pod
+	p.mu.Lock()
+	for _, pod := range pods {
+		r, ok := p.pods[pod.UID]
+		if !ok || statusAgrees(&pod.Status, &r.pod.Status) {
+			continue
+		}
+		fixed := pod.DeepCopy()
+		fixed.Status = *r.pod.Status.DeepCopy()
+		out = append(out, fixed)
+	}
+	notify := p.notify
+	p.mu.Unlock()
+	for _, pod := range out {
+		notify(pod)
+	}
+}
+
+func statusAgrees(a, b *corev1.PodStatus) bool {
+	return a.Phase == b.Phase && condition(a, corev1.PodReady) == condition(b, corev1.PodReady) &&
+		condition(a, corev1.ContainersReady) == condition(b, corev1.ContainersReady)
+}
+
+func condition(s *corev1.PodStatus, t corev1.PodConditionType) corev1.ConditionStatus {
+	for _, c := range s.Conditions {
+		if c.Type == t {
+			return c.Status
+		}
+	}
+	return ""
 }

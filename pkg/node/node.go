@@ -84,7 +84,7 @@ func Run(ctx context.Context, opts Options) error {
 	n, err := nodeutil.NewNode(c.Name,
 		func(pc nodeutil.ProviderConfig) (nodeutil.Provider, vknode.NodeProvider, error) {
 			p, err := provider.New(provider.Options{
-				PodUIDs: func() (map[types.UID]bool, bool) {
+				Pods: func() ([]*corev1.Pod, bool) {
 					// The pod informer answers only once the pod controller
 					// is ready (its cache synced); before that an empty
 					// list would mean nothing.
@@ -95,13 +95,13 @@ func Run(ctx context.Context, opts Options) error {
 					if err != nil {
 						return nil, false
 					}
-					uids := make(map[types.UID]bool, len(pods))
+					bound := pods[:0:0]
 					for _, pod := range pods {
 						if pod.Spec.NodeName == c.Name {
-							uids[pod.UID] = true
+							bound = append(bound, pod)
 						}
 					}
-					return uids, true
+					return bound, true
 				},
 				NodeName: c.Name, Backend: opts.Backend, Recorder: recorder, ResyncInterval: c.ResyncInterval.Duration,
 				AnnotatePod: func(ctx context.Context, ns, name string, annotations map[string]string) error {
