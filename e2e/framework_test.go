@@ -183,6 +183,10 @@ type kubeletOptions struct {
 	nodeExtra string
 	// pods is the node's pod capacity (default 78).
 	pods int
+	// logLevel is the process's log level (default debug).
+	logLevel string
+	// topExtra is prepended to the config (top-level keys).
+	topExtra string
 }
 
 // startKubelet writes a config for one node named after the test and runs
@@ -225,8 +229,12 @@ func startKubelet(t *testing.T, opts kubeletOptions) *kubelet {
 	if opts.leaderElection {
 		election = "leaderElection: {enabled: true, namespace: kube-system}\n"
 	}
-	config := fmt.Sprintf(`log: {level: debug}
-%stls:
+	level := opts.logLevel
+	if level == "" {
+		level = "debug"
+	}
+	config := fmt.Sprintf(`log: {level: %s}
+%s%stls:
   clientCAFile: %s
 nodes:
 - name: %s
@@ -238,7 +246,7 @@ nodes:
   resyncInterval: 2s
   capacity: {cpu: "123", memory: 456Gi, pods: "%d"}
   labels: {e2e.faas-kubelet.io/test: "true"}
-%s%s`, election, cluster.env["FAAS_KUBELET_CLIENT_CA"], k.node, cloud, regionOf(cloud), cluster.env["FAAS_KUBELET_NODE_IP"], k.port, podCapacity, backend, opts.nodeExtra)
+%s%s`, level, opts.topExtra, election, cluster.env["FAAS_KUBELET_CLIENT_CA"], k.node, cloud, regionOf(cloud), cluster.env["FAAS_KUBELET_NODE_IP"], k.port, podCapacity, backend, opts.nodeExtra)
 	k.cfgPath = filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(k.cfgPath, []byte(config), 0o600); err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@
 #   hack/cluster.sh down     stop everything this script started
 #   hack/cluster.sh status   print what runs and where
 #   hack/cluster.sh env      print the variables the other scripts use
+#   hack/cluster.sh build-vk builds Virtual Kubelet's mock provider (make bench's baseline)
 #   hack/cluster.sh stop-apiserver | start-apiserver
 #                            take only the API server away and back (chaos tests)
 #
@@ -317,11 +318,14 @@ FAAS_KUBELET_KUBECONFIG=${RUN_DIR}/faas-kubelet.kubeconfig
 FAAS_KUBELET_CLIENT_CA=${PKI}/ca.crt
 FAAS_KUBELET_NODE_IP=$(node_ip)
 FAAS_KUBELET_NETNS=$([[ "$(cat "${mode_file}" 2>/dev/null)" == "netns" ]] && echo "${NETNS}" || echo none)
+VK_MOCK=${VK_BIN}/virtual-kubelet
+FAAS_KUBELET_PKI=${PKI}
 EOF
 }
 
 case "${1:-}" in
   build) build_kube_tools ;;
+  build-vk) build_vk_mock ;;
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
@@ -329,7 +333,7 @@ case "${1:-}" in
   start-apiserver) start_apiserver ;;
   env) cmd_env ;;
   *)
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

@@ -46,3 +46,23 @@ build_kube_tools() {
   echo "${want}" > "${stamp}"
   log "control plane binaries ready in ${KUBE_BIN}"
 }
+
+VK_VERSION="v1.13.0"
+VK_BIN="${FAAS_CACHE}/vk-${VK_VERSION}/bin"
+
+# build_vk_mock builds Virtual Kubelet's own command (with its mock
+# provider), the baseline of make bench, from the pinned module hack/bench/vk.
+build_vk_mock() {
+  local stamp="${VK_BIN}/.stamp" want
+  want="$(cat "${HACK_DIR}/bench/vk/go.mod" "${HACK_DIR}/bench/vk/go.sum" | sha256sum | cut -c1-16)"
+  if [[ -f "${stamp}" && "$(cat "${stamp}")" == "${want}" ]]; then
+    return 0
+  fi
+  mkdir -p "${VK_BIN}"
+  log "building virtual-kubelet ${VK_VERSION} (mock provider) into ${VK_BIN}"
+  (
+    cd "${HACK_DIR}/bench/vk" || exit 1
+    CGO_ENABLED=0 GOFLAGS=-mod=mod go build -o "${VK_BIN}/virtual-kubelet" github.com/virtual-kubelet/virtual-kubelet/cmd/virtual-kubelet
+  ) || die "building virtual-kubelet failed"
+  echo "${want}" > "${stamp}"
+}

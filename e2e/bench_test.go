@@ -1,0 +1,502 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sdk "github.com/aws/aws-sdk-go-v2/service/lambda"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/retry"
+)
+
+// The benchmark (make bench) runs one workload three times on the real
+// control plane, side by side: faas-kubelet with the Lambda emulator at zero
+// latency, Virtual Kubelet's own mock provider as shipped, and a bare client
+// doing the same API writes per pod with no virtual kubelet at all (the API
+// server's ceiling). Pods are created already bound to the node (the
+// scheduler is not what is measured). It prints a table, a summary line and
+// writes the figures as JSON. It never asserts a timing: make test runs it
+// on a handful of pods only to keep the harness working.
+
+// benchRun is what one run measured.
+type benchRun struct {
+	Name            string             `json:"name"`
+	Pods            int                `json:"pods"`
+	RunningPerSec   float64            `json:"runningPodsPerSec"`
+	DeletePerSec    float64            `json:"deletePodsPerSec"`
+	P50ActiveMs     float64            `json:"p50ActiveToRunningMs,omitempty"`
+	P99ActiveMs     float64            `json:"p99ActiveToRunningMs,omitempty"`
+	CallsPerPod     map[string]float64 `json:"callsPerPod,omitempty"`
+	KiBPerPod       float64            `json:"kibPerPod,omitempty"`
+	CPUSecPerPod    float64            `json:"cpuSecondsPerPod,omitempty"`
+	LogsFirstByteMs float64            `json:"logsFirstByteMs,omitempty"`
+	FollowNewLineMs float64            `json:"followNewLineMs,omitempty"`
+}
+
+func benchPods(def int) int {
+	if n, err := strconv.Atoi(os.Getenv("BENCH_PODS")); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+// benchClient is a client as fast as the API server lets it be.
+func benchClient(t *testing.T) kubernetes.Interface {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", cluster.env["KUBECONFIG"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.QPS, cfg.Burst = 2000, 4000
+	return kubernetes.NewForConfigOrDie(cfg)
+}
+
+func boundPod(ns, node string, i int) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("bench-%05d", i), Namespace: ns, Labels: map[string]string{"app": "bench"}},
+		Spec: corev1.PodSpec{
+			NodeName:                      node,
+			TerminationGracePeriodSeconds: aws.Int64(1),
+			Tolerations:                   []corev1.Toleration{{Key: "virtual-kubelet.io/provider", Operator: corev1.TolerationOpExists}},
+			Containers: []corev1.Container{{Name: "fn", Image: ecrImage,
+				Resources: corev1.ResourceRequirements{}}},
+		},
+	}
+}
+
+// parallel runs f(i) for i in [0, n) on workers goroutines.
+func parallel(n, workers int, f func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// watchRunning records when each pod of ns turns Running, until all n have.
+type runningWatch struct {
+	mu   sync.Mutex
+	at   map[types.UID]time.Time
+	name map[types.UID]string
+	done chan struct{}
+}
+
+func watchRunning(t *testing.T, c kubernetes.Interface, ns string, n int) *runningWatch {
+	t.Helper()
+	rw := &runningWatch{at: map[types.UID]time.Time{}, name: map[types.UID]string{}, done: make(chan struct{})}
+	w, err := c.CoreV1().Pods(ns).Watch(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer w.Stop()
+		for ev := range w.ResultChan() {
+			pod, ok := ev.Object.(*corev1.Pod)
+			if !ok || ev.Type == watch.Deleted || pod.Status.Phase != corev1.PodRunning {
+				continue
+			}
+			rw.mu.Lock()
+			if _, seen := rw.at[pod.UID]; !seen {
+				rw.at[pod.UID] = time.Now()
+				rw.name[pod.UID] = pod.Name
+				if len(rw.at) == n {
+					close(rw.done)
+					rw.mu.Unlock()
+					return
+				}
+			}
+			rw.mu.Unlock()
+		}
+	}()
+	return rw
+}
+
+// rollout creates n bound pods, waits for all Running, deletes them and
+// waits for all gone. markRunning, for the ceiling run, writes the status a
+// kubelet would.
+func rollout(t *testing.T, name, node string, n int, markRunning bool) (benchRun, *runningWatch, string) {
+	t.Helper()
+	c := benchClient(t)
+	ns := namespace(t)
+	rw := watchRunning(t, c, ns, n)
+	start := time.Now()
+	parallel(n, 32, func(i int) {
+		pod, err := c.CoreV1().Pods(ns).Create(context.Background(), boundPod(ns, node, i), metav1.CreateOptions{})
+		if err != nil {
+			t.Errorf("create: %v", err)
+			return
+		}
+		if markRunning {
+			now := metav1.Now()
+			pod.Status = corev1.PodStatus{Phase: corev1.PodRunning, StartTime: &now, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
+				ContainerStatuses: []corev1.ContainerStatus{{Name: "fn", Ready: true, Image: ecrImage, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}}}}}
+			status := pod.Status
+			err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+				_, err := c.CoreV1().Pods(ns).UpdateStatus(context.Background(), pod, metav1.UpdateOptions{})
+				if apierrors.IsConflict(err) {
+					if cur, gerr := c.CoreV1().Pods(ns).Get(context.Background(), pod.Name, metav1.GetOptions{}); gerr == nil {
+						pod = cur
+						pod.Status = status
+					}
+				}
+				return err
+			})
+			if err != nil {
+				t.Errorf("update status: %v", err)
+			}
+		}
+	})
+	// The bare client wrote every Running status itself: it is done when
+	// its writes are; a kubelet's pods are done when the watch saw them all.
+	if !markRunning {
+		select {
+		case <-rw.done:
+		case <-time.After(10 * time.Minute):
+			t.Fatalf("%s: only %d of %d pods Running after 10 min", name, len(rw.at), n)
+		}
+	}
+	run := benchRun{Name: name, Pods: n, RunningPerSec: float64(n) / time.Since(start).Seconds()}
+
+	start = time.Now()
+	parallel(n, 32, func(i int) {
+		podName := fmt.Sprintf("bench-%05d", i)
+		if err := c.CoreV1().Pods(ns).Delete(context.Background(), podName, metav1.DeleteOptions{}); err != nil {
+			t.Errorf("delete: %v", err)
+		}
+		if markRunning { // the kubelet's part: confirm the deletion
+			if err := c.CoreV1().Pods(ns).Delete(context.Background(), podName, metav1.DeleteOptions{GracePeriodSeconds: aws.Int64(0)}); err != nil {
+				t.Errorf("confirm delete: %v", err)
+			}
+		}
+	})
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		list, err := c.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{})
+		if err == nil && len(list.Items) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: pods left 10 min after deleting", name)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	run.DeletePerSec = float64(n) / time.Since(start).Seconds()
+	return run, rw, ns
+}
+
+// procStats reads a process's resident memory (KiB) and CPU seconds.
+func procStats(pid int) (rssKiB, cpuSec float64) {
+	if data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+				rssKiB, _ = strconv.ParseFloat(f[1], 64)
+			}
+		}
+	}
+	if data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		s := string(data)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+		utime, _ := strconv.ParseFloat(f[11], 64)
+		stime, _ := strconv.ParseFloat(f[12], 64)
+		cpuSec = (utime + stime) / 100 // USER_HZ
+	}
+	return rssKiB, cpuSec
+}
+
+func percentile(sorted []float64, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
+}
+
+// benchFaasKubelet measures faas-kubelet with the Lambda emulator at zero
+// latency.
+func benchFaasKubelet(t *testing.T, n int) benchRun {
+	emu := startEmulator(t, "--lambda-activation-delay", "0s", "--lambda-update-delay", "0s")
+	k := startKubelet(t, kubeletOptions{cloud: "aws-lambda", lambdaEndpoint: emu.endpoint, pods: 2 * n, logLevel: "info",
+		nodeExtra: "  limits: {qps: 5000, burst: 5000, maxConcurrent: 256}\n", topExtra: "clientQPS: 2000\nclientBurst: 4000\nworkers: 64\n"})
+	waitNodeReady(t, k.node, corev1.ConditionTrue, 30*time.Second)
+	pid := k.cmd.Process.Pid
+	rss0, cpu0 := procStats(pid)
+	before := emu.calls(t)
+
+	c := benchClient(t)
+	ns := namespace(t)
+	rw := watchRunning(t, c, ns, n)
+	start := time.Now()
+	parallel(n, 32, func(i int) {
+		if _, err := c.CoreV1().Pods(ns).Create(context.Background(), boundPod(ns, k.node, i), metav1.CreateOptions{}); err != nil {
+			t.Errorf("create: %v", err)
+		}
+	})
+	select {
+	case <-rw.done:
+	case <-time.After(10 * time.Minute):
+		t.Fatalf("only %d of %d pods Running after 10 min", len(rw.at), n)
+	}
+	run := benchRun{Name: "faas-kubelet", Pods: n, RunningPerSec: float64(n) / time.Since(start).Seconds()}
+	rss1, _ := procStats(pid)
+	run.KiBPerPod = (rss1 - rss0) / float64(n)
+
+	// Active → Running: the emulator's functions are Active once created
+	// (zero activation delay); LastModified is when.
+	var lags []float64
+	rw.mu.Lock()
+	running := map[string]time.Time{}
+	for uid, at := range rw.at {
+		running[rw.name[uid]] = at
+	}
+	rw.mu.Unlock()
+	pods := listPods(t, ns, "app=bench")
+	for i := range pods {
+		out, err := emu.lambda.GetFunction(context.Background(), &sdk.GetFunctionInput{FunctionName: aws.String(functionNameOf(&pods[i]))})
+		if err != nil {
+			continue
+		}
+		active, err := time.Parse("2006-01-02T15:04:05.000-0700", aws.ToString(out.Configuration.LastModified))
+		if err != nil {
+			continue
+		}
+		lags = append(lags, float64(running[pods[i].Name].Sub(active).Milliseconds()))
+	}
+	sort.Float64s(lags)
+	run.P50ActiveMs, run.P99ActiveMs = percentile(lags, 0.50), percentile(lags, 0.99)
+
+	// kubectl logs: time to first byte, and how soon -f shows a new line.
+	first := pods[0]
+	_, _ = emu.lambda.Invoke(context.Background(), &sdk.InvokeInput{FunctionName: aws.String(functionNameOf(&first)), Payload: []byte(`{}`)})
+	run.LogsFirstByteMs = logsFirstByte(t, ns, first.Name)
+	run.FollowNewLineMs = followLatency(t, emu, ns, &first)
+
+	start = time.Now()
+	parallel(n, 32, func(i int) {
+		if err := c.CoreV1().Pods(ns).Delete(context.Background(), fmt.Sprintf("bench-%05d", i), metav1.DeleteOptions{}); err != nil {
+			t.Errorf("delete: %v", err)
+		}
+	})
+	eventually(t, 10*time.Minute, "all bench pods deleted", func() (bool, string) {
+		n := len(listPods(t, ns, "app=bench"))
+		return n == 0, fmt.Sprintf("%d left", n)
+	})
+	run.DeletePerSec = float64(n) / time.Since(start).Seconds()
+	_, cpu1 := procStats(pid)
+	run.CPUSecPerPod = (cpu1 - cpu0) / float64(n)
+	// Calls per pod lifetime: what creating, tracking and deleting cost.
+	// The health ping (GetAccountSettings, every 10 s per node), the logs
+	// measurement and the harness's own reads are not per pod.
+	after := emu.calls(t)
+	run.CallsPerPod = map[string]float64{}
+	skip := map[string]bool{"GetAccountSettings": true, "Invoke": true, "FilterLogEvents": true, "GetLogEvents": true, "DescribeLogStreams": true}
+	for op, c := range after {
+		d := c - before[op]
+		if op == "GetFunction" {
+			d -= len(pods) // the harness read each function once for the lag figures
+		}
+		if d > 0 && !skip[op] {
+			run.CallsPerPod[op] = float64(d) / float64(n)
+		}
+	}
+	return run
+}
+
+func logsFirstByte(t *testing.T, ns, pod string) float64 {
+	t.Helper()
+	cmd := exec.Command(cluster.kubectl, "logs", "-n", ns, pod)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.env["KUBECONFIG"])
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1)
+	_, _ = io.ReadFull(out, buf)
+	ms := float64(time.Since(start).Microseconds()) / 1000
+	_, _ = io.Copy(io.Discard, out)
+	_ = cmd.Wait()
+	return ms
+}
+
+func followLatency(t *testing.T, emu *emulator, ns string, pod *corev1.Pod) float64 {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	follow := kubectlStream(ctx, t, "logs", "-n", ns, pod.Name, "-f", "--tail=1")
+	time.Sleep(1500 * time.Millisecond)
+	marker := fmt.Sprintf("marker-%d", time.Now().UnixNano())
+	start := time.Now()
+	if _, err := emu.lambda.Invoke(ctx, &sdk.InvokeInput{FunctionName: aws.String(functionNameOf(pod)), Payload: []byte(`{"m":"` + marker + `"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	for time.Since(start) < 15*time.Second {
+		if strings.Contains(follow.String(), marker) {
+			return float64(time.Since(start).Milliseconds())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Errorf("kubectl logs -f never showed the new line")
+	return 0
+}
+
+// benchMock measures Virtual Kubelet's mock provider as shipped.
+func benchMock(t *testing.T, n int) benchRun {
+	bin := cluster.env["VK_MOCK"]
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("the mock provider is not built (%s): run hack/cluster.sh build-vk (make bench does)", bin)
+	}
+	dir := t.TempDir()
+	node := fmt.Sprintf("bench-mock-%d", time.Now().UnixNano()%100000)
+	cfg := filepath.Join(dir, "mock.json")
+	_ = os.WriteFile(cfg, []byte(fmt.Sprintf(`{%q: {"cpu": "1000", "memory": "4Ti", "pods": "%d"}}`, node, 2*n)), 0o600)
+	port := 10300 + nextPort.Add(1)
+	args := []string{"--provider", "mock", "--provider-config", cfg, "--nodename", node,
+		"--metrics-addr", fmt.Sprintf("%s:%d", cluster.env["FAAS_KUBELET_NODE_IP"], port+1000),
+		"--kubeconfig", cluster.env["KUBECONFIG"], "--disable-taint"}
+	var cmd *exec.Cmd
+	if ns := cluster.env["FAAS_KUBELET_NETNS"]; ns != "" && ns != "none" {
+		cmd = exec.Command("ip", append([]string{"netns", "exec", ns, bin}, args...)...)
+	} else {
+		cmd = exec.Command(bin, args...)
+	}
+	pki := cluster.env["FAAS_KUBELET_PKI"]
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.env["KUBECONFIG"], "VKUBELET_POD_IP="+cluster.env["FAAS_KUBELET_NODE_IP"],
+		"KUBELET_PORT="+fmt.Sprint(port),
+		"APISERVER_CERT_LOCATION="+filepath.Join(pki, "apiserver.crt"), "APISERVER_KEY_LOCATION="+filepath.Join(pki, "apiserver.key"))
+	logf, _ := os.Create(filepath.Join(dir, "mock.log"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+		_ = cluster.client.CoreV1().Nodes().Delete(context.Background(), node, metav1.DeleteOptions{})
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			data, _ := os.ReadFile(filepath.Join(dir, "mock.log"))
+			t.Logf("mock provider log:\n%s", tail(string(data), 30))
+		}
+	})
+	waitNodeReady(t, node, corev1.ConditionTrue, 60*time.Second)
+	run, _, _ := rollout(t, "virtual-kubelet mock", node, n, false)
+	return run
+}
+
+// benchCeiling does a kubelet's writes with a bare client: create, status
+// Running; delete, confirm.
+func benchCeiling(t *testing.T, n int) benchRun {
+	node := fmt.Sprintf("bench-ceiling-%d", time.Now().UnixNano()%100000)
+	created, err := cluster.client.CoreV1().Nodes().Create(context.Background(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A Ready node, so that the node lifecycle controller leaves its pods
+	// alone during the run.
+	now := metav1.Now()
+	created.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", LastHeartbeatTime: now, LastTransitionTime: now}}
+	if _, err := cluster.client.CoreV1().Nodes().UpdateStatus(context.Background(), created, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cluster.client.CoreV1().Nodes().Delete(context.Background(), node, metav1.DeleteOptions{}) })
+	run, _, _ := rollout(t, "API server ceiling", node, n, true)
+	return run
+}
+
+func TestBench(t *testing.T) {
+	n := benchPods(5)
+	ours := benchFaasKubelet(t, n)
+	ceiling := benchCeiling(t, n)
+	runs := []benchRun{ours, ceiling}
+	var mock *benchRun
+	if os.Getenv("BENCH_MOCK") != "0" {
+		m := benchMock(t, n)
+		mock, runs = &m, append(runs, m)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-22s %8s %14s %14s\n", "run", "pods", "running pods/s", "deleted pods/s")
+	for _, r := range runs {
+		fmt.Fprintf(&b, "%-22s %8d %14.1f %14.1f\n", r.Name, r.Pods, r.RunningPerSec, r.DeletePerSec)
+	}
+	calls := 0.0
+	ops := make([]string, 0, len(ours.CallsPerPod))
+	for op, c := range ours.CallsPerPod {
+		calls += c
+		ops = append(ops, fmt.Sprintf("%s %.2f", op, c))
+	}
+	sort.Strings(ops)
+	fmt.Fprintf(&b, "faas-kubelet: p50/p99 active→Running %.0f/%.0f ms; cloud calls per pod %.2f (%s); %.1f KiB RSS and %.4f CPU s per pod; kubectl logs first byte %.0f ms, -f new line %.0f ms\n",
+		ours.P50ActiveMs, ours.P99ActiveMs, calls, strings.Join(ops, ", "), ours.KiBPerPod, ours.CPUSecPerPod, ours.LogsFirstByteMs, ours.FollowNewLineMs)
+	mockRatio := 0.0
+	if mock != nil && mock.RunningPerSec > 0 {
+		mockRatio = ours.RunningPerSec / mock.RunningPerSec
+	}
+	line := fmt.Sprintf("bench: running_pods_per_s=%.1f ceiling_ratio=%.2f mock_ratio=%.1f delete_pods_per_s=%.1f calls_per_pod=%.2f kib_per_pod=%.1f p99_active_to_running_ms=%.0f",
+		ours.RunningPerSec, ours.RunningPerSec/ceiling.RunningPerSec, mockRatio, ours.DeletePerSec, calls, ours.KiBPerPod, ours.P99ActiveMs)
+	fmt.Print(b.String())
+	fmt.Println(line)
+	if out := os.Getenv("BENCH_JSON"); out != "" {
+		data, _ := json.MarshalIndent(map[string]any{"runs": runs, "summary": line, "machine": machine()}, "", "  ")
+		if err := os.WriteFile(out, data, 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func machine() string {
+	cpus := 0
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		cpus = strings.Count(string(data), "processor\t:")
+	}
+	return fmt.Sprintf("%d CPUs, %s", cpus, time.Now().UTC().Format("2006-01-02"))
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
