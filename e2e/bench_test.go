@@ -25,8 +25,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/retry"
 )
@@ -114,33 +115,37 @@ type runningWatch struct {
 	done chan struct{}
 }
 
-func watchRunning(t *testing.T, c kubernetes.Interface, ns string, n int) *runningWatch {
+func watchRunning(t *testing.T, _ kubernetes.Interface, ns string, n int) *runningWatch {
 	t.Helper()
 	rw := &runningWatch{at: map[types.UID]time.Time{}, name: map[types.UID]string{}, done: make(chan struct{})}
-	w, err := c.CoreV1().Pods(ns).Watch(context.Background(), metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		defer w.Stop()
-		for ev := range w.ResultChan() {
-			pod, ok := ev.Object.(*corev1.Pod)
-			if !ok || ev.Type == watch.Deleted || pod.Status.Phase != corev1.PodRunning {
-				continue
-			}
-			rw.mu.Lock()
-			if _, seen := rw.at[pod.UID]; !seen {
-				rw.at[pod.UID] = time.Now()
-				rw.name[pod.UID] = pod.Name
-				if len(rw.at) == n {
-					close(rw.done)
-					rw.mu.Unlock()
-					return
-				}
-			}
-			rw.mu.Unlock()
+	// An informer on a client of its own: a bare watch sharing the
+	// creating client's connection falls behind under load and is closed
+	// by the API server; the informer lists and watches again.
+	factory := informers.NewSharedInformerFactoryWithOptions(benchClient(t), 0, informers.WithNamespace(ns))
+	seen := func(obj any) {
+		pod, ok := obj.(*corev1.Pod)
+		if !ok || pod.Status.Phase != corev1.PodRunning {
+			return
 		}
-	}()
+		rw.mu.Lock()
+		defer rw.mu.Unlock()
+		if _, dup := rw.at[pod.UID]; dup {
+			return
+		}
+		rw.at[pod.UID] = time.Now()
+		rw.name[pod.UID] = pod.Name
+		if len(rw.at) == n {
+			close(rw.done)
+		}
+	}
+	_, _ = factory.Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    seen,
+		UpdateFunc: func(_, obj any) { seen(obj) },
+	})
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	factory.Start(stop)
+	factory.WaitForCacheSync(stop)
 	return rw
 }
 
@@ -435,9 +440,18 @@ func benchCeiling(t *testing.T, n int) benchRun {
 	}
 	// A Ready node, so that the node lifecycle controller leaves its pods
 	// alone during the run.
-	now := metav1.Now()
-	created.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", LastHeartbeatTime: now, LastTransitionTime: now}}
-	if _, err := cluster.client.CoreV1().Nodes().UpdateStatus(context.Background(), created, metav1.UpdateOptions{}); err != nil {
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		now := metav1.Now()
+		created.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", LastHeartbeatTime: now, LastTransitionTime: now}}
+		_, err := cluster.client.CoreV1().Nodes().UpdateStatus(context.Background(), created, metav1.UpdateOptions{})
+		if apierrors.IsConflict(err) {
+			if cur, gerr := cluster.client.CoreV1().Nodes().Get(context.Background(), node, metav1.GetOptions{}); gerr == nil {
+				created = cur
+			}
+		}
+		return err
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cluster.client.CoreV1().Nodes().Delete(context.Background(), node, metav1.DeleteOptions{}) })
