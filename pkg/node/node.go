@@ -79,80 +79,69 @@ func Run(ctx context.Context, opts Options) error {
 	saInformers.Start(ctx.Done())
 	defer saInformers.Shutdown()
 
-	var core *provider.Provider
+	// The pod informer answers only once the pod controller is ready (its
+	// cache synced); before that an empty list would mean nothing.
 	var nodeReady atomic.Pointer[<-chan struct{}]
-	n, err := nodeutil.NewNode(c.Name,
-		func(pc nodeutil.ProviderConfig) (nodeutil.Provider, vknode.NodeProvider, error) {
-			p, err := provider.New(provider.Options{
-				Pods: func() ([]*corev1.Pod, bool) {
-					// The pod informer answers only once the pod controller
-					// is ready (its cache synced); before that an empty
-					// list would mean nothing.
-					if ready := nodeReady.Load(); ready == nil || !isClosed(*ready) {
-						return nil, false
-					}
-					pods, err := pc.Pods.List(labels.Everything())
-					if err != nil {
-						return nil, false
-					}
-					bound := pods[:0:0]
-					for _, pod := range pods {
-						if pod.Spec.NodeName == c.Name {
-							bound = append(bound, pod)
-						}
-					}
-					return bound, true
-				},
-				NodeName: c.Name, Backend: opts.Backend, Recorder: recorder, ResyncInterval: c.ResyncInterval.Duration,
-				AnnotatePod: func(ctx context.Context, ns, name string, annotations map[string]string) error {
-					patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": annotations}})
-					if err != nil {
-						return err
-					}
-					_, err = opts.Client.CoreV1().Pods(ns).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
-					return err
-				},
-				ServiceAccountAnnotations: func(ns, name string) map[string]string {
-					if name == "" {
-						name = "default"
-					}
-					sa, err := saLister.ServiceAccounts(ns).Get(name)
-					if err != nil {
-						return nil
-					}
-					return sa.Annotations
-				},
-			})
-			core = p
-			return p, hp, err
+	caches := newNodeInformers(opts.Client, c.Name)
+	core, err := provider.New(provider.Options{
+		Pods: func() ([]*corev1.Pod, bool) {
+			if ready := nodeReady.Load(); ready == nil || !isClosed(*ready) {
+				return nil, false
+			}
+			pods, err := caches.pods.Lister().List(labels.Everything())
+			if err != nil {
+				return nil, false
+			}
+			return pods, true
 		},
-		nodeutil.WithClient(opts.Client),
-		func(nc *nodeutil.NodeConfig) error {
-			nc.NodeSpec = *spec
-			nc.HTTPListenAddr = c.ListenAddress
-			nc.NumWorkers = opts.Workers
-			nc.EventRecorder = recorder
-			nc.Handler = nodeutil.WithAuth(auth, mux)
-			nc.NodeStatusUpdateErrorHandler = recreateNode(opts.Client, spec)
-			nc.StreamIdleTimeout = 4 * time.Hour
-			nc.StreamCreationTimeout = 30 * time.Second
-			return nil
+		NodeName: c.Name, Backend: opts.Backend, Recorder: recorder, ResyncInterval: c.ResyncInterval.Duration,
+		AnnotatePod: func(ctx context.Context, ns, name string, annotations map[string]string) error {
+			patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": annotations}})
+			if err != nil {
+				return err
+			}
+			_, err = opts.Client.CoreV1().Pods(ns).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
+			return err
 		},
-		nodeutil.AttachProviderRoutes(mux),
-		nodeutil.WithTLSConfig(func(tc *tls.Config) error {
-			tc.GetCertificate = serving
-			return nil
-		}),
-	)
+		ServiceAccountAnnotations: func(ns, name string) map[string]string {
+			if name == "" {
+				name = "default"
+			}
+			sa, err := saLister.ServiceAccounts(ns).Get(name)
+			if err != nil {
+				return nil
+			}
+			return sa.Annotations
+		},
+	})
 	if err != nil {
 		return fmt.Errorf("node %s: %w", c.Name, err)
 	}
-	ready := n.Ready()
+	mux.Handle("/", podRoutes(core, caches.pods.Lister()))
+	n, err := newVirtualNode(controllerConfig{
+		client:        opts.Client,
+		spec:          spec,
+		provider:      core,
+		health:        hp,
+		informers:     caches,
+		recorder:      recorder,
+		workers:       opts.Workers,
+		onStatusError: recreateNode(opts.Client, spec),
+	})
+	if err != nil {
+		return fmt.Errorf("node %s: %w", c.Name, err)
+	}
+	var ready <-chan struct{} = n.ready
 	nodeReady.Store(&ready)
 	log.G(ctx).WithField("listen", c.ListenAddress).Info("starting virtual node")
-	err = n.Run(ctx)
+	err = n.run(ctx, c.ListenAddress, &tls.Config{
+		MinVersion:     tls.VersionTLS12,
+		CipherSuites:   nodeutil.DefaultServerCiphers(),
+		ClientAuth:     tls.RequestClientCert,
+		GetCertificate: serving,
+	}, nodeutil.WithAuth(auth, mux))
 	// The node has stopped taking work; let invocations in flight finish.
-	if core != nil && !core.Drain(opts.ShutdownGrace) {
+	if !core.Drain(opts.ShutdownGrace) {
 		log.G(ctx).WithField("grace", opts.ShutdownGrace.String()).Warn("invocations still running after the grace period were cut off; their pods will report an unknown outcome")
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {

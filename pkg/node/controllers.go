@@ -1,0 +1,219 @@
+package node
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/virtual-kubelet/virtual-kubelet/log"
+	vknode "github.com/virtual-kubelet/virtual-kubelet/node"
+	"github.com/virtual-kubelet/virtual-kubelet/node/api"
+	"github.com/virtual-kubelet/virtual-kubelet/node/nodeutil"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	coreinformers "k8s.io/client-go/informers/core/v1"
+	"k8s.io/client-go/kubernetes"
+	corev1listers "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+
+	"github.com/faas-kubelet/faas-kubelet/provider"
+)
+
+// This file wires Virtual Kubelet's pod and node controllers the way
+// nodeutil.NewNode does, with what that helper does not let us set:
+//
+//   - The pod controller's queues have no overall rate limit. The library's
+//     default is client-go's controller limiter, whose token bucket (10
+//     items/s after a burst of 100) applies to every pod added, not only to
+//     retries: it capped a virtual node at 10 new pods/s however fast the
+//     cloud and the API server were. Failed items still back off per pod;
+//     calls are limited where they are made (limits.qps towards the cloud,
+//     clientQPS towards the API server).
+//   - Informers drop managedFields, which a virtual kubelet never reads and
+//     which are a large part of every cached pod, Secret and ConfigMap.
+
+// resyncPeriod is how often the informers replay their caches to the
+// controllers, as in nodeutil.
+const resyncPeriod = time.Minute
+
+// nodeInformers are the caches of one virtual node: its own pods, and the
+// Secrets, ConfigMaps and Services its pods' env may refer to.
+type nodeInformers struct {
+	podFactory, refFactory informers.SharedInformerFactory
+	pods                   coreinformers.PodInformer
+	secrets                coreinformers.SecretInformer
+	configMaps             coreinformers.ConfigMapInformer
+	services               coreinformers.ServiceInformer
+}
+
+func newNodeInformers(client kubernetes.Interface, nodeName string) *nodeInformers {
+	strip := informers.WithTransform(dropManagedFields)
+	pf := informers.NewSharedInformerFactoryWithOptions(client, resyncPeriod, nodeutil.PodInformerFilter(nodeName), strip)
+	rf := informers.NewSharedInformerFactoryWithOptions(client, resyncPeriod, strip)
+	return &nodeInformers{
+		podFactory: pf, refFactory: rf,
+		pods:       pf.Core().V1().Pods(),
+		secrets:    rf.Core().V1().Secrets(),
+		configMaps: rf.Core().V1().ConfigMaps(),
+		services:   rf.Core().V1().Services(),
+	}
+}
+
+func (i *nodeInformers) start(stop <-chan struct{}) {
+	i.podFactory.Start(stop)
+	i.refFactory.Start(stop)
+}
+
+func (i *nodeInformers) shutdown() {
+	i.podFactory.Shutdown()
+	i.refFactory.Shutdown()
+}
+
+// dropManagedFields is an informer transform: server-side apply bookkeeping
+// is never read here. A status update sent without managedFields leaves
+// them as they are on the server.
+func dropManagedFields(obj any) (any, error) {
+	if m, err := meta.Accessor(obj); err == nil {
+		m.SetManagedFields(nil)
+	}
+	return obj, nil
+}
+
+// queueLimiter backs off a pod whose handling failed (5 ms doubling to
+// 30 s) and does not delay any other.
+func queueLimiter() workqueue.TypedRateLimiter[any] {
+	return workqueue.NewTypedItemExponentialFailureRateLimiter[any](5*time.Millisecond, 30*time.Second)
+}
+
+// podRoutes serves the kubelet API's pod routes (logs, exec, pods, stats).
+func podRoutes(p *provider.Provider, pods corev1listers.PodLister) http.Handler {
+	return api.PodHandler(api.PodHandlerConfig{
+		RunInContainer:    p.RunInContainer,
+		AttachToContainer: p.AttachToContainer,
+		GetContainerLogs:  p.GetContainerLogs,
+		GetPods:           p.GetPods,
+		GetPodsFromKubernetes: func(context.Context) ([]*corev1.Pod, error) {
+			return pods.List(labels.Everything())
+		},
+		GetStatsSummary:       p.GetStatsSummary,
+		GetMetricsResource:    p.GetMetricsResource,
+		PortForward:           p.PortForward,
+		StreamIdleTimeout:     4 * time.Hour,
+		StreamCreationTimeout: 30 * time.Second,
+	}, true)
+}
+
+type controllerConfig struct {
+	client        kubernetes.Interface
+	spec          *corev1.Node
+	provider      vknode.PodLifecycleHandler
+	health        vknode.NodeProvider
+	informers     *nodeInformers
+	recorder      record.EventRecorder
+	workers       int
+	onStatusError vknode.ErrorHandler
+}
+
+// virtualNode runs the pod and node controllers of one node.
+type virtualNode struct {
+	pc        *vknode.PodController
+	nc        *vknode.NodeController
+	informers *nodeInformers
+	workers   int
+	ready     chan struct{}
+}
+
+func newVirtualNode(cfg controllerConfig) (*virtualNode, error) {
+	nc, err := vknode.NewNodeController(cfg.health, cfg.spec, cfg.client.CoreV1().Nodes(),
+		vknode.WithNodeEnableLeaseV1(nodeutil.NodeLeaseV1Client(cfg.client), vknode.DefaultLeaseDuration),
+		vknode.WithNodeStatusUpdateErrorHandler(cfg.onStatusError))
+	if err != nil {
+		return nil, fmt.Errorf("creating node controller: %w", err)
+	}
+	pc, err := vknode.NewPodController(vknode.PodControllerConfig{
+		PodClient:                            cfg.client.CoreV1(),
+		EventRecorder:                        cfg.recorder,
+		Provider:                             cfg.provider,
+		PodInformer:                          cfg.informers.pods,
+		SecretInformer:                       cfg.informers.secrets,
+		ConfigMapInformer:                    cfg.informers.configMaps,
+		ServiceInformer:                      cfg.informers.services,
+		SyncPodsFromKubernetesRateLimiter:    queueLimiter(),
+		DeletePodsFromKubernetesRateLimiter:  queueLimiter(),
+		SyncPodStatusFromProviderRateLimiter: queueLimiter(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating pod controller: %w", err)
+	}
+	workers := cfg.workers
+	if workers < 1 {
+		workers = 1
+	}
+	return &virtualNode{pc: pc, nc: nc, informers: cfg.informers, workers: workers, ready: make(chan struct{})}, nil
+}
+
+// run serves the kubelet API on addr and runs the controllers until ctx
+// ends or one of them fails: the pod controller first (its caches synced),
+// then the node controller, which registers the node. ready is closed
+// once both are running.
+func (n *virtualNode) run(ctx context.Context, addr string, tlsConfig *tls.Config, h http.Handler) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	l, err := tls.Listen("tcp", addr, tlsConfig)
+	if err != nil {
+		return fmt.Errorf("kubelet API listener: %w", err)
+	}
+	srv := &http.Server{Handler: h, TLSConfig: tlsConfig, ReadHeaderTimeout: 30 * time.Second}
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+			log.G(ctx).WithError(err).Error("kubelet API server stopped")
+		}
+	}()
+	defer srv.Close() //nolint:errcheck
+
+	n.informers.start(ctx.Done())
+	defer n.informers.shutdown()
+	go n.pc.Run(ctx, n.workers) //nolint:errcheck
+	defer func() {
+		cancel()
+		<-n.pc.Done()
+	}()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.pc.Ready():
+	case <-n.pc.Done():
+		return n.pc.Err()
+	}
+
+	go n.nc.Run(ctx) //nolint:errcheck
+	defer func() {
+		cancel()
+		<-n.nc.Done()
+	}()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.nc.Ready():
+	case <-n.nc.Done():
+		return n.nc.Err()
+	}
+	close(n.ready)
+
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.nc.Done():
+		return n.nc.Err()
+	case <-n.pc.Done():
+		return n.pc.Err()
+	}
+}
