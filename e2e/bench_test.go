@@ -71,6 +71,7 @@ func benchClient(t *testing.T) kubernetes.Interface {
 		t.Fatal(err)
 	}
 	cfg.QPS, cfg.Burst = 2000, 4000
+	cfg.ContentType = "application/vnd.kubernetes.protobuf"
 	return kubernetes.NewForConfigOrDie(cfg)
 }
 
@@ -252,7 +253,11 @@ func percentile(sorted []float64, p float64) float64 {
 // latency.
 func benchFaasKubelet(t *testing.T, n int) benchRun {
 	emu := startEmulator(t, "--lambda-activation-delay", "0s", "--lambda-update-delay", "0s")
-	k := startKubelet(t, kubeletOptions{cloud: "aws-lambda", lambdaEndpoint: emu.endpoint, pods: 2 * n, logLevel: "info",
+	level := os.Getenv("BENCH_LOG_LEVEL") // debug shows each status write
+	if level == "" {
+		level = "info"
+	}
+	k := startKubelet(t, kubeletOptions{cloud: "aws-lambda", lambdaEndpoint: emu.endpoint, pods: 2 * n, logLevel: level,
 		nodeExtra: "  limits: {qps: 5000, burst: 5000, maxConcurrent: 256}\n", topExtra: "clientQPS: 2000\nclientBurst: 4000\nworkers: 64\n"})
 	waitNodeReady(t, k.node, corev1.ConditionTrue, 30*time.Second)
 	pid := k.cmd.Process.Pid
@@ -280,6 +285,7 @@ func benchFaasKubelet(t *testing.T, n int) benchRun {
 	// Active → Running: the emulator's functions are Active once created
 	// (zero activation delay); LastModified is when.
 	var lags []float64
+	var lagLog strings.Builder
 	rw.mu.Lock()
 	running := map[string]time.Time{}
 	for uid, at := range rw.at {
@@ -297,6 +303,7 @@ func benchFaasKubelet(t *testing.T, n int) benchRun {
 			continue
 		}
 		lags = append(lags, float64(running[pods[i].Name].Sub(active).Milliseconds()))
+		fmt.Fprintf(&lagLog, "%s %s %s\n", pods[i].Name, active.UTC().Format(time.RFC3339Nano), running[pods[i].Name].UTC().Format(time.RFC3339Nano))
 	}
 	sort.Float64s(lags)
 	run.P50ActiveMs, run.P99ActiveMs = percentile(lags, 0.50), percentile(lags, 0.99)
@@ -320,6 +327,12 @@ func benchFaasKubelet(t *testing.T, n int) benchRun {
 	run.DeletePerSec = float64(n) / time.Since(start).Seconds()
 	_, cpu1 := procStats(pid)
 	run.CPUSecPerPod = (cpu1 - cpu0) / float64(n)
+	if out := os.Getenv("BENCH_LOG"); out != "" { // keep faas-kubelet's log
+		if data, err := os.ReadFile(k.logFile); err == nil {
+			_ = os.WriteFile(out, data, 0o644)
+		}
+		_ = os.WriteFile(out+".lags", []byte(lagLog.String()), 0o644)
+	}
 	// Calls per pod lifetime: what creating, tracking and deleting cost.
 	// The health ping (GetAccountSettings, every 10 s per node), the logs
 	// measurement and the harness's own reads are not per pod.

@@ -94,6 +94,8 @@ type podRecord struct {
 	nextCheck  time.Time
 	backoff    time.Duration
 	jobRunning bool // this process runs the pod's invocation
+	// reported is when the status was last handed to Virtual Kubelet.
+	reported time.Time
 	// deployed is the function last deployed for the pod: an update that
 	// leaves it unchanged (new annotations, a status write) costs no call.
 	deployed *translate.Function
@@ -248,6 +250,7 @@ func (p *Provider) store(pod *corev1.Pod, state *translate.FunctionState) {
 	}
 	previous := r.phase
 	r.pod, r.phase, r.state = updated, state.Phase, state
+	r.reported = p.opts.Now()
 	if state.Phase == translate.PhasePending {
 		r.backoff = firstCheck
 		r.nextCheck = p.opts.Now().Add(firstCheck)

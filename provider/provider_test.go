@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -666,7 +667,8 @@ func TestResyncDeletesOnlyOrphansSeenBySyncedInformer(t *testing.T) {
 func TestResyncReassertsStatusOthersChanged(t *testing.T) {
 	b := &fakeBackend{}
 	var inAPI []*corev1.Pod
-	p, err := New(Options{NodeName: "vk", Backend: b, Now: func() time.Time { return now },
+	var offset atomic.Int64 // the tracker goroutine reads the clock too
+	p, err := New(Options{NodeName: "vk", Backend: b, Now: func() time.Time { return now.Add(time.Duration(offset.Load())) },
 		Pods: func() ([]*corev1.Pod, bool) { return inAPI, true }})
 	if err != nil {
 		t.Fatal(err)
@@ -691,6 +693,12 @@ func TestResyncReassertsStatusOthersChanged(t *testing.T) {
 	}
 	inAPI[0].Annotations = map[string]string{"note": "kept"}
 	notified = nil
+	// Just after the report the write may still be queued: not again yet.
+	p.resync(context.Background())
+	if len(notified) != 0 {
+		t.Fatalf("%d pods reported again while their status was still on its way", len(notified))
+	}
+	offset.Store(int64(reassertAfter))
 	p.resync(context.Background())
 	if len(notified) != 1 || notified[0].UID != "uid-1" || notified[0].Annotations["note"] != "kept" {
 		for _, n := range notified {
@@ -700,5 +708,11 @@ func TestResyncReassertsStatusOthersChanged(t *testing.T) {
 	}
 	if condition(&notified[0].Status, corev1.PodReady) != corev1.ConditionTrue {
 		t.Errorf("reported Ready = %s", condition(&notified[0].Status, corev1.PodReady))
+	}
+	// Reported again once, not at every resync while the write is on its way.
+	notified = nil
+	p.resync(context.Background())
+	if len(notified) != 0 {
+		t.Errorf("%d pods reported again at the next resync", len(notified))
 	}
 }

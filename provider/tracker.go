@@ -187,15 +187,20 @@ func (p *Provider) deleteOrphans(ctx context.Context, listed []translate.Functio
 // disagrees with ours: the node lifecycle controller marks pods not Ready
 // while their node is unreachable (an API server outage, a restart) and
 // leaves it to the kubelet to say otherwise once the node is back. Only
-// pods that disagree are written, with the API server's metadata.
+// pods that disagree are written, with the API server's metadata. A status
+// reported less than reassertAfter ago is still on its way to the API
+// server (Virtual Kubelet writes it from a queue): writing it again would
+// only conflict with that write.
 func (p *Provider) reassert(pods []*corev1.Pod) {
 	var out []*corev1.Pod
+	now := p.opts.Now()
 	p.mu.Lock()
 	for _, pod := range pods {
 		r, ok := p.pods[pod.UID]
-		if !ok || statusAgrees(&pod.Status, &r.pod.Status) {
+		if !ok || statusAgrees(&pod.Status, &r.pod.Status) || now.Sub(r.reported) < reassertAfter {
 			continue
 		}
+		r.reported = now
 		fixed := pod.DeepCopy()
 		fixed.Status = *r.pod.Status.DeepCopy()
 		out = append(out, fixed)
@@ -206,6 +211,11 @@ func (p *Provider) reassert(pods []*corev1.Pod) {
 		notify(pod)
 	}
 }
+
+// reassertAfter is how long a reported status may take to reach the API
+// server before the resync reports it again. The node lifecycle controller
+// marks pods not Ready only after its grace period (40 s by default).
+const reassertAfter = 15 * time.Second
 
 func statusAgrees(a, b *corev1.PodStatus) bool {
 	return a.Phase == b.Phase && condition(a, corev1.PodReady) == condition(b, corev1.PodReady) &&
