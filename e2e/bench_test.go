@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -257,7 +258,16 @@ func benchFaasKubelet(t *testing.T, n int) benchRun {
 	if level == "" {
 		level = "info"
 	}
-	k := startKubelet(t, kubeletOptions{cloud: "aws-lambda", lambdaEndpoint: emu.endpoint, pods: 2 * n, logLevel: level,
+	// BENCH_PPROF=DIR saves a CPU profile of the rollout and a heap profile
+	// with every pod Running.
+	profiles := os.Getenv("BENCH_PPROF")
+	var args []string
+	pprofURL := ""
+	if profiles != "" {
+		addr := fmt.Sprintf("%s:%d", cluster.env["FAAS_KUBELET_NODE_IP"], 16060+nextPort.Add(1))
+		args, pprofURL = []string{"--pprof-address", addr}, "http://"+addr+"/debug/pprof/"
+	}
+	k := startKubelet(t, kubeletOptions{cloud: "aws-lambda", lambdaEndpoint: emu.endpoint, pods: 2 * n, logLevel: level, args: args, resync: "1m",
 		nodeExtra: "  limits: {qps: 5000, burst: 5000, maxConcurrent: 256}\n", topExtra: "clientQPS: 2000\nclientBurst: 4000\nworkers: 64\n"})
 	waitNodeReady(t, k.node, corev1.ConditionTrue, 30*time.Second)
 	pid := k.cmd.Process.Pid
@@ -267,6 +277,14 @@ func benchFaasKubelet(t *testing.T, n int) benchRun {
 	c := benchClient(t)
 	ns := namespace(t)
 	rw := watchRunning(t, c, ns, n)
+	var cpuProfile sync.WaitGroup
+	if pprofURL != "" {
+		cpuProfile.Add(1)
+		go func() {
+			defer cpuProfile.Done()
+			saveURL(t, pprofURL+"profile?seconds=10", filepath.Join(profiles, "cpu.pprof"))
+		}()
+	}
 	start := time.Now()
 	parallel(n, 32, func(i int) {
 		if _, err := c.CoreV1().Pods(ns).Create(context.Background(), boundPod(ns, k.node, i), metav1.CreateOptions{}); err != nil {
@@ -279,8 +297,16 @@ func benchFaasKubelet(t *testing.T, n int) benchRun {
 		t.Fatalf("only %d of %d pods Running after 10 min", len(rw.at), n)
 	}
 	run := benchRun{Name: "faas-kubelet", Pods: n, RunningPerSec: float64(n) / time.Since(start).Seconds()}
+	// Memory per tracked pod: resident set growth once the rollout's
+	// garbage is collected and returned (the Go runtime gives memory back
+	// within minutes; 20 s after the last pod turned Running here).
+	time.Sleep(20 * time.Second)
 	rss1, _ := procStats(pid)
 	run.KiBPerPod = (rss1 - rss0) / float64(n)
+	if pprofURL != "" {
+		saveURL(t, pprofURL+"heap", filepath.Join(profiles, "heap.pprof"))
+		cpuProfile.Wait()
+	}
 
 	// Active → Running: the emulator's functions are Active once created
 	// (zero activation delay); LastModified is when.
@@ -349,6 +375,23 @@ func benchFaasKubelet(t *testing.T, n int) benchRun {
 		}
 	}
 	return run
+}
+
+// saveURL writes what GET url answers to path.
+func saveURL(t *testing.T, url, path string) {
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Errorf("GET %s: %v", url, err)
+		return
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err == nil {
+		err = os.WriteFile(path, data, 0o644)
+	}
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("saving %s: %v (HTTP %d)", url, err, resp.StatusCode)
+	}
 }
 
 func logsFirstByte(t *testing.T, ns, pod string) float64 {

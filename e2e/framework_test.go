@@ -163,6 +163,7 @@ type kubelet struct {
 	exited    chan struct{}
 	exitErr   error
 	starts    int
+	args      []string // extra command-line arguments
 }
 
 // kubeletOptions tweak the config a test runs faas-kubelet with.
@@ -187,6 +188,10 @@ type kubeletOptions struct {
 	logLevel string
 	// topExtra is prepended to the config (top-level keys).
 	topExtra string
+	// args are extra command-line arguments.
+	args []string
+	// resync is the node's resyncInterval (default 2s).
+	resync string
 }
 
 // startKubelet writes a config for one node named after the test and runs
@@ -233,6 +238,10 @@ func startKubelet(t *testing.T, opts kubeletOptions) *kubelet {
 	if level == "" {
 		level = "debug"
 	}
+	resync := opts.resync
+	if resync == "" {
+		resync = "2s"
+	}
 	config := fmt.Sprintf(`log: {level: %s}
 %s%stls:
   clientCAFile: %s
@@ -243,11 +252,12 @@ nodes:
   address: %s
   kubeletPort: %d
   healthCheckInterval: 1s
-  resyncInterval: 2s
+  resyncInterval: %s
   capacity: {cpu: "123", memory: 456Gi, pods: "%d"}
   labels: {e2e.faas-kubelet.io/test: "true"}
-%s%s`, level, opts.topExtra, election, cluster.env["FAAS_KUBELET_CLIENT_CA"], k.node, cloud, regionOf(cloud), cluster.env["FAAS_KUBELET_NODE_IP"], k.port, podCapacity, backend, opts.nodeExtra)
+%s%s`, level, opts.topExtra, election, cluster.env["FAAS_KUBELET_CLIENT_CA"], k.node, cloud, regionOf(cloud), cluster.env["FAAS_KUBELET_NODE_IP"], k.port, resync, podCapacity, backend, opts.nodeExtra)
 	k.cfgPath = filepath.Join(dir, "config.yaml")
+	k.args = opts.args
 	if err := os.WriteFile(k.cfgPath, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +290,7 @@ func (k *kubelet) start(t *testing.T) {
 	k.exited = make(chan struct{})
 	k.exitErr = nil
 	k.starts++
-	k.cmd = kubeletCommand("--config", k.cfgPath, "--kubeconfig", cluster.env["FAAS_KUBELET_KUBECONFIG"])
+	k.cmd = kubeletCommand(append([]string{"--config", k.cfgPath, "--kubeconfig", cluster.env["FAAS_KUBELET_KUBECONFIG"]}, k.args...)...)
 	k.cmd.Env = append(os.Environ(), "AWS_EC2_METADATA_DISABLED=true",
 		"AWS_ACCESS_KEY_ID="+lambdaemu.DefaultAccessKey, "AWS_SECRET_ACCESS_KEY="+lambdaemu.DefaultSecretKey,
 		"AZURE_ACCESS_TOKEN="+azureemu.DefaultToken,

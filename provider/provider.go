@@ -2,10 +2,11 @@ package provider
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -96,9 +97,10 @@ type podRecord struct {
 	jobRunning bool // this process runs the pod's invocation
 	// reported is when the status was last handed to Virtual Kubelet.
 	reported time.Time
-	// deployed is the function last deployed for the pod: an update that
-	// leaves it unchanged (new annotations, a status write) costs no call.
-	deployed *translate.Function
+	// deployed is the fingerprint of the function last deployed for the
+	// pod: an update that leaves it unchanged (new annotations, a status
+	// write) costs no call.
+	deployed string
 }
 
 var (
@@ -156,9 +158,9 @@ func (p *Provider) UpdatePod(ctx context.Context, pod *corev1.Pod) error {
 	fn, ferr := translate.FromPod(pod, p.opts.NodeName, p.opts.ServiceAccountAnnotations(pod.Namespace, pod.Spec.ServiceAccountName))
 	p.mu.Lock()
 	r, ok := p.pods[pod.UID]
-	if ok && (r.phase == translate.PhaseFailed || isFinished(r.pod) || ferr == nil && r.deployed != nil && sameFunction(r.deployed, fn)) {
-		refreshed := pod.DeepCopy()
-		refreshed.Status = r.pod.Status
+	if ok && (r.phase == translate.PhaseFailed || isFinished(r.pod) || ferr == nil && r.deployed != "" && r.deployed == fingerprint(fn)) {
+		refreshed := recorded(pod)
+		refreshed.Status = *r.pod.Status.DeepCopy()
 		r.pod = refreshed
 		p.mu.Unlock()
 		return nil
@@ -172,21 +174,24 @@ func isFinished(pod *corev1.Pod) bool {
 	return pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
 }
 
-// sameFunction compares two translations of a pod. Of the annotations only
-// faas-kubelet.io/ ones count (backends read no others), except the one
-// faas-kubelet writes on the pod itself.
-func sameFunction(a, b *translate.Function) bool {
-	strip := func(f *translate.Function) translate.Function {
-		c := *f
-		c.Annotations = make(map[string]string, len(f.Annotations))
-		for k, v := range f.Annotations {
-			if strings.HasPrefix(k, "faas-kubelet.io/") && k != AnnotationFunctionURL {
-				c.Annotations[k] = v
-			}
+// fingerprint identifies what a function is made of. Of the annotations
+// only faas-kubelet.io/ ones count (backends read no others), except the one
+// faas-kubelet writes on the pod itself. A digest rather than the function:
+// it is small, and env values (Secrets among them) are not kept.
+func fingerprint(f *translate.Function) string {
+	c := *f
+	c.Annotations = make(map[string]string, len(f.Annotations))
+	for k, v := range f.Annotations {
+		if strings.HasPrefix(k, "faas-kubelet.io/") && k != AnnotationFunctionURL {
+			c.Annotations[k] = v
 		}
-		return c
 	}
-	return reflect.DeepEqual(strip(a), strip(b))
+	data, err := json.Marshal(c) // map keys in order
+	if err != nil {
+		return "" // never equal: the function is redeployed
+	}
+	sum := sha256.Sum256(data)
+	return string(sum[:])
 }
 
 func (p *Provider) deploy(ctx context.Context, pod *corev1.Pod) error {
@@ -231,16 +236,35 @@ func (p *Provider) deploy(ctx context.Context, pod *corev1.Pod) error {
 	if err == nil {
 		p.mu.Lock()
 		if r, ok := p.pods[pod.UID]; ok {
-			r.deployed = fn
+			r.deployed = fingerprint(fn)
 		}
 		p.mu.Unlock()
 	}
 	return nil
 }
 
+// recorded is what the core keeps of a pod and reports to Virtual Kubelet:
+// its metadata and status, and of its spec what the status and the kubelet
+// API are derived from. Reports go to the pods/status subresource, which
+// takes metadata and status only. Whole specs (env resolved from Secrets, a
+// projected token volume each) were kept twice per pod, here and in Virtual
+// Kubelet's copy of the last report.
+func recorded(pod *corev1.Pod) *corev1.Pod {
+	out := &corev1.Pod{TypeMeta: pod.TypeMeta, ObjectMeta: *pod.ObjectMeta.DeepCopy(), Status: *pod.Status.DeepCopy()}
+	out.ManagedFields = nil
+	out.Spec.NodeName = pod.Spec.NodeName
+	out.Spec.RestartPolicy = pod.Spec.RestartPolicy
+	out.Spec.ServiceAccountName = pod.Spec.ServiceAccountName
+	out.Spec.Containers = make([]corev1.Container, len(pod.Spec.Containers))
+	for i, c := range pod.Spec.Containers {
+		out.Spec.Containers[i] = corev1.Container{Name: c.Name, Image: c.Image, Ports: c.Ports, Resources: *c.Resources.DeepCopy()}
+	}
+	return out
+}
+
 // store records the pod with the function's state and reports the status.
 func (p *Provider) store(pod *corev1.Pod, state *translate.FunctionState) {
-	updated := pod.DeepCopy()
+	updated := recorded(pod)
 	updated.Status = translate.PodStatus(pod, state, p.opts.Now())
 	p.mu.Lock()
 	r, ok := p.pods[pod.UID]
@@ -249,7 +273,9 @@ func (p *Provider) store(pod *corev1.Pod, state *translate.FunctionState) {
 		p.pods[pod.UID] = r
 	}
 	previous := r.phase
-	r.pod, r.phase, r.state = updated, state.Phase, state
+	kept := *state // tags and notes are read once, at deploy
+	kept.Tags, kept.Notes = nil, nil
+	r.pod, r.phase, r.state = updated, state.Phase, &kept
 	r.reported = p.opts.Now()
 	if state.Phase == translate.PhasePending {
 		r.backoff = firstCheck

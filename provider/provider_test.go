@@ -716,3 +716,36 @@ func TestResyncReassertsStatusOthersChanged(t *testing.T) {
 		t.Errorf("%d pods reported again at the next resync", len(notified))
 	}
 }
+
+// Reports carry the pod's metadata and status and only the spec the status
+// is derived from: env values (resolved from Secrets by Virtual Kubelet)
+// and volumes are not kept or handed on.
+func TestReportedPodsCarryNoEnvOrVolumes(t *testing.T) {
+	p, notified := newProvider(t, &fakeBackend{})
+	pod := newPod("uid-1", "a")
+	pod.Annotations = map[string]string{"team": "x"}
+	pod.Spec.Containers[0].Env = append(pod.Spec.Containers[0].Env, corev1.EnvVar{Name: "TOKEN", Value: "canary-s3cr3t"})
+	pod.Spec.Volumes = []corev1.Volume{{Name: "kube-api-access-x7k2p", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{}}}}
+	pod.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}
+	if err := p.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.GetPod(context.Background(), "default", "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range append([]*corev1.Pod{got}, *notified...) {
+		if r.Annotations["team"] != "x" || r.UID != "uid-1" || r.Status.Phase != corev1.PodRunning {
+			t.Errorf("reported metadata/status lost: %v %s %s", r.Annotations, r.UID, r.Status.Phase)
+		}
+		if len(r.Spec.Containers) != 1 || r.Spec.Containers[0].Image != "example.com/hello:1" || len(r.Status.ContainerStatuses) != 1 {
+			t.Errorf("reported containers: %+v", r.Spec.Containers)
+		}
+		if len(r.Spec.Containers[0].Env) != 0 || len(r.Spec.Volumes) != 0 || len(r.ManagedFields) != 0 {
+			t.Errorf("reported pod keeps env %v, volumes %v, managedFields %v", r.Spec.Containers[0].Env, r.Spec.Volumes, r.ManagedFields)
+		}
+	}
+	if len(pod.Spec.Containers[0].Env) != 2 || len(pod.Spec.Volumes) != 1 {
+		t.Error("the pod handed in was modified")
+	}
+}

@@ -38,6 +38,7 @@ type rootOptions struct {
 	kubeconfig string
 	logLevel   string
 	address    string
+	pprofAddr  string
 }
 
 // NewRootCommand returns the faas-kubelet command with its subcommands.
@@ -63,6 +64,7 @@ is reported back as the pod's status.`,
 	f.StringVar(&o.kubeconfig, "kubeconfig", getenv(EnvKubeconfig), "kubeconfig of the cluster to join; empty: in-cluster config; env "+EnvKubeconfig)
 	f.StringVar(&o.logLevel, "log-level", "", "log level (debug, info, warn, error); overrides the config's log.level")
 	f.StringVar(&o.address, "node-address", getenv(EnvNodeAddress), "InternalIP for nodes whose config gives no address; env "+EnvNodeAddress)
+	f.StringVar(&o.pprofAddr, "pprof-address", "", "serve Go's profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; off when empty. Unauthenticated: keep it on loopback")
 	cmd.AddCommand(newVersionCommand(), newConfigCommand(backends, getenv), newEmulatorCommand())
 	return cmd
 }
@@ -136,6 +138,11 @@ func run(ctx context.Context, o *rootOptions, backends Registry, getenv func(str
 		c.Log.Level = o.logLevel
 	}
 	ctx = withLogger(ctx, c.Log, stderr)
+	if o.pprofAddr != "" {
+		if _, err := servePprof(ctx, o.pprofAddr); err != nil {
+			return fmt.Errorf("--pprof-address: %w", err)
+		}
+	}
 	restCfg, err := restConfig(o.kubeconfig)
 	if err != nil {
 		return err
