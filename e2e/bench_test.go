@@ -267,7 +267,7 @@ func benchFaasKubelet(t *testing.T, n int) benchRun {
 		addr := fmt.Sprintf("%s:%d", cluster.env["FAAS_KUBELET_NODE_IP"], 16060+nextPort.Add(1))
 		args, pprofURL = []string{"--pprof-address", addr}, "http://"+addr+"/debug/pprof/"
 	}
-	k := startKubelet(t, kubeletOptions{cloud: "aws-lambda", lambdaEndpoint: emu.endpoint, pods: 2 * n, logLevel: level, args: args, resync: "1m",
+	k := startKubelet(t, kubeletOptions{cloud: "aws-lambda", lambdaEndpoint: emu.endpoint, pods: 2 * n, logLevel: level, args: args, resync: "1m", health: "10s",
 		nodeExtra: "  limits: {qps: 5000, burst: 5000, maxConcurrent: 256}\n", topExtra: "clientQPS: 2000\nclientBurst: 4000\nworkers: 64\n"})
 	waitNodeReady(t, k.node, corev1.ConditionTrue, 30*time.Second)
 	pid := k.cmd.Process.Pid
@@ -435,6 +435,30 @@ func followLatency(t *testing.T, emu *emulator, ns string, pod *corev1.Pod) floa
 	return 0
 }
 
+// benchThrottled runs the rollout against an emulated account like a real
+// one: CreateFunction takes 200 ms and is allowed 15 times a second,
+// functions stay Pending for 2 s. faas-kubelet runs with its shipped
+// defaults (Lambda's limits: 15 control-plane requests/s). The floor is
+// n/15 seconds.
+func benchThrottled(t *testing.T, n int) (benchRun, int) {
+	emu := startEmulator(t, "--lambda-activation-delay", "2s", "--op-latency", "CreateFunction=200ms", "--op-rate", "CreateFunction=15")
+	k := startKubelet(t, kubeletOptions{cloud: "aws-lambda", lambdaEndpoint: emu.endpoint, pods: 2 * n, logLevel: "info", resync: "1m", health: "10s"})
+	waitNodeReady(t, k.node, corev1.ConditionTrue, 30*time.Second)
+	run, _, _ := rollout(t, "faas-kubelet throttled", k.node, n, false)
+	var q struct {
+		Throttled int `json:"throttled"`
+	}
+	resp, err := http.Get(emu.endpoint + "/_emulator/quotas")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&q); err != nil {
+		t.Fatal(err)
+	}
+	return run, q.Throttled
+}
+
 // benchMock measures Virtual Kubelet's mock provider as shipped.
 func benchMock(t *testing.T, n int) benchRun {
 	bin := cluster.env["VK_MOCK"]
@@ -517,18 +541,44 @@ func benchCeiling(t *testing.T, n int) benchRun {
 
 func TestBench(t *testing.T) {
 	n := benchPods(5)
-	ours := benchFaasKubelet(t, n)
-	ceiling := benchCeiling(t, n)
+	// Each scenario is a subtest: its own node name, and its processes
+	// stopped before the next one starts.
+	scenario := func(name string, f func(t *testing.T) benchRun) benchRun {
+		var r benchRun
+		if !t.Run(name, func(t *testing.T) { r = f(t) }) {
+			t.FailNow()
+		}
+		return r
+	}
+	ours := scenario("faas-kubelet", func(t *testing.T) benchRun { return benchFaasKubelet(t, n) })
+	ceiling := scenario("ceiling", func(t *testing.T) benchRun { return benchCeiling(t, n) })
 	runs := []benchRun{ours, ceiling}
 	var mock *benchRun
 	if os.Getenv("BENCH_MOCK") != "0" {
-		m := benchMock(t, n)
+		m := scenario("mock", func(t *testing.T) benchRun { return benchMock(t, n) })
 		mock, runs = &m, append(runs, m)
 	}
+	var refused int
+	throttled := scenario("throttled", func(t *testing.T) (r benchRun) {
+		r, refused = benchThrottled(t, n)
+		return r
+	})
+	runs = append(runs, throttled)
+	floor := float64(n) / 15
+	throttledSeconds := float64(n) / throttled.RunningPerSec
+	// The memory figure comes from a larger run when BENCH_MEMORY_PODS is
+	// set (make bench: 10,000 pods).
+	memory := ours
+	if m, err := strconv.Atoi(os.Getenv("BENCH_MEMORY_PODS")); err == nil && m > 0 {
+		memory = scenario("memory", func(t *testing.T) benchRun { return benchFaasKubelet(t, m) })
+		memory.Name = "faas-kubelet (memory)"
+		runs = append(runs, memory)
+	}
+
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-22s %8s %14s %14s\n", "run", "pods", "running pods/s", "deleted pods/s")
+	fmt.Fprintf(&b, "%-24s %8s %14s %14s\n", "run", "pods", "running pods/s", "deleted pods/s")
 	for _, r := range runs {
-		fmt.Fprintf(&b, "%-22s %8d %14.1f %14.1f\n", r.Name, r.Pods, r.RunningPerSec, r.DeletePerSec)
+		fmt.Fprintf(&b, "%-24s %8d %14.1f %14.1f\n", r.Name, r.Pods, r.RunningPerSec, r.DeletePerSec)
 	}
 	calls := 0.0
 	ops := make([]string, 0, len(ours.CallsPerPod))
@@ -537,18 +587,22 @@ func TestBench(t *testing.T) {
 		ops = append(ops, fmt.Sprintf("%s %.2f", op, c))
 	}
 	sort.Strings(ops)
-	fmt.Fprintf(&b, "faas-kubelet: p50/p99 active→Running %.0f/%.0f ms; cloud calls per pod %.2f (%s); %.1f KiB RSS and %.4f CPU s per pod; kubectl logs first byte %.0f ms, -f new line %.0f ms\n",
-		ours.P50ActiveMs, ours.P99ActiveMs, calls, strings.Join(ops, ", "), ours.KiBPerPod, ours.CPUSecPerPod, ours.LogsFirstByteMs, ours.FollowNewLineMs)
+	fmt.Fprintf(&b, "faas-kubelet: p50/p99 active→Running %.0f/%.0f ms; cloud calls per pod %.2f (%s); %.0f KiB RSS per pod (%d pods) and %.4f CPU s per pod; kubectl logs first byte %.0f ms, -f new line %.0f ms\n",
+		ours.P50ActiveMs, ours.P99ActiveMs, calls, strings.Join(ops, ", "), memory.KiBPerPod, memory.Pods, ours.CPUSecPerPod, ours.LogsFirstByteMs, ours.FollowNewLineMs)
+	fmt.Fprintf(&b, "throttled (CreateFunction 15/s, 200 ms; Pending 2 s): %d pods Running in %.1f s = %.2f× the %.1f s floor; %d calls answered 429\n",
+		n, throttledSeconds, throttledSeconds/floor, floor, refused)
 	mockRatio := 0.0
 	if mock != nil && mock.RunningPerSec > 0 {
 		mockRatio = ours.RunningPerSec / mock.RunningPerSec
 	}
 	line := fmt.Sprintf("bench: running_pods_per_s=%.1f ceiling_ratio=%.2f mock_ratio=%.1f delete_pods_per_s=%.1f calls_per_pod=%.2f kib_per_pod=%.1f p99_active_to_running_ms=%.0f",
-		ours.RunningPerSec, ours.RunningPerSec/ceiling.RunningPerSec, mockRatio, ours.DeletePerSec, calls, ours.KiBPerPod, ours.P99ActiveMs)
+		ours.RunningPerSec, ours.RunningPerSec/ceiling.RunningPerSec, mockRatio, ours.DeletePerSec, calls, memory.KiBPerPod, ours.P99ActiveMs)
 	fmt.Print(b.String())
 	fmt.Println(line)
 	if out := os.Getenv("BENCH_JSON"); out != "" {
-		data, _ := json.MarshalIndent(map[string]any{"runs": runs, "summary": line, "machine": machine()}, "", "  ")
+		data, _ := json.MarshalIndent(map[string]any{"runs": runs, "summary": line, "machine": machine(),
+			"throttled": map[string]any{"pods": n, "runningSeconds": throttledSeconds, "floorSeconds": floor, "ratioToFloor": throttledSeconds / floor, "answered429": refused}},
+			"", "  ")
 		if err := os.WriteFile(out, data, 0o644); err != nil {
 			t.Error(err)
 		}

@@ -192,6 +192,8 @@ type kubeletOptions struct {
 	args []string
 	// resync is the node's resyncInterval (default 2s).
 	resync string
+	// health is the node's healthCheckInterval (default 1s).
+	health string
 }
 
 // startKubelet writes a config for one node named after the test and runs
@@ -238,9 +240,12 @@ func startKubelet(t *testing.T, opts kubeletOptions) *kubelet {
 	if level == "" {
 		level = "debug"
 	}
-	resync := opts.resync
+	resync, health := opts.resync, opts.health
 	if resync == "" {
 		resync = "2s"
+	}
+	if health == "" {
+		health = "1s"
 	}
 	config := fmt.Sprintf(`log: {level: %s}
 %s%stls:
@@ -251,11 +256,11 @@ nodes:
   region: %s
   address: %s
   kubeletPort: %d
-  healthCheckInterval: 1s
+  healthCheckInterval: %s
   resyncInterval: %s
   capacity: {cpu: "123", memory: 456Gi, pods: "%d"}
   labels: {e2e.faas-kubelet.io/test: "true"}
-%s%s`, level, opts.topExtra, election, cluster.env["FAAS_KUBELET_CLIENT_CA"], k.node, cloud, regionOf(cloud), cluster.env["FAAS_KUBELET_NODE_IP"], k.port, resync, podCapacity, backend, opts.nodeExtra)
+%s%s`, level, opts.topExtra, election, cluster.env["FAAS_KUBELET_CLIENT_CA"], k.node, cloud, regionOf(cloud), cluster.env["FAAS_KUBELET_NODE_IP"], k.port, health, resync, podCapacity, backend, opts.nodeExtra)
 	k.cfgPath = filepath.Join(dir, "config.yaml")
 	k.args = opts.args
 	if err := os.WriteFile(k.cfgPath, []byte(config), 0o600); err != nil {

@@ -192,10 +192,16 @@ func (l *Limited) Unwrap() Backend { return l.b }
 // clients, so a node never exceeds its cloud's quota however many calls an
 // operation makes.
 func Throttle(limiter *rate.Limiter, base http.RoundTripper) http.RoundTripper {
+	return ThrottleIf(limiter, base, nil)
+}
+
+// ThrottleIf is Throttle for the requests that counts says count against the
+// cloud's quota (nil: all of them); the others are sent at once.
+func ThrottleIf(limiter *rate.Limiter, base http.RoundTripper, counts func(*http.Request) bool) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	return &throttled{limiter: limiter, base: base}
+	return &throttled{limiter: limiter, base: base, counts: counts}
 }
 
 // NewLimiter is the token bucket of l (QPS <= 0: unlimited).
@@ -209,9 +215,13 @@ func NewLimiter(l Limits) *rate.Limiter {
 type throttled struct {
 	limiter *rate.Limiter
 	base    http.RoundTripper
+	counts  func(*http.Request) bool
 }
 
 func (t *throttled) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.counts != nil && !t.counts(req) {
+		return t.base.RoundTrip(req)
+	}
 	if err := t.limiter.Wait(req.Context()); err != nil {
 		return nil, fmt.Errorf("waiting for the client-side rate limit: %w", err)
 	}

@@ -89,7 +89,8 @@ func Backends(getenv func(string) string) Registry {
 				Role: a.Role, LogProject: a.LogProject, LogStore: a.LogStore}), nil
 		},
 		lambda.Name: func(ctx context.Context, n *config.Node) (provider.Backend, error) {
-			o := lambda.Options{Region: n.Region, HTTPClient: throttledClient(n)}
+			o := lambda.Options{Region: n.Region, HTTPClient: &http.Client{
+				Transport: provider.ThrottleIf(provider.NewLimiter(limitsOf(n)), nil, lambda.CountsAgainstQuota)}}
 			if l := n.Lambda; l != nil {
 				o.Endpoint, o.DefaultRole, o.ECRPullThroughPrefix = l.Endpoint, l.ExecutionRoleArn, l.ECRPullThroughPrefix
 			}

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	alibabaemu "github.com/faas-kubelet/faas-kubelet/pkg/emulator/alibaba"
 	azureemu "github.com/faas-kubelet/faas-kubelet/pkg/emulator/azure"
+	"github.com/faas-kubelet/faas-kubelet/pkg/emulator/faults"
 	lambdaemu "github.com/faas-kubelet/faas-kubelet/pkg/emulator/lambda"
 )
 
@@ -24,6 +26,8 @@ type emulatorOptions struct {
 	activationDelay time.Duration
 	updateDelay     time.Duration
 	latency         time.Duration
+	opLatency       map[string]string
+	opRate          map[string]string
 }
 
 // newEmulatorCommand runs the cloud emulators on loopback so that the demo,
@@ -50,6 +54,8 @@ Emulated functions echo their payload; see the README for how to steer them.`,
 	f.StringVar(&o.alibabaListen, "alibaba-listen", "", "address of the Function Compute + Log Service emulator; empty: not started")
 	f.DurationVar(&o.alibabaAccel, "alibaba-acceleration-delay", time.Second, "how long a new function's image acceleration stays Preparing")
 	f.DurationVar(&o.latency, "latency", 0, "latency added to every request")
+	f.StringToStringVar(&o.opLatency, "op-latency", nil, "latency of one operation, e.g. CreateFunction=200ms (repeatable; operation names as the cloud's API has them)")
+	f.StringToStringVar(&o.opRate, "op-rate", nil, "calls per second an operation allows before answering 429 with Retry-After, e.g. CreateFunction=15 (repeatable)")
 	return cmd
 }
 
@@ -67,14 +73,22 @@ func runEmulator(ctx context.Context, o *emulatorOptions, cmd *cobra.Command) er
 		servers = append(servers, server{&http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}, l})
 		return l, nil
 	}
-	l, err := listen(o.lambdaListen, lambdaemu.New(lambdaemu.Options{ActivationDelay: o.activationDelay, UpdateDelay: o.updateDelay, Latency: o.latency}))
+	quotas, err := parseQuotas(o.opLatency, o.opRate)
+	if err != nil {
+		return err
+	}
+	lambda := lambdaemu.New(lambdaemu.Options{ActivationDelay: o.activationDelay, UpdateDelay: o.updateDelay, Latency: o.latency})
+	lambda.SetQuotas(quotas)
+	l, err := listen(o.lambdaListen, lambda)
 	if err != nil {
 		return fmt.Errorf("lambda emulator: %w", err)
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "aws-lambda endpoint=http://%s region=%s AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s\n",
 		l.Addr(), lambdaemu.DefaultRegion, lambdaemu.DefaultAccessKey, lambdaemu.DefaultSecretKey)
 	if o.azureListen != "" {
-		l, err := listen(o.azureListen, azureemu.New(azureemu.Options{ProvisionDelay: o.azureDelay, Latency: o.latency}))
+		azure := azureemu.New(azureemu.Options{ProvisionDelay: o.azureDelay, Latency: o.latency})
+		azure.SetQuotas(quotas)
+		l, err := listen(o.azureListen, azure)
 		if err != nil {
 			return fmt.Errorf("azure emulator: %w", err)
 		}
@@ -82,7 +96,9 @@ func runEmulator(ctx context.Context, o *emulatorOptions, cmd *cobra.Command) er
 			l.Addr(), azureemu.DefaultSubscription, azureemu.DefaultToken)
 	}
 	if o.alibabaListen != "" {
-		l, err := listen(o.alibabaListen, alibabaemu.New(alibabaemu.Options{AccelerationDelay: o.alibabaAccel, Latency: o.latency}))
+		fc := alibabaemu.New(alibabaemu.Options{AccelerationDelay: o.alibabaAccel, Latency: o.latency})
+		fc.SetQuotas(quotas)
+		l, err := listen(o.alibabaListen, fc)
 		if err != nil {
 			return fmt.Errorf("alibaba emulator: %w", err)
 		}
@@ -107,4 +123,24 @@ func runEmulator(ctx context.Context, o *emulatorOptions, cmd *cobra.Command) er
 		}
 		return err
 	}
+}
+
+// parseQuotas reads --op-latency and --op-rate.
+func parseQuotas(latency, perSecond map[string]string) (faults.Quotas, error) {
+	q := faults.Quotas{LatencyMs: map[string]int{}, PerSecond: map[string]float64{}}
+	for op, v := range latency {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return q, fmt.Errorf("--op-latency %s=%s: want a duration such as 200ms", op, v)
+		}
+		q.LatencyMs[op] = int(d.Milliseconds())
+	}
+	for op, v := range perSecond {
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || r <= 0 {
+			return q, fmt.Errorf("--op-rate %s=%s: want calls per second, greater than 0", op, v)
+		}
+		q.PerSecond[op] = r
+	}
+	return q, nil
 }

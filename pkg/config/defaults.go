@@ -106,18 +106,20 @@ func (n *Node) setDefaults(index int) {
 	}
 }
 
-// DefaultLimits are each cloud's client-side limits, set below the cloud's
-// documented default quotas so that one node never gets its account
-// throttled: Lambda allows 15 control-plane requests/s per region
-// (GetFunction 100/s); Azure Resource Manager refills a subscription's
-// write bucket at 10/s and its read bucket at 25/s; Function Compute is
-// kept at a similar rate. The in-memory test backend is unlimited.
+// DefaultLimits are each cloud's client-side limits, at or below the
+// cloud's documented default quotas so that one node does not get its
+// account throttled: Lambda allows 15 control-plane requests/s per region,
+// and only those wait for the limit (invocations, GetFunction and
+// CloudWatch Logs have quotas of their own); Azure Resource Manager refills
+// a subscription's write bucket at 10/s and its read bucket at 25/s;
+// Function Compute is kept at a similar rate. The in-memory test backend is
+// unlimited. Lower them when other tools share the account's quota.
 func DefaultLimits(cloud string) Limits {
 	retries := DefaultMaxRetries
 	l := Limits{QPS: 10, Burst: 20, MaxConcurrent: DefaultMaxConcurrent, MaxRetries: &retries}
 	switch cloud {
 	case "aws-lambda":
-		l.QPS, l.Burst = 12, 15
+		l.QPS, l.Burst = 15, 15
 	case "azure-functions":
 		l.QPS, l.Burst = 8, 20
 	case "alibaba-fc":

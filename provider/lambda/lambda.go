@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	sdk "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
@@ -95,6 +96,22 @@ func NewClient(cfg aws.Config, o Options) *sdk.Client {
 			so.HTTPClient = o.HTTPClient
 		}
 	})
+}
+
+// CountsAgainstQuota says whether a request counts against Lambda's
+// control-plane quota (15 requests/s per region), which the node's
+// limits.qps keeps under: invocations, GetFunction and GetPolicy have
+// quotas of their own, and CloudWatch Logs is another service.
+func CountsAgainstQuota(req *http.Request) bool {
+	ctx := req.Context()
+	if awsmiddleware.GetServiceID(ctx) != sdk.ServiceID {
+		return false
+	}
+	switch awsmiddleware.GetOperationName(ctx) {
+	case "Invoke", "InvokeWithResponseStream", "GetFunction", "GetPolicy":
+		return false
+	}
+	return true
 }
 
 // Cloud returns "aws-lambda".

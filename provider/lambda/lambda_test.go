@@ -3,12 +3,15 @@ package lambda
 import (
 	"context"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	sdk "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
@@ -283,5 +286,70 @@ func TestFollowAfterTailWritesEachLineOnce(t *testing.T) {
 	data := <-done
 	if string(data) != "old line\nnew line\n" {
 		t.Errorf("follow wrote %q, want each line once", data)
+	}
+}
+
+// countingTransport records, per operation, whether CountsAgainstQuota
+// said the request counts.
+type countingTransport struct {
+	mu     sync.Mutex
+	counts map[string]bool
+}
+
+func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	c.counts[awsmiddleware.GetOperationName(req.Context())] = CountsAgainstQuota(req)
+	c.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+// Only Lambda's control-plane calls wait for the node's rate limit:
+// invocations, GetFunction and CloudWatch Logs have quotas of their own.
+func TestControlPlaneCallsCountAgainstTheQuota(t *testing.T) {
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	ts := httptest.NewServer(emu.New(emu.Options{}))
+	t.Cleanup(ts.Close)
+	ct := &countingTransport{counts: map[string]bool{}}
+	o := Options{Region: "us-east-1", Endpoint: ts.URL, DefaultRole: "arn:aws:iam::123456789012:role/fn", HTTPClient: &http.Client{Transport: ct},
+		Credentials: credentials.NewStaticCredentialsProvider(emu.DefaultAccessKey, emu.DefaultSecretKey, "")}
+	b := New(NewClient(aws.Config{}, o), NewLogsClient(aws.Config{}, o), o)
+	ctx := context.Background()
+	fn := function(t, ecr, nil)
+	if _, err := b.Deploy(ctx, fn); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Get(ctx, fn.Name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.List(ctx, "vk"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Invoke(ctx, fn.Name, []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if rc, err := b.Logs(ctx, fn.Name, translate.LogOptions{}); err == nil {
+		_, _ = io.Copy(io.Discard, rc)
+		_ = rc.Close()
+	} else {
+		t.Fatal(err)
+	}
+	if err := b.Delete(ctx, fn.Name); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"CreateFunction": true, "TagResource": true, "ListFunctions": true, "DeleteFunction": true,
+		"GetFunction": false, "Invoke": false, "FilterLogEvents": false}
+	ct.mu.Lock()
+	defer ct.mu.Unlock()
+	for op, w := range want {
+		got, seen := ct.counts[op]
+		if !seen {
+			if op != "TagResource" { // only when tags change after create
+				t.Errorf("%s was not called (calls: %v)", op, ct.counts)
+			}
+			continue
+		}
+		if got != w {
+			t.Errorf("%s counts against the quota = %v, want %v", op, got, w)
+		}
 	}
 }

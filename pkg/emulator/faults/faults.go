@@ -2,11 +2,14 @@ package faults
 
 import (
 	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"slices"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Fault is an error injected into the next Count calls of Op.
@@ -41,14 +44,28 @@ type Chaos struct {
 	ExceptOps []string `json:"exceptOps,omitempty"`
 }
 
+// Quotas shape calls the way a cloud account does: a latency per
+// operation, and a rate per operation beyond which calls are throttled
+// (429 with Retry-After: 1), as a control plane's request quota does.
+type Quotas struct {
+	// LatencyMs delays each call of an operation, e.g. {"CreateFunction": 200}.
+	LatencyMs map[string]int `json:"latencyMs,omitempty"`
+	// PerSecond is each operation's sustained rate, with a burst of one
+	// second's worth, e.g. {"CreateFunction": 15}.
+	PerSecond map[string]float64 `json:"perSecond,omitempty"`
+}
+
 // Injector counts calls and hands out injected faults.
 type Injector struct {
-	mu       sync.Mutex
-	calls    map[string]int
-	faults   map[string][]Fault
-	chaos    *Chaos
-	injected int
-	rnd      *rand.Rand
+	mu        sync.Mutex
+	calls     map[string]int
+	faults    map[string][]Fault
+	chaos     *Chaos
+	injected  int
+	rnd       *rand.Rand
+	quotas    Quotas
+	buckets   map[string]*rate.Limiter
+	throttled int
 }
 
 // New returns an injector with no faults.
@@ -72,9 +89,16 @@ func (i *Injector) Call(op string) (Fault, bool) {
 		i.mu.Unlock()
 		return f, true
 	}
+	if b := i.buckets[op]; b != nil && !b.Allow() {
+		i.throttled++
+		i.mu.Unlock()
+		return Fault{Op: op, Status: http.StatusTooManyRequests, RetryAfter: 1}, true
+	}
+	latency := time.Duration(i.quotas.LatencyMs[op]) * time.Millisecond
 	c := i.chaos
 	if c == nil || slices.Contains(c.ExceptOps, op) {
 		i.mu.Unlock()
+		time.Sleep(latency)
 		return Fault{}, false
 	}
 	spike := i.rnd.Float64() < c.SpikeRate
@@ -91,9 +115,31 @@ func (i *Injector) Call(op string) (Fault, bool) {
 	}
 	i.mu.Unlock()
 	if spike {
-		time.Sleep(time.Duration(c.SpikeMs) * time.Millisecond)
+		latency += time.Duration(c.SpikeMs) * time.Millisecond
 	}
+	time.Sleep(latency)
 	return f, f.Status != 0
+}
+
+// SetQuotas replaces the per-operation latencies and rates (the zero value
+// removes them).
+func (i *Injector) SetQuotas(q Quotas) {
+	buckets := map[string]*rate.Limiter{}
+	for op, perSec := range q.PerSecond {
+		if perSec > 0 {
+			buckets[op] = rate.NewLimiter(rate.Limit(perSec), max(1, int(math.Ceil(perSec))))
+		}
+	}
+	i.mu.Lock()
+	i.quotas, i.buckets = q, buckets
+	i.mu.Unlock()
+}
+
+// Throttled is how many calls the quotas refused.
+func (i *Injector) Throttled() int {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.throttled
 }
 
 // SetChaos starts (or, with nil, stops) random faults on every call.
@@ -132,8 +178,10 @@ func (i *Injector) Inject(f Fault) {
 }
 
 // Register serves the knobs on mux: GET /_emulator/calls, POST
-// /_emulator/faults with a Fault as JSON, and PUT (start), DELETE (stop)
-// and GET (settings and the count of injected faults) /_emulator/chaos.
+// /_emulator/faults with a Fault as JSON, PUT (start), DELETE (stop) and
+// GET (settings and the count of injected faults) /_emulator/chaos, and
+// PUT, DELETE and GET (settings and the count of throttled calls)
+// /_emulator/quotas.
 func (i *Injector) Register(mux *http.ServeMux) {
 	mux.HandleFunc("PUT /_emulator/chaos", func(w http.ResponseWriter, r *http.Request) {
 		var c Chaos
@@ -151,6 +199,26 @@ func (i *Injector) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /_emulator/chaos", func(w http.ResponseWriter, _ *http.Request) {
 		i.mu.Lock()
 		out := map[string]any{"chaos": i.chaos, "injected": i.injected}
+		i.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(out)
+	})
+	mux.HandleFunc("PUT /_emulator/quotas", func(w http.ResponseWriter, r *http.Request) {
+		var q Quotas
+		if err := json.NewDecoder(r.Body).Decode(&q); err != nil {
+			http.Error(w, `want {"latencyMs": {"CreateFunction": 200}, "perSecond": {"CreateFunction": 15}}`, http.StatusBadRequest)
+			return
+		}
+		i.SetQuotas(q)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("DELETE /_emulator/quotas", func(w http.ResponseWriter, _ *http.Request) {
+		i.SetQuotas(Quotas{})
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET /_emulator/quotas", func(w http.ResponseWriter, _ *http.Request) {
+		i.mu.Lock()
+		out := map[string]any{"quotas": i.quotas, "throttled": i.throttled}
 		i.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(out)

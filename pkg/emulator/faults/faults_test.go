@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestInjectedFaultsAreUsedUpInOrder(t *testing.T) {
@@ -78,5 +79,37 @@ func TestChaosInjectsAtTheGivenRatesExceptExemptOps(t *testing.T) {
 	i.SetChaos(nil)
 	if _, ok := i.Call("CreateFunction"); ok {
 		t.Error("a fault after chaos was cleared")
+	}
+}
+
+// Quotas throttle an operation beyond its rate (after a burst of one
+// second's worth) and leave other operations alone; latency delays calls.
+func TestQuotasThrottleAndDelay(t *testing.T) {
+	i := New()
+	i.SetQuotas(Quotas{PerSecond: map[string]float64{"Create": 3}, LatencyMs: map[string]int{"Get": 50}})
+	throttled := 0
+	for n := 0; n < 10; n++ {
+		if f, ok := i.Call("Create"); ok {
+			if f.Status != http.StatusTooManyRequests || f.RetryAfter != 1 {
+				t.Fatalf("fault = %+v", f)
+			}
+			throttled++
+		}
+	}
+	// 10 calls in far less than a second: the burst of 3 passes (a token
+	// or two may refill on a slow machine), the rest are throttled.
+	if throttled < 5 || throttled > 7 || i.Throttled() != throttled {
+		t.Errorf("throttled %d of 10 (counted %d), want 7 (5 on a slow machine)", throttled, i.Throttled())
+	}
+	start := time.Now()
+	if _, ok := i.Call("Get"); ok {
+		t.Error("Get was throttled")
+	}
+	if d := time.Since(start); d < 50*time.Millisecond {
+		t.Errorf("Get answered after %s, want at least its 50 ms latency", d)
+	}
+	i.SetQuotas(Quotas{})
+	if _, ok := i.Call("Create"); ok {
+		t.Error("Create throttled after the quotas were removed")
 	}
 }
