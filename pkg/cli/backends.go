@@ -226,7 +226,10 @@ func limitsOf(n *config.Node) provider.Limits {
 	if n.Limits != nil {
 		l = *n.Limits
 	}
-	out := provider.Limits{QPS: l.QPS, Burst: l.Burst, MaxConcurrent: l.MaxConcurrent}
+	out := provider.Limits{Burst: l.Burst, MaxConcurrent: l.MaxConcurrent}
+	if l.QPS != nil {
+		out.QPS = *l.QPS
+	}
 	if l.MaxRetries != nil {
 		out.MaxRetries = *l.MaxRetries
 	}

@@ -14,9 +14,12 @@ import (
 // these constants.
 const (
 	// DefaultClientQPS is generous on purpose: client-go's own default of 5
-	// requests/s caps a virtual node at about 4.5 pod starts per second.
-	DefaultClientQPS   float32 = 100
-	DefaultClientBurst int     = 200
+	// requests/s caps a virtual node at about 4.5 pod starts per second,
+	// and each pod costs a few writes (status when it runs and when it is
+	// deleted, the delete, events). The API server's priority and fairness
+	// protects it from a busy client.
+	DefaultClientQPS   float32 = 500
+	DefaultClientBurst int     = 1000
 
 	DefaultKubeletPort      int32 = 10250
 	DefaultAddress                = "127.0.0.1"
@@ -29,7 +32,7 @@ const (
 	DefaultCredentialSource       = CredentialSourceDefault
 	DefaultLogLevel               = "info"
 	DefaultLogFormat              = "text"
-	DefaultWorkers                = 10
+	DefaultWorkers                = 64
 	// DefaultMaxConcurrent bounds a node's cloud operations in flight.
 	DefaultMaxConcurrent = 16
 	// DefaultMaxRetries is how often a transient cloud error is retried.
@@ -241,8 +244,10 @@ type Lambda struct {
 
 // Limits bound one node's calls to its cloud.
 type Limits struct {
-	// QPS and Burst are a token bucket for every HTTP request to the cloud.
-	QPS   float64 `json:"qps,omitempty"`
+	// QPS and Burst are a token bucket for the HTTP requests to the cloud
+	// that count against its quota; QPS 0 means unlimited (unset: the
+	// cloud's default).
+	QPS   *float64 `json:"qps,omitempty"`
 	Burst int     `json:"burst,omitempty"`
 	// MaxConcurrent bounds the cloud operations in flight at once.
 	MaxConcurrent int `json:"maxConcurrent,omitempty"`

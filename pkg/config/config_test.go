@@ -132,3 +132,22 @@ func TestLoadNamesTheFile(t *testing.T) {
 		t.Error("Load of a missing file succeeded")
 	}
 }
+
+// An explicit qps: 0 means unlimited; only an absent qps takes the cloud's
+// default.
+func TestLimitsQPSZeroIsUnlimited(t *testing.T) {
+	c, err := Parse([]byte("nodes:\n- {name: a, cloud: aws-lambda, region: us-east-1, limits: {qps: 0}}\n- {name: b, cloud: aws-lambda, region: us-east-1, limits: {burst: 3}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDefaults()
+	if q := c.Nodes[0].Limits.QPS; q == nil || *q != 0 {
+		t.Errorf("qps: 0 became %v", q)
+	}
+	if q := c.Nodes[1].Limits.QPS; q == nil || *q != 15 || c.Nodes[1].Limits.Burst != 3 {
+		t.Errorf("absent qps became %v (burst %d), want Lambda's 15 (burst 3)", q, c.Nodes[1].Limits.Burst)
+	}
+	if errs := c.Validate(clouds); len(errs) > 0 {
+		t.Error(errs)
+	}
+}

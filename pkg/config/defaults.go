@@ -92,7 +92,7 @@ func (n *Node) setDefaults(index int) {
 	if n.Limits == nil {
 		n.Limits = &Limits{}
 	}
-	if n.Limits.QPS == 0 {
+	if n.Limits.QPS == nil {
 		n.Limits.QPS = d.QPS
 	}
 	if n.Limits.Burst == 0 {
@@ -116,17 +116,18 @@ func (n *Node) setDefaults(index int) {
 // unlimited. Lower them when other tools share the account's quota.
 func DefaultLimits(cloud string) Limits {
 	retries := DefaultMaxRetries
-	l := Limits{QPS: 10, Burst: 20, MaxConcurrent: DefaultMaxConcurrent, MaxRetries: &retries}
+	qps, burst := 10.0, 20
 	switch cloud {
 	case "aws-lambda":
-		l.QPS, l.Burst = 15, 15
+		qps, burst = 15, 15
 	case "azure-functions":
-		l.QPS, l.Burst = 8, 20
+		qps, burst = 8, 20
 	case "alibaba-fc":
-		l.QPS, l.Burst = 10, 20
+		qps, burst = 10, 20
 	case "memory":
-		l.QPS, l.Burst = 0, 0 // unlimited
+		qps, burst = 0, 0 // unlimited
 	}
+	l := Limits{QPS: &qps, Burst: burst, MaxConcurrent: DefaultMaxConcurrent, MaxRetries: &retries}
 	return l
 }
 

@@ -188,10 +188,10 @@ func (n *Node) validate(p *field.Path, clouds []string) field.ErrorList {
 	errs = append(errs, n.validateAlibaba(p)...)
 	if l := n.Limits; l != nil {
 		lp := p.Child("limits")
-		if l.QPS < 0 {
-			errs = append(errs, field.Invalid(lp.Child("qps"), l.QPS, "must not be negative (0: unlimited)"))
+		if l.QPS != nil && *l.QPS < 0 {
+			errs = append(errs, field.Invalid(lp.Child("qps"), *l.QPS, "must not be negative (0: unlimited)"))
 		}
-		if l.QPS > 0 && l.Burst < 1 {
+		if l.QPS != nil && *l.QPS > 0 && l.Burst < 1 {
 			errs = append(errs, field.Invalid(lp.Child("burst"), l.Burst, "must be at least 1"))
 		}
 		if l.MaxConcurrent < 1 {
