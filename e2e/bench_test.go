@@ -78,14 +78,16 @@ func benchClient(t *testing.T) kubernetes.Interface {
 	return kubernetes.NewForConfigOrDie(cfg)
 }
 
-func boundPod(ns, node string, i int) *corev1.Pod {
+func boundPod(ns, node string, i int) *corev1.Pod { return boundPodOf(ns, node, ecrImage, i) }
+
+func boundPodOf(ns, node, image string, i int) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("bench-%05d", i), Namespace: ns, Labels: map[string]string{"app": "bench"}},
 		Spec: corev1.PodSpec{
 			NodeName:                      node,
 			TerminationGracePeriodSeconds: aws.Int64(1),
 			Tolerations:                   []corev1.Toleration{{Key: "virtual-kubelet.io/provider", Operator: corev1.TolerationOpExists}},
-			Containers: []corev1.Container{{Name: "fn", Image: ecrImage,
+			Containers: []corev1.Container{{Name: "fn", Image: image,
 				Resources: corev1.ResourceRequirements{}}},
 		},
 	}
@@ -157,6 +159,10 @@ func watchRunning(t *testing.T, _ kubernetes.Interface, ns string, n int) *runni
 // waits for all gone. markRunning, for the ceiling run, writes the status a
 // kubelet would.
 func rollout(t *testing.T, name, node string, n int, markRunning bool) (benchRun, *runningWatch, string) {
+	return rolloutOf(t, name, node, ecrImage, n, markRunning)
+}
+
+func rolloutOf(t *testing.T, name, node, image string, n int, markRunning bool) (benchRun, *runningWatch, string) {
 	t.Helper()
 	c := benchClient(t)
 	ns := namespace(t)
@@ -164,7 +170,7 @@ func rollout(t *testing.T, name, node string, n int, markRunning bool) (benchRun
 	var written sync.Map // pod name → when its Running status was written
 	start := time.Now()
 	parallel(n, 32, func(i int) {
-		pod, err := c.CoreV1().Pods(ns).Create(context.Background(), boundPod(ns, node, i), metav1.CreateOptions{})
+		pod, err := c.CoreV1().Pods(ns).Create(context.Background(), boundPodOf(ns, node, image, i), metav1.CreateOptions{})
 		if err != nil {
 			t.Errorf("create: %v", err)
 			return
@@ -172,7 +178,7 @@ func rollout(t *testing.T, name, node string, n int, markRunning bool) (benchRun
 		if markRunning {
 			now := metav1.Now()
 			pod.Status = corev1.PodStatus{Phase: corev1.PodRunning, StartTime: &now, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
-				ContainerStatuses: []corev1.ContainerStatus{{Name: "fn", Ready: true, Image: ecrImage, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}}}}}
+				ContainerStatuses: []corev1.ContainerStatus{{Name: "fn", Ready: true, Image: image, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}}}}}
 			status := pod.Status
 			err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 				_, err := c.CoreV1().Pods(ns).UpdateStatus(context.Background(), pod, metav1.UpdateOptions{})
@@ -484,6 +490,33 @@ func benchThrottled(t *testing.T, n int) (benchRun, int) {
 	return run, q.Throttled
 }
 
+// benchCalls measures each cloud's calls per pod lifetime (create, track,
+// delete) with shipped defaults, the emulators answering at once. Listings
+// and health pings are not per pod: they are counted apart, per resync and
+// per health interval.
+func benchCalls(t *testing.T, n int) map[string]map[string]float64 {
+	emu := startEmulator(t, "--lambda-activation-delay", "0s", "--azure-provision-delay", "0s", "--alibaba-acceleration-delay", "0s")
+	notPerPod := map[string]bool{"GetAccountSettings": true, "ListFunctions": true, "ListServices": true, "ListBySubscription": true, "ListByResourceGroup": true}
+	out := map[string]map[string]float64{}
+	for _, c := range clouds {
+		t.Run(c.name, func(t *testing.T) {
+			k := startKubelet(t, kubeletOptions{cloud: c.name, lambdaEndpoint: emu.endpoint, azureEndpoint: emu.azureEndpoint,
+				alibabaEndpoint: emu.alibabaEndpoint, pods: 2 * n, logLevel: "info", resync: "1m", health: "10s"})
+			waitNodeReady(t, k.node, corev1.ConditionTrue, 30*time.Second)
+			before := emu.callsOf(t, c.name)
+			rolloutOf(t, c.name, k.node, c.image, n, false)
+			per := map[string]float64{}
+			for op, v := range emu.callsOf(t, c.name) {
+				if d := v - before[op]; d > 0 && !notPerPod[op] {
+					per[op] = float64(d) / float64(n)
+				}
+			}
+			out[c.name] = per
+		})
+	}
+	return out
+}
+
 // benchMock measures Virtual Kubelet's mock provider as shipped.
 func benchMock(t *testing.T, n int) benchRun {
 	bin := cluster.env["VK_MOCK"]
@@ -595,6 +628,11 @@ func TestBench(t *testing.T) {
 		return r
 	})
 	runs = append(runs, throttled)
+	var perCloud map[string]map[string]float64
+	scenario("calls", func(t *testing.T) benchRun {
+		perCloud = benchCalls(t, min(n, 50))
+		return benchRun{}
+	})
 	floor := float64(n) / 15
 	throttledSeconds := float64(n) / throttled.RunningPerSec
 	// The memory figure comes from a larger run when BENCH_MEMORY_PODS is
@@ -620,6 +658,17 @@ func TestBench(t *testing.T) {
 	sort.Strings(ops)
 	fmt.Fprintf(&b, "faas-kubelet: p50/p99 active→Running %.0f/%.0f ms; cloud calls per pod %.2f (%s); %.0f KiB RSS per pod (%d pods) and %.4f CPU s per pod; kubectl logs first byte %.0f ms, -f new line %.0f ms\n",
 		ours.P50ActiveMs, ours.P99ActiveMs, calls, strings.Join(ops, ", "), memory.KiBPerPod, memory.Pods, ours.CPUSecPerPod, ours.LogsFirstByteMs, ours.FollowNewLineMs)
+	for _, c := range clouds {
+		if per, ok := perCloud[c.name]; ok {
+			total, ops := 0.0, []string{}
+			for op, v := range per {
+				total += v
+				ops = append(ops, fmt.Sprintf("%s %.2f", op, v))
+			}
+			sort.Strings(ops)
+			fmt.Fprintf(&b, "calls per pod lifetime on %s: %.2f (%s)\n", c.name, total, strings.Join(ops, ", "))
+		}
+	}
 	fmt.Fprintf(&b, "API server ceiling: p50/p99 status written→seen by this harness %.0f/%.0f ms (the floor under active→Running)\n", ceiling.P50ActiveMs, ceiling.P99ActiveMs)
 	fmt.Fprintf(&b, "throttled (CreateFunction 15/s, 200 ms; Pending 2 s): %d pods Running in %.1f s = %.2f× the %.1f s floor; %d calls answered 429\n",
 		n, throttledSeconds, throttledSeconds/floor, floor, refused)
@@ -633,6 +682,7 @@ func TestBench(t *testing.T) {
 	fmt.Println(line)
 	if out := os.Getenv("BENCH_JSON"); out != "" {
 		data, _ := json.MarshalIndent(map[string]any{"runs": runs, "summary": line, "machine": machine(),
+			"callsPerPodByCloud": perCloud,
 			"throttled": map[string]any{"pods": n, "runningSeconds": throttledSeconds, "floorSeconds": floor, "ratioToFloor": throttledSeconds / floor, "answered429": refused}},
 			"", "  ")
 		if err := os.WriteFile(out, data, 0o644); err != nil {

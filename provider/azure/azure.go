@@ -158,7 +158,8 @@ func (b *Backend) Get(ctx context.Context, name string) (*translate.FunctionStat
 		b.mu.Lock()
 		delete(b.pollers, name)
 		b.mu.Unlock()
-		if _, err := poller.Result(ctx); err != nil {
+		res, err := poller.Result(ctx)
+		if err != nil {
 			var re *azcore.ResponseError
 			st := &translate.FunctionState{Name: name, Phase: translate.PhaseFailed, Reason: "DeploymentFailed", Message: err.Error()}
 			if errors.As(err, &re) {
@@ -166,6 +167,11 @@ func (b *Backend) Get(ctx context.Context, name string) (*translate.FunctionStat
 			}
 			return st, nil
 		}
+		// The poller read the app when the deployment finished: no
+		// second read.
+		st := b.stateOf(ctx, &res.Site)
+		st.Name, st.Tags = name, decodeTags(res.Tags)
+		return st, nil
 	}
 	out, err := b.api.Get(ctx, b.opts.ResourceGroup, name, nil)
 	if err != nil {

@@ -85,6 +85,11 @@ func TestDeployFollowsTheLongRunningOperation(t *testing.T) {
 	if s.Calls()["GetOperation"] == 0 {
 		t.Error("the poller never followed Azure-AsyncOperation")
 	}
+	// The app is read twice: the adoption check before the PUT, and by the
+	// poller once the deployment finished (its result gives the state).
+	if gets := s.Calls()["Get"]; gets != 2 {
+		t.Errorf("%d reads of the app from deploy to Active, want 2", gets)
+	}
 	// A retried deploy (or a restart) adopts the app without a new PUT.
 	puts := s.Calls()["CreateOrUpdate"]
 	again, err := b.Deploy(ctx, fn)
