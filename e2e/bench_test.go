@@ -683,7 +683,7 @@ func TestBench(t *testing.T) {
 	if out := os.Getenv("BENCH_JSON"); out != "" {
 		data, _ := json.MarshalIndent(map[string]any{"runs": runs, "summary": line, "machine": machine(),
 			"callsPerPodByCloud": perCloud,
-			"throttled": map[string]any{"pods": n, "runningSeconds": throttledSeconds, "floorSeconds": floor, "ratioToFloor": throttledSeconds / floor, "answered429": refused}},
+			"throttled":          map[string]any{"pods": n, "runningSeconds": throttledSeconds, "floorSeconds": floor, "ratioToFloor": throttledSeconds / floor, "answered429": refused}},
 			"", "  ")
 		if err := os.WriteFile(out, data, 0o644); err != nil {
 			t.Error(err)

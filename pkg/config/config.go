@@ -248,7 +248,7 @@ type Limits struct {
 	// that count against its quota; QPS 0 means unlimited (unset: the
 	// cloud's default).
 	QPS   *float64 `json:"qps,omitempty"`
-	Burst int     `json:"burst,omitempty"`
+	Burst int      `json:"burst,omitempty"`
 	// MaxConcurrent bounds the cloud operations in flight at once.
 	MaxConcurrent int `json:"maxConcurrent,omitempty"`
 	// MaxRetries is how often an operation that met throttling, a server
