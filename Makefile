@@ -26,6 +26,7 @@ unit: ## Unit tests with the race detector (fast; no cluster)
 e2e: ## End-to-end tests on a real local control plane (builds it once, about 6-10 min)
 	hack/cluster.sh build
 	hack/cluster.sh build-vk
+	hack/cluster.sh build-helm
 	set -o pipefail; $(GO) test -tags e2e -count=1 -timeout 30m -v ./e2e/... 2>&1 | hack/e2e-summary.sh
 
 .PHONY: bench

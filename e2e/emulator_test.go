@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -23,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	sdk "github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	corev1 "k8s.io/api/core/v1"
 
 	alibabaemu "github.com/faas-kubelet/faas-kubelet/pkg/emulator/alibaba"
@@ -146,6 +148,10 @@ func (e *emulator) functions(t *testing.T) map[string]map[string]string {
 		}
 		for _, f := range page.Functions {
 			tags, err := e.lambda.ListTags(context.Background(), &sdk.ListTagsInput{Resource: f.FunctionArn})
+			var gone *types.ResourceNotFoundException
+			if errors.As(err, &gone) {
+				continue // deleted since the listing
+			}
 			if err != nil {
 				t.Fatalf("ListTags: %v", err)
 			}

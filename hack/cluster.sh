@@ -8,6 +8,7 @@
 #   hack/cluster.sh status   print what runs and where
 #   hack/cluster.sh env      print the variables the other scripts use
 #   hack/cluster.sh build-vk builds Virtual Kubelet's mock provider (make bench's baseline)
+#   hack/cluster.sh build-helm builds Helm (the chart's tests)
 #   hack/cluster.sh stop-apiserver | start-apiserver
 #                            take only the API server away and back (chaos tests)
 #
@@ -319,6 +320,7 @@ FAAS_KUBELET_CLIENT_CA=${PKI}/ca.crt
 FAAS_KUBELET_NODE_IP=$(node_ip)
 FAAS_KUBELET_NETNS=$([[ "$(cat "${mode_file}" 2>/dev/null)" == "netns" ]] && echo "${NETNS}" || echo none)
 VK_MOCK=${VK_BIN}/virtual-kubelet
+HELM=${HELM_BIN}/helm
 FAAS_KUBELET_PKI=${PKI}
 EOF
 }
@@ -326,6 +328,7 @@ EOF
 case "${1:-}" in
   build) build_kube_tools ;;
   build-vk) build_vk_mock ;;
+  build-helm) build_helm ;;
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;

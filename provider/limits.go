@@ -12,6 +12,7 @@ import (
 	"github.com/virtual-kubelet/virtual-kubelet/log"
 	"golang.org/x/time/rate"
 
+	"github.com/faas-kubelet/faas-kubelet/pkg/metrics"
 	"github.com/faas-kubelet/faas-kubelet/provider/translate"
 )
 
@@ -28,7 +29,10 @@ type TransientError struct {
 }
 
 func (e *TransientError) Error() string { return e.Err.Error() }
-func (e *TransientError) Unwrap() error { return e.Err }
+
+// ThrottledCall says whether the cloud throttled the call (for metrics).
+func (e *TransientError) ThrottledCall() bool { return e.Throttled }
+func (e *TransientError) Unwrap() error       { return e.Err }
 
 // Transient wraps err as a TransientError (nil stays nil).
 func Transient(err error, after time.Duration, throttled bool) error {
@@ -99,13 +103,20 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // do runs call under the limits; retryable says which transient errors may
 // be retried.
 func (l *Limited) do(ctx context.Context, op string, retryable func(*TransientError) bool, call func() error) error {
+	rec := metrics.FromContext(ctx)
 	for attempt := 0; ; attempt++ {
+		queued := time.Now()
 		select {
 		case l.slots <- struct{}{}:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+		start := time.Now()
+		rec.SlotWait(start.Sub(queued))
+		rec.InFlight(1)
 		err := call()
+		rec.InFlight(-1)
+		rec.Operation(op, time.Since(start), err)
 		<-l.slots
 		var te *TransientError
 		if err == nil || !errors.As(err, &te) || !retryable(te) || attempt >= l.l.MaxRetries {
@@ -219,11 +230,15 @@ type throttled struct {
 }
 
 func (t *throttled) RoundTrip(req *http.Request) (*http.Response, error) {
-	if t.counts != nil && !t.counts(req) {
-		return t.base.RoundTrip(req)
+	rec := metrics.FromContext(req.Context())
+	if t.counts == nil || t.counts(req) {
+		start := time.Now()
+		if err := t.limiter.Wait(req.Context()); err != nil {
+			return nil, fmt.Errorf("waiting for the client-side rate limit: %w", err)
+		}
+		rec.LimiterWait(time.Since(start))
 	}
-	if err := t.limiter.Wait(req.Context()); err != nil {
-		return nil, fmt.Errorf("waiting for the client-side rate limit: %w", err)
-	}
-	return t.base.RoundTrip(req)
+	resp, err := t.base.RoundTrip(req)
+	rec.Request(resp)
+	return resp, err
 }

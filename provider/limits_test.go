@@ -12,6 +12,7 @@ import (
 
 	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
 
+	"github.com/faas-kubelet/faas-kubelet/pkg/metrics"
 	"github.com/faas-kubelet/faas-kubelet/provider/translate"
 )
 
@@ -158,5 +159,38 @@ func TestThrottleSpacesRequests(t *testing.T) {
 	// 5 requests at 20/s with a burst of 1 take at least 4 intervals of 50 ms.
 	if took := time.Since(start); took < 190*time.Millisecond || n.Load() != 5 {
 		t.Errorf("5 requests took %v (%d served), want >= 200ms at 20 QPS", took, n.Load())
+	}
+}
+
+// Each attempt is recorded with the node's labels: what an operator sees of
+// a throttled create that succeeded on its third try.
+func TestLimitedRecordsEachAttempt(t *testing.T) {
+	m := metrics.New()
+	ctx := metrics.WithNode(context.Background(), m.Node("vk", "aws-lambda"))
+	b := &flaky{n: 2, err: Transient(errors.New("throttled"), 0, true)}
+	l := Limit(b, Limits{MaxRetries: 5})
+	recordSleeps(l)
+	if _, err := l.Deploy(ctx, &translate.Function{Name: "fn"}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	families, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "faas_kubelet_cloud_operations_total" {
+			continue
+		}
+		for _, s := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, lp := range s.GetLabel() {
+				labels[lp.GetName()] = lp.GetValue()
+			}
+			got[labels["operation"]+"/"+labels["result"]] = s.GetCounter().GetValue()
+		}
+	}
+	if got["Deploy/throttled"] != 2 || got["Deploy/ok"] != 1 || len(got) != 2 {
+		t.Errorf("cloud_operations_total = %v, want Deploy throttled 2, ok 1", got)
 	}
 }

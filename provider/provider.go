@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 
+	"github.com/faas-kubelet/faas-kubelet/pkg/metrics"
 	"github.com/faas-kubelet/faas-kubelet/provider/translate"
 )
 
@@ -411,7 +412,19 @@ func (p *Provider) NotifyPods(ctx context.Context, cb func(*corev1.Pod)) {
 	p.notify = cb
 	p.runCtx = ctx
 	p.mu.Unlock()
+	metrics.FromContext(ctx).CountPods(p.countPods)
 	go p.track(ctx)
+}
+
+// countPods counts the pods this node runs by phase (for metrics).
+func (p *Provider) countPods() map[string]int {
+	out := map[string]int{string(corev1.PodPending): 0, string(corev1.PodRunning): 0, string(corev1.PodSucceeded): 0, string(corev1.PodFailed): 0}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, r := range p.pods {
+		out[string(r.pod.Status.Phase)]++
+	}
+	return out
 }
 
 func (p *Provider) notSupported(what string) error {

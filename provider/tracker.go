@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/faas-kubelet/faas-kubelet/pkg/metrics"
 	"github.com/faas-kubelet/faas-kubelet/provider/translate"
 )
 
@@ -27,8 +28,11 @@ func (p *Provider) track(ctx context.Context) {
 		case <-resync.C:
 			p.resync(ctx)
 		case <-t.C:
-			for _, uid := range p.due() {
-				p.check(ctx, uid)
+			rec := metrics.FromContext(ctx)
+			now := p.opts.Now()
+			for _, d := range p.due() {
+				rec.CheckLag(now.Sub(d.at))
+				p.check(ctx, d.uid)
 			}
 		}
 	}
@@ -79,15 +83,21 @@ func (p *Provider) resync(ctx context.Context) {
 	}
 }
 
+// dueCheck is a pod whose function should be read, and since when.
+type dueCheck struct {
+	uid types.UID
+	at  time.Time
+}
+
 // due lists the pods whose function should be read now.
-func (p *Provider) due() []types.UID {
+func (p *Provider) due() []dueCheck {
 	now := p.opts.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var out []types.UID
+	var out []dueCheck
 	for uid, r := range p.pods {
 		if r.phase == translate.PhasePending && !now.Before(r.nextCheck) {
-			out = append(out, uid)
+			out = append(out, dueCheck{uid, r.nextCheck})
 		}
 	}
 	return out

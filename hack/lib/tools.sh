@@ -66,3 +66,23 @@ build_vk_mock() {
   ) || die "building virtual-kubelet failed"
   echo "${want}" > "${stamp}"
 }
+
+HELM_VERSION="v3.19.2"
+HELM_BIN="${FAAS_CACHE}/helm-${HELM_VERSION}/bin"
+
+# build_helm builds Helm (the chart's lint and render in the tests) from the
+# pinned module hack/helm.
+build_helm() {
+  local stamp="${HELM_BIN}/.stamp" want
+  want="$(cat "${HACK_DIR}/helm/go.mod" "${HACK_DIR}/helm/go.sum" | sha256sum | cut -c1-16)"
+  if [[ -f "${stamp}" && "$(cat "${stamp}")" == "${want}" ]]; then
+    return 0
+  fi
+  mkdir -p "${HELM_BIN}"
+  log "building helm ${HELM_VERSION} into ${HELM_BIN}"
+  (
+    cd "${HACK_DIR}/helm" || exit 1
+    CGO_ENABLED=0 GOFLAGS=-mod=mod go build -ldflags "-X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}" -o "${HELM_BIN}/helm" helm.sh/helm/v3/cmd/helm
+  ) || die "building helm failed"
+  echo "${want}" > "${stamp}"
+}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/faas-kubelet/faas-kubelet/pkg/config"
 	"github.com/faas-kubelet/faas-kubelet/pkg/memorybackend"
+	"github.com/faas-kubelet/faas-kubelet/pkg/metrics"
 	"github.com/faas-kubelet/faas-kubelet/provider"
 	"github.com/faas-kubelet/faas-kubelet/provider/alibaba"
 	"github.com/faas-kubelet/faas-kubelet/provider/azure"
@@ -73,14 +74,15 @@ func Backends(getenv func(string) string) Registry {
 			}
 			return azure.New(client, tags, o), nil
 		},
-		alibaba.Name: func(_ context.Context, n *config.Node) (provider.Backend, error) {
+		alibaba.Name: func(ctx context.Context, n *config.Node) (provider.Backend, error) {
 			a := n.Alibaba
 			cred, err := alibabaCredential(n, getenv)
 			if err != nil {
 				return nil, fmt.Errorf("node %s: %w", n.Name, err)
 			}
 			co := alibaba.ClientOptions{Region: n.Region, AccountID: a.AccountID, Endpoint: a.Endpoint,
-				LogEndpoint: a.LogEndpoint, LogDialAddress: a.LogDialAddress, Credential: cred, Limiter: provider.NewLimiter(limitsOf(n))}
+				LogEndpoint: a.LogEndpoint, LogDialAddress: a.LogDialAddress, Credential: cred, Limiter: provider.NewLimiter(limitsOf(n)),
+				Metrics: metrics.FromContext(ctx)}
 			client, err := alibaba.NewClient(co)
 			if err != nil {
 				return nil, fmt.Errorf("node %s: %w", n.Name, err)

@@ -22,7 +22,7 @@ var errLostLeadership = errors.New("lost the leader election lease; exiting so a
 // lead runs run while this replica holds the Lease c names, and stands by
 // until then. A clean stop (ctx ends) releases the Lease at once, so a
 // standby takes over without waiting for it to expire.
-func lead(ctx context.Context, client kubernetes.Interface, c config.LeaderElection, id string, run func(context.Context) error) error {
+func lead(ctx context.Context, client kubernetes.Interface, c config.LeaderElection, id string, pr *probes, run func(context.Context) error) error {
 	lock := &resourcelock.LeaseLock{
 		LeaseMeta:  metav1.ObjectMeta{Namespace: c.Namespace, Name: c.Name},
 		Client:     client.CoordinationV1(),
@@ -43,9 +43,11 @@ func lead(ctx context.Context, client kubernetes.Interface, c config.LeaderElect
 		RetryPeriod:     c.RetryPeriod.Duration,
 		ReleaseOnCancel: true,
 		Name:            c.Name,
+		WatchDog:        pr.watchdogOrNil(),
 		Callbacks: leaderelection.LeaderCallbacks{
 			OnStartedLeading: func(lctx context.Context) {
 				leading.Store(true)
+				pr.setStandby(false)
 				logger.Info("leading: running the nodes")
 				nodesCtx, stopNodes := context.WithCancel(lctx)
 				stop := context.AfterFunc(ctx, stopNodes)
@@ -69,6 +71,7 @@ func lead(ctx context.Context, client kubernetes.Interface, c config.LeaderElect
 	if err != nil {
 		return fmt.Errorf("leader election: %w", err)
 	}
+	pr.setStandby(true)
 	// A standby stops at once.
 	unwatch := context.AfterFunc(ctx, func() {
 		if !leading.Load() {

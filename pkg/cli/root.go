@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/virtual-kubelet/virtual-kubelet/log"
@@ -16,9 +17,11 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/klog/v2"
 
 	"github.com/faas-kubelet/faas-kubelet/pkg/config"
+	"github.com/faas-kubelet/faas-kubelet/pkg/metrics"
 	"github.com/faas-kubelet/faas-kubelet/pkg/node"
 	"github.com/faas-kubelet/faas-kubelet/pkg/version"
 )
@@ -39,6 +42,7 @@ type rootOptions struct {
 	logLevel   string
 	address    string
 	pprofAddr  string
+	metrics    string
 }
 
 // NewRootCommand returns the faas-kubelet command with its subcommands.
@@ -64,6 +68,7 @@ is reported back as the pod's status.`,
 	f.StringVar(&o.kubeconfig, "kubeconfig", getenv(EnvKubeconfig), "kubeconfig of the cluster to join; empty: in-cluster config; env "+EnvKubeconfig)
 	f.StringVar(&o.logLevel, "log-level", "", "log level (debug, info, warn, error); overrides the config's log.level")
 	f.StringVar(&o.address, "node-address", getenv(EnvNodeAddress), "InternalIP for nodes whose config gives no address; env "+EnvNodeAddress)
+	f.StringVar(&o.metrics, "metrics-address", "", "serve Prometheus /metrics, /healthz and /readyz on this address, e.g. :10255; off when empty")
 	f.StringVar(&o.pprofAddr, "pprof-address", "", "serve Go's profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; off when empty. Unauthenticated: keep it on loopback")
 	cmd.AddCommand(newVersionCommand(), newConfigCommand(backends, getenv), newEmulatorCommand())
 	return cmd
@@ -158,9 +163,18 @@ func run(ctx context.Context, o *rootOptions, backends Registry, getenv func(str
 		return fmt.Errorf("kubernetes client: %w", err)
 	}
 	log.G(ctx).WithField("version", version.Version).WithField("nodes", len(c.Nodes)).Info("faas-kubelet starting")
-	runNodes := func(ctx context.Context) error { return runNodes(ctx, c, client, backends) }
+	m, pr := metrics.New(), newProbes()
 	if c.LeaderElection.Enabled {
-		err = lead(ctx, client, c.LeaderElection, identity(getenv), runNodes)
+		pr.watchdog = leaderelection.NewLeaderHealthzAdaptor(20 * time.Second)
+	}
+	if o.metrics != "" {
+		if _, err := serveMetrics(ctx, o.metrics, m, pr); err != nil {
+			return fmt.Errorf("--metrics-address: %w", err)
+		}
+	}
+	runNodes := func(ctx context.Context) error { return runNodes(ctx, c, client, backends, m, pr) }
+	if c.LeaderElection.Enabled {
+		err = lead(ctx, client, c.LeaderElection, identity(getenv), pr, runNodes)
 	} else {
 		err = runNodes(ctx)
 	}
@@ -172,12 +186,14 @@ func run(ctx context.Context, o *rootOptions, backends Registry, getenv func(str
 }
 
 // runNodes runs every node of the config until ctx ends or one fails.
-func runNodes(ctx context.Context, c *config.Config, client kubernetes.Interface, backends Registry) error {
+func runNodes(ctx context.Context, c *config.Config, client kubernetes.Interface, backends Registry, m *metrics.Metrics, pr *probes) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
 	for i := range c.Nodes {
 		n := &c.Nodes[i]
+		pr.nodeStarting(n.Name)
+		ctx := metrics.WithNode(ctx, m.Node(n.Name, n.Cloud))
 		backend, err := backends.New(ctx, n)
 		if err != nil {
 			cancel(err)
@@ -189,6 +205,7 @@ func runNodes(ctx context.Context, c *config.Config, client kubernetes.Interface
 			err := node.Run(ctx, node.Options{
 				Node: n, TLS: c.TLS, Client: client, Backend: backend,
 				Workers: c.Workers, KubeletVersion: version.KubeletVersion(), ShutdownGrace: c.ShutdownGracePeriod.Duration,
+				OnRunning: func() { pr.nodeReady(n.Name) },
 			})
 			if err != nil {
 				cancel(err)

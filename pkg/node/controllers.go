@@ -208,7 +208,9 @@ func (n *virtualNode) run(ctx context.Context, addr string, tlsConfig *tls.Confi
 	if err != nil {
 		return fmt.Errorf("kubelet API listener: %w", err)
 	}
-	srv := &http.Server{Handler: h, TLSConfig: tlsConfig, ReadHeaderTimeout: 30 * time.Second}
+	// Requests carry the node's context values (logger, metrics recorder).
+	srv := &http.Server{Handler: h, TLSConfig: tlsConfig, ReadHeaderTimeout: 30 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
 	go func() {
 		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			log.G(ctx).WithError(err).Error("kubelet API server stopped")

@@ -9,6 +9,8 @@ import (
 	vknode "github.com/virtual-kubelet/virtual-kubelet/node"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/faas-kubelet/faas-kubelet/pkg/metrics"
 )
 
 // Pinger is the part of a backend the node's health needs.
@@ -70,6 +72,7 @@ func (h *health) check(ctx context.Context) *corev1.Node {
 	if ctx.Err() != nil {
 		return nil
 	}
+	metrics.FromContext(ctx).Ready(err == nil)
 	status, reason, msg := corev1.ConditionTrue, ReasonReady, "the cloud answers; functions can be created"
 	if err != nil {
 		status, reason, msg = corev1.ConditionFalse, ReasonUnreachable, "cloud ping failed: "+err.Error()

@@ -46,6 +46,9 @@ type Options struct {
 	// ShutdownGrace is how long a stopping node waits for invocations in
 	// flight to finish and be recorded.
 	ShutdownGrace time.Duration
+	// OnRunning, if set, is called once the node is registered and its
+	// controllers run (for /readyz).
+	OnRunning func()
 }
 
 // Run registers the node and serves it until ctx ends.
@@ -133,6 +136,15 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	var ready <-chan struct{} = n.ready
 	nodeReady.Store(&ready)
+	if opts.OnRunning != nil {
+		go func() {
+			select {
+			case <-ready:
+				opts.OnRunning()
+			case <-ctx.Done():
+			}
+		}()
+	}
 	log.G(ctx).WithField("listen", c.ListenAddress).Info("starting virtual node")
 	err = n.run(ctx, c.ListenAddress, &tls.Config{
 		MinVersion:     tls.VersionTLS12,

@@ -16,6 +16,7 @@ import (
 	"github.com/aliyun/credentials-go/credentials"
 	"golang.org/x/time/rate"
 
+	"github.com/faas-kubelet/faas-kubelet/pkg/metrics"
 	"github.com/faas-kubelet/faas-kubelet/provider"
 )
 
@@ -38,6 +39,9 @@ type ClientOptions struct {
 	// Limiter is the node's client-side rate limit, shared by Function
 	// Compute and Log Service requests; nil: none.
 	Limiter *rate.Limiter
+	// Metrics records the node's HTTP requests (the SDK passes requests no
+	// context to carry it); nil: not recorded.
+	Metrics *metrics.Node
 }
 
 func (o *ClientOptions) transport(dialAddress string) http.RoundTripper {
@@ -45,7 +49,7 @@ func (o *ClientOptions) transport(dialAddress string) http.RoundTripper {
 	if o.Limiter != nil {
 		rt = provider.Throttle(o.Limiter, rt)
 	}
-	return rt
+	return metrics.Inject(o.Metrics, rt)
 }
 
 // daraClient sends Function Compute's requests through the node's
