@@ -41,11 +41,12 @@ chaos: ## Fault injection on the real control plane: kill -9, cloud faults, API 
 	set -o pipefail; $(GO) test -tags 'e2e chaos' -count=1 -timeout 60m -v -run '^TestChaos$$' ./e2e/... 2>&1 | tee /tmp/faas-kubelet-chaos.log | grep -E '^(=== RUN|\s*--- |chaos:|FAIL|ok )|_test.go:[0-9]+:'
 
 .PHONY: lint
-lint: ## gofmt, go vet (also on e2e and chaos), and the config golden files
+lint: ## gofmt, go vet (also on e2e and chaos), and the image's Dockerfile and static build
 	hack/verify-gofmt.sh
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./e2e/...
 	$(GO) vet -tags 'e2e chaos' ./e2e/...
+	hack/verify-image.sh
 
 .PHONY: update
 update: ## Regenerate golden files

@@ -64,7 +64,8 @@ func objects(t *testing.T, stream string) map[string]map[string]any {
 	out := map[string]map[string]any{}
 	for _, doc := range strings.Split(stream, "\n---") {
 		var o map[string]any
-		if err := yaml.Unmarshal([]byte(doc), &o); err != nil {
+		// The separator's line break ends the document's last line.
+		if err := yaml.Unmarshal([]byte(doc+"\n"), &o); err != nil {
 			t.Fatalf("rendered YAML: %v\n%s", err, doc)
 		}
 		if len(o) == 0 {
