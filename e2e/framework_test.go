@@ -164,6 +164,7 @@ type kubelet struct {
 	exitErr   error
 	starts    int
 	args      []string // extra command-line arguments
+	env       []string // extra environment
 }
 
 // kubeletOptions tweak the config a test runs faas-kubelet with.
@@ -194,6 +195,10 @@ type kubeletOptions struct {
 	resync string
 	// health is the node's healthCheckInterval (default 1s).
 	health string
+	// nodeName replaces the node's name (default: after the test).
+	nodeName string
+	// env adds environment variables (NAME=value).
+	env []string
 }
 
 // startKubelet writes a config for one node named after the test and runs
@@ -212,6 +217,9 @@ func startKubelet(t *testing.T, opts kubeletOptions) *kubelet {
 	}
 	if len(k.node) > 60 {
 		k.node = k.node[:60]
+	}
+	if opts.nodeName != "" {
+		k.node = opts.nodeName
 	}
 	cloud := opts.cloud
 	if cloud == "" {
@@ -262,7 +270,7 @@ nodes:
   labels: {e2e.faas-kubelet.io/test: "true"}
 %s%s`, level, opts.topExtra, election, cluster.env["FAAS_KUBELET_CLIENT_CA"], k.node, cloud, regionOf(cloud), cluster.env["FAAS_KUBELET_NODE_IP"], k.port, health, resync, podCapacity, backend, opts.nodeExtra)
 	k.cfgPath = filepath.Join(dir, "config.yaml")
-	k.args = opts.args
+	k.args, k.env = opts.args, opts.env
 	if err := os.WriteFile(k.cfgPath, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -300,6 +308,7 @@ func (k *kubelet) start(t *testing.T) {
 		"AWS_ACCESS_KEY_ID="+lambdaemu.DefaultAccessKey, "AWS_SECRET_ACCESS_KEY="+lambdaemu.DefaultSecretKey,
 		"AZURE_ACCESS_TOKEN="+azureemu.DefaultToken,
 		"ALIBABA_CLOUD_ACCESS_KEY_ID="+alibabaemu.DefaultAccessKeyID, "ALIBABA_CLOUD_ACCESS_KEY_SECRET="+alibabaemu.DefaultAccessKeySecret)
+	k.cmd.Env = append(k.cmd.Env, k.env...)
 	logf, err := os.OpenFile(k.logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		t.Fatal(err)

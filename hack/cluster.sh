@@ -56,6 +56,11 @@ node_ip() {
   if [[ "$(cat "${mode_file}" 2>/dev/null)" == "netns" ]]; then echo "${NS_IP}"; else echo "127.0.0.1"; fi
 }
 
+# host_ip is where processes in the namespace reach the host (tests listen there).
+host_ip() {
+  if [[ "$(cat "${mode_file}" 2>/dev/null)" == "netns" ]]; then echo "${HOST_IP}"; else echo "127.0.0.1"; fi
+}
+
 setup_netns() {
   if [[ "${NETNS}" == "none" ]]; then
     echo loopback > "${mode_file}"
@@ -318,6 +323,7 @@ KUBECONFIG=${RUN_DIR}/admin.kubeconfig
 FAAS_KUBELET_KUBECONFIG=${RUN_DIR}/faas-kubelet.kubeconfig
 FAAS_KUBELET_CLIENT_CA=${PKI}/ca.crt
 FAAS_KUBELET_NODE_IP=$(node_ip)
+FAAS_KUBELET_HOST_IP=$(host_ip)
 FAAS_KUBELET_NETNS=$([[ "$(cat "${mode_file}" 2>/dev/null)" == "netns" ]] && echo "${NETNS}" || echo none)
 VK_MOCK=${VK_BIN}/virtual-kubelet
 HELM=${HELM_BIN}/helm

@@ -163,6 +163,17 @@ func run(ctx context.Context, o *rootOptions, backends Registry, getenv func(str
 		return fmt.Errorf("kubernetes client: %w", err)
 	}
 	log.G(ctx).WithField("version", version.Version).WithField("nodes", len(c.Nodes)).Info("faas-kubelet starting")
+	stopTracing, err := startTracing(ctx, getenv)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(sctx); err != nil {
+			log.G(ctx).WithError(err).Warn("flushing traces")
+		}
+	}()
 	m, pr := metrics.New(), newProbes()
 	if c.LeaderElection.Enabled {
 		pr.watchdog = leaderelection.NewLeaderHealthzAdaptor(20 * time.Second)
