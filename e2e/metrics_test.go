@@ -60,6 +60,7 @@ func TestMetricsAndProbes(t *testing.T) {
 		`faas_kubelet_node_ready{` + labels + `} 1`,
 		`faas_kubelet_rate_limiter_wait_seconds_count{` + labels + `}`,
 		`faas_kubelet_status_check_lag_seconds_count{` + labels + `}`,
+		`faas_kubelet_status_checks_queued{` + labels + `} 0`,
 	}
 	eventually(t, 20*time.Second, "the pods and calls in /metrics", func() (bool, string) {
 		_, body := scrape(t, base+"/metrics")

@@ -413,7 +413,21 @@ func (p *Provider) NotifyPods(ctx context.Context, cb func(*corev1.Pod)) {
 	p.runCtx = ctx
 	p.mu.Unlock()
 	metrics.FromContext(ctx).CountPods(p.countPods)
+	metrics.FromContext(ctx).CountAwaiting(p.countAwaiting)
 	go p.track(ctx)
+}
+
+// countAwaiting counts the pods whose function the tracker still reads.
+func (p *Provider) countAwaiting() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, r := range p.pods {
+		if r.phase == translate.PhasePending {
+			n++
+		}
+	}
+	return n
 }
 
 // countPods counts the pods this node runs by phase (for metrics).

@@ -93,8 +93,9 @@ type Node struct {
 	m           *Metrics
 	name, cloud string
 
-	mu   sync.Mutex
-	pods func() map[string]int
+	mu       sync.Mutex
+	pods     func() map[string]int
+	awaiting func() int
 }
 
 type nodeKey struct{}
@@ -210,12 +211,25 @@ type transient interface {
 	ThrottledCall() bool
 }
 
+// CountAwaiting sets the function that counts the pods whose function is
+// not ready yet, which the status tracker reads until it is (its queue).
+func (n *Node) CountAwaiting(f func() int) {
+	if n == nil {
+		return
+	}
+	n.mu.Lock()
+	n.awaiting = f
+	n.mu.Unlock()
+}
+
+var awaitingDesc = prometheus.NewDesc(namespace+"_status_checks_queued", "Pods whose function is not ready yet, which the status tracker reads until it is.", []string{"node", "cloud"}, nil)
+
 var podsDesc = prometheus.NewDesc(namespace+"_pods", "Pods each virtual node runs as functions, by phase.", []string{"node", "cloud", "phase"}, nil)
 
 // podCollector reads each node's pod counts at scrape time.
 type podCollector struct{ m *Metrics }
 
-func (c *podCollector) Describe(ch chan<- *prometheus.Desc) { ch <- podsDesc }
+func (c *podCollector) Describe(ch chan<- *prometheus.Desc) { ch <- podsDesc; ch <- awaitingDesc }
 
 func (c *podCollector) Collect(ch chan<- prometheus.Metric) {
 	c.m.mu.Lock()
@@ -226,8 +240,11 @@ func (c *podCollector) Collect(ch chan<- prometheus.Metric) {
 	c.m.mu.Unlock()
 	for _, n := range nodes {
 		n.mu.Lock()
-		f := n.pods
+		f, awaiting := n.pods, n.awaiting
 		n.mu.Unlock()
+		if awaiting != nil {
+			ch <- prometheus.MustNewConstMetric(awaitingDesc, prometheus.GaugeValue, float64(awaiting()), n.name, n.cloud)
+		}
 		if f == nil {
 			continue
 		}

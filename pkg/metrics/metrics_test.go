@@ -50,6 +50,7 @@ func TestScrapeShowsEachNodesFigures(t *testing.T) {
 	FromContext(ctx).LimiterWait(50 * time.Millisecond)
 	FromContext(ctx).Ready(true)
 	n.CountPods(func() map[string]int { return map[string]int{"Running": 3, "Pending": 1} })
+	n.CountAwaiting(func() int { return 1 })
 	// A context without a recorder records nothing, and does not panic.
 	FromContext(context.Background()).Operation("Deploy", time.Second, nil)
 
@@ -71,6 +72,7 @@ func TestScrapeShowsEachNodesFigures(t *testing.T) {
 		`faas_kubelet_node_ready{cloud="aws-lambda",node="vk-a"} 1`,
 		`faas_kubelet_pods{cloud="aws-lambda",node="vk-a",phase="Running"} 3`,
 		`faas_kubelet_pods{cloud="aws-lambda",node="vk-a",phase="Pending"} 1`,
+		`faas_kubelet_status_checks_queued{cloud="aws-lambda",node="vk-a"} 1`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(string(body), want) {
