@@ -289,6 +289,7 @@ func benchFaasKubelet(t *testing.T, n int) benchRun {
 	if level == "" {
 		level = "info"
 	}
+	// BENCH_KUBELET_ENV="GOGC=50 ..." sets faas-kubelet's environment;
 	// BENCH_PPROF=DIR saves a CPU profile of the rollout and a heap profile
 	// with every pod Running.
 	profiles := os.Getenv("BENCH_PPROF")
@@ -299,7 +300,7 @@ func benchFaasKubelet(t *testing.T, n int) benchRun {
 		args, pprofURL = []string{"--pprof-address", addr}, "http://"+addr+"/debug/pprof/"
 	}
 	k := startKubelet(t, kubeletOptions{cloud: "aws-lambda", lambdaEndpoint: emu.endpoint, pods: 2 * n, logLevel: level, args: args, resync: "1m", health: "10s",
-		nodeExtra: "  limits: {qps: 0}\n", topExtra: os.Getenv("BENCH_TOP_CONFIG")})
+		nodeExtra: "  limits: {qps: 0}\n", topExtra: os.Getenv("BENCH_TOP_CONFIG"), env: strings.Fields(os.Getenv("BENCH_KUBELET_ENV"))})
 	waitNodeReady(t, k.node, corev1.ConditionTrue, 30*time.Second)
 	pid := k.cmd.Process.Pid
 	rss0, cpu0 := procStats(pid)
