@@ -22,12 +22,18 @@ kube_ldflags() {
   echo "${f# }"
 }
 
+# module_sum identifies a pinned tools module (its go.mod and go.sum).
+module_sum() { cat "$1/go.mod" "$1/go.sum" | sha256sum | cut -c1-16; }
+
+# built BIN_DIR MODULE_DIR: whether BIN_DIR holds a build of the module as
+# it is pinned now; stamp BIN_DIR MODULE_DIR records one.
+built() { [[ -f "$1/.stamp" && "$(cat "$1/.stamp")" == "$(module_sum "$2")" ]]; }
+stamp() { module_sum "$2" > "$1/.stamp"; }
+
 # build_kube_tools builds etcd, kube-apiserver, kube-controller-manager,
 # kube-scheduler and kubectl once; later calls only check the stamp.
 build_kube_tools() {
-  local stamp="${KUBE_BIN}/.stamp" want
-  want="$(cat "${HACK_DIR}/tools/go.mod" "${HACK_DIR}/tools/go.sum" | sha256sum | cut -c1-16)"
-  if [[ -f "${stamp}" && "$(cat "${stamp}")" == "${want}" ]]; then
+  if built "${KUBE_BIN}" "${HACK_DIR}/tools"; then
     return 0
   fi
   mkdir -p "${KUBE_BIN}"
@@ -43,7 +49,7 @@ build_kube_tools() {
       go build -ldflags "${ldflags}" -o "${KUBE_BIN}/${cmd}" "k8s.io/kubernetes/cmd/${cmd}" || exit 1
     done
   ) || die "building the control plane failed"
-  echo "${want}" > "${stamp}"
+  stamp "${KUBE_BIN}" "${HACK_DIR}/tools"
   log "control plane binaries ready in ${KUBE_BIN}"
 }
 
@@ -53,9 +59,7 @@ VK_BIN="${FAAS_CACHE}/vk-${VK_VERSION}/bin"
 # build_vk_mock builds Virtual Kubelet's own command (with its mock
 # provider), the baseline of make bench, from the pinned module hack/bench/vk.
 build_vk_mock() {
-  local stamp="${VK_BIN}/.stamp" want
-  want="$(cat "${HACK_DIR}/bench/vk/go.mod" "${HACK_DIR}/bench/vk/go.sum" | sha256sum | cut -c1-16)"
-  if [[ -f "${stamp}" && "$(cat "${stamp}")" == "${want}" ]]; then
+  if built "${VK_BIN}" "${HACK_DIR}/bench/vk"; then
     return 0
   fi
   mkdir -p "${VK_BIN}"
@@ -64,7 +68,7 @@ build_vk_mock() {
     cd "${HACK_DIR}/bench/vk" || exit 1
     CGO_ENABLED=0 GOFLAGS=-mod=mod go build -o "${VK_BIN}/virtual-kubelet" github.com/virtual-kubelet/virtual-kubelet/cmd/virtual-kubelet
   ) || die "building virtual-kubelet failed"
-  echo "${want}" > "${stamp}"
+  stamp "${VK_BIN}" "${HACK_DIR}/bench/vk"
 }
 
 HELM_VERSION="v3.19.2"
@@ -73,9 +77,7 @@ HELM_BIN="${FAAS_CACHE}/helm-${HELM_VERSION}/bin"
 # build_helm builds Helm (the chart's lint and render in the tests) from the
 # pinned module hack/helm.
 build_helm() {
-  local stamp="${HELM_BIN}/.stamp" want
-  want="$(cat "${HACK_DIR}/helm/go.mod" "${HACK_DIR}/helm/go.sum" | sha256sum | cut -c1-16)"
-  if [[ -f "${stamp}" && "$(cat "${stamp}")" == "${want}" ]]; then
+  if built "${HELM_BIN}" "${HACK_DIR}/helm"; then
     return 0
   fi
   mkdir -p "${HELM_BIN}"
@@ -84,5 +86,5 @@ build_helm() {
     cd "${HACK_DIR}/helm" || exit 1
     CGO_ENABLED=0 GOFLAGS=-mod=mod go build -ldflags "-X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}" -o "${HELM_BIN}/helm" helm.sh/helm/v3/cmd/helm
   ) || die "building helm failed"
-  echo "${want}" > "${stamp}"
+  stamp "${HELM_BIN}" "${HACK_DIR}/helm"
 }

@@ -107,24 +107,30 @@ func (p *probes) readyz(w http.ResponseWriter, _ *http.Request) {
 // serveMetrics serves /metrics, /healthz and /readyz on addr until ctx
 // ends. They show no secret and take no input.
 func serveMetrics(ctx context.Context, addr string, m *metrics.Metrics, p *probes) (net.Addr, error) {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
 	mux.HandleFunc("GET /healthz", p.healthz)
 	mux.HandleFunc("GET /readyz", p.readyz)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return serveHTTP(ctx, addr, mux, "/metrics, /healthz and /readyz")
+}
+
+// serveHTTP serves h on addr until ctx ends, and logs where; what names
+// the endpoints in the logs.
+func serveHTTP(ctx context.Context, addr string, h http.Handler, what string) (net.Addr, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		_ = srv.Close()
 	}()
 	go func() {
 		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.G(ctx).WithError(err).Warn("metrics server stopped")
+			log.G(ctx).WithError(err).Warn("server of " + what + " stopped")
 		}
 	}()
-	log.G(ctx).WithField("address", l.Addr().String()).Info("serving /metrics, /healthz and /readyz")
+	log.G(ctx).WithField("address", l.Addr().String()).Info("serving " + what)
 	return l.Addr(), nil
 }
