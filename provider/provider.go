@@ -244,22 +244,30 @@ func (p *Provider) deploy(ctx context.Context, pod *corev1.Pod) error {
 	return nil
 }
 
-// recorded is what the core keeps of a pod and reports to Virtual Kubelet:
-// its metadata and status, and of its spec what the status and the kubelet
-// API are derived from. Reports go to the pods/status subresource, which
-// takes metadata and status only. Whole specs (env resolved from Secrets, a
-// projected token volume each) were kept twice per pod, here and in Virtual
-// Kubelet's copy of the last report.
+// recorded is what the core keeps of a pod: its metadata, and of its spec
+// what the status is derived from (node, restart policy, container names and
+// images); store adds the status. Whole specs (env resolved from Secrets,
+// resources, volumes) are not kept: Virtual Kubelet's informer holds them.
 func recorded(pod *corev1.Pod) *corev1.Pod {
-	out := &corev1.Pod{TypeMeta: pod.TypeMeta, ObjectMeta: *pod.ObjectMeta.DeepCopy(), Status: *pod.Status.DeepCopy()}
+	out := &corev1.Pod{TypeMeta: pod.TypeMeta, ObjectMeta: *pod.ObjectMeta.DeepCopy()}
 	out.ManagedFields = nil
 	out.Spec.NodeName = pod.Spec.NodeName
 	out.Spec.RestartPolicy = pod.Spec.RestartPolicy
 	out.Spec.ServiceAccountName = pod.Spec.ServiceAccountName
 	out.Spec.Containers = make([]corev1.Container, len(pod.Spec.Containers))
 	for i, c := range pod.Spec.Containers {
-		out.Spec.Containers[i] = corev1.Container{Name: c.Name, Image: c.Image, Ports: c.Ports, Resources: *c.Resources.DeepCopy()}
+		out.Spec.Containers[i] = corev1.Container{Name: c.Name, Image: c.Image}
 	}
+	return out
+}
+
+// report is what Virtual Kubelet writes to the pods/status subresource, and
+// keeps a copy of until the next report: metadata and status. The
+// subresource takes nothing else (the API server resets spec and owner
+// references), and the labels, annotations and finalizers sent are written.
+func report(pod *corev1.Pod) *corev1.Pod {
+	out := &corev1.Pod{TypeMeta: pod.TypeMeta, ObjectMeta: *pod.ObjectMeta.DeepCopy(), Status: *pod.Status.DeepCopy()}
+	out.OwnerReferences, out.ManagedFields = nil, nil
 	return out
 }
 
@@ -289,7 +297,7 @@ func (p *Provider) store(pod *corev1.Pod, state *translate.FunctionState) {
 	notify := p.notify
 	p.mu.Unlock()
 	p.event(updated, previous, state)
-	notify(updated.DeepCopy())
+	notify(report(updated))
 	if startJob {
 		go p.runJob(pod.UID, state.Name)
 	}

@@ -717,13 +717,16 @@ func TestResyncReassertsStatusOthersChanged(t *testing.T) {
 	}
 }
 
-// Reports carry the pod's metadata and status and only the spec the status
-// is derived from: env values (resolved from Secrets by Virtual Kubelet)
-// and volumes are not kept or handed on.
+// Status reports carry the pod's metadata and status, which is all the
+// pods/status subresource takes; GetPod's answer keeps only the spec the
+// status is derived from. Env values (resolved from Secrets by Virtual
+// Kubelet) and volumes are not kept or handed on.
 func TestReportedPodsCarryNoEnvOrVolumes(t *testing.T) {
 	p, notified := newProvider(t, &fakeBackend{})
 	pod := newPod("uid-1", "a")
 	pod.Annotations = map[string]string{"team": "x"}
+	pod.Finalizers = []string{"example.com/keep"}
+	pod.OwnerReferences = []metav1.OwnerReference{{Kind: "ReplicaSet", Name: "rs", UID: "rs-1"}}
 	pod.Spec.Containers[0].Env = append(pod.Spec.Containers[0].Env, corev1.EnvVar{Name: "TOKEN", Value: "canary-s3cr3t"})
 	pod.Spec.Volumes = []corev1.Volume{{Name: "kube-api-access-x7k2p", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{}}}}
 	pod.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}
@@ -734,15 +737,31 @@ func TestReportedPodsCarryNoEnvOrVolumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(*notified) == 0 {
+		t.Fatal("no status reported")
+	}
 	for _, r := range append([]*corev1.Pod{got}, *notified...) {
-		if r.Annotations["team"] != "x" || r.UID != "uid-1" || r.Status.Phase != corev1.PodRunning {
-			t.Errorf("reported metadata/status lost: %v %s %s", r.Annotations, r.UID, r.Status.Phase)
+		if r.Annotations["team"] != "x" || r.UID != "uid-1" || r.Status.Phase != corev1.PodRunning || len(r.Finalizers) != 1 {
+			t.Errorf("reported metadata/status lost: %v %s %s %v", r.Annotations, r.UID, r.Status.Phase, r.Finalizers)
 		}
-		if len(r.Spec.Containers) != 1 || r.Spec.Containers[0].Image != "example.com/hello:1" || len(r.Status.ContainerStatuses) != 1 {
-			t.Errorf("reported containers: %+v", r.Spec.Containers)
+		if len(r.Status.ContainerStatuses) != 1 || r.Status.ContainerStatuses[0].Image != "example.com/hello:1" {
+			t.Errorf("reported container statuses: %+v", r.Status.ContainerStatuses)
 		}
-		if len(r.Spec.Containers[0].Env) != 0 || len(r.Spec.Volumes) != 0 || len(r.ManagedFields) != 0 {
-			t.Errorf("reported pod keeps env %v, volumes %v, managedFields %v", r.Spec.Containers[0].Env, r.Spec.Volumes, r.ManagedFields)
+		if len(r.ManagedFields) != 0 || len(r.Spec.Volumes) != 0 {
+			t.Errorf("reported pod keeps volumes %v, managedFields %v", r.Spec.Volumes, r.ManagedFields)
+		}
+		for _, c := range r.Spec.Containers {
+			if len(c.Env) != 0 {
+				t.Errorf("reported pod keeps env %v", c.Env)
+			}
+		}
+	}
+	if len(got.Spec.Containers) != 1 || got.Spec.Containers[0].Image != "example.com/hello:1" {
+		t.Errorf("GetPod's containers: %+v", got.Spec.Containers)
+	}
+	for _, r := range *notified {
+		if len(r.Spec.Containers) != 0 || len(r.OwnerReferences) != 0 {
+			t.Errorf("status report carries spec %+v or owner references %v, which pods/status ignores", r.Spec.Containers, r.OwnerReferences)
 		}
 	}
 	if len(pod.Spec.Containers[0].Env) != 2 || len(pod.Spec.Volumes) != 1 {

@@ -211,9 +211,9 @@ func (p *Provider) reassert(pods []*corev1.Pod) {
 			continue
 		}
 		r.reported = now
-		fixed := pod.DeepCopy()
-		fixed.Status = *r.pod.Status.DeepCopy()
-		out = append(out, fixed)
+		fixed := *pod
+		fixed.Status = r.pod.Status
+		out = append(out, report(&fixed))
 	}
 	notify := p.notify
 	p.mu.Unlock()

@@ -5,8 +5,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,12 +17,14 @@ import (
 	"github.com/virtual-kubelet/virtual-kubelet/node/api"
 	"github.com/virtual-kubelet/virtual-kubelet/node/nodeutil"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	coreinformers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/kubernetes"
 	corev1listers "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 
@@ -55,11 +59,14 @@ type nodeInformers struct {
 }
 
 func newNodeInformers(client kubernetes.Interface, nodeName string) *nodeInformers {
-	pf := informers.NewSharedInformerFactoryWithOptions(client, resyncPeriod, nodeutil.PodInformerFilter(nodeName), informers.WithTransform(slimPod))
+	var cached podCache
+	pf := informers.NewSharedInformerFactoryWithOptions(client, resyncPeriod, nodeutil.PodInformerFilter(nodeName), informers.WithTransform(cached.transform))
 	rf := informers.NewSharedInformerFactoryWithOptions(client, resyncPeriod, informers.WithTransform(dropManagedFields))
+	pods := pf.Core().V1().Pods()
+	cached.store = pods.Informer().GetStore()
 	return &nodeInformers{
 		podFactory: pf, refFactory: rf,
-		pods:       pf.Core().V1().Pods(),
+		pods:       pods,
 		secrets:    rf.Core().V1().Secrets(),
 		configMaps: rf.Core().V1().ConfigMaps(),
 		services:   rf.Core().V1().Services(),
@@ -104,6 +111,61 @@ func slimPod(obj any) (any, error) {
 		}
 	}
 	return pod, nil
+}
+
+// podCache is the pod informer's transform with its store at hand: a new
+// version of a pod shares every part that did not change with the version
+// it replaces. Virtual Kubelet keeps the version it last synced (after a
+// status write that is the previous one), so without sharing each pod's
+// spec, labels and annotations were held twice.
+type podCache struct {
+	store cache.Store // set before the informer starts
+}
+
+func (c *podCache) transform(obj any) (any, error) {
+	out, err := slimPod(obj)
+	pod, ok := out.(*corev1.Pod)
+	if err != nil || !ok {
+		return out, err
+	}
+	if c.store == nil {
+		return pod, nil
+	}
+	if prev, exists, _ := c.store.GetByKey(pod.Namespace + "/" + pod.Name); exists {
+		if old, ok := prev.(*corev1.Pod); ok && old.UID == pod.UID {
+			shareUnchanged(old, pod)
+		}
+	}
+	return pod, nil
+}
+
+// shareUnchanged points pod's unchanged parts at old's. Cached objects are
+// never written to (every consumer copies before changing one), so sharing
+// is safe.
+func shareUnchanged(old, pod *corev1.Pod) {
+	// Strings decoded again are equal copies: point at the old bytes.
+	pod.Name, pod.Namespace, pod.GenerateName, pod.UID = old.Name, old.Namespace, old.GenerateName, old.UID
+	if equality.Semantic.DeepEqual(old.Spec, pod.Spec) {
+		pod.Spec = old.Spec
+	}
+	if maps.Equal(old.Labels, pod.Labels) {
+		pod.Labels = old.Labels
+	}
+	if maps.Equal(old.Annotations, pod.Annotations) {
+		pod.Annotations = old.Annotations
+	}
+	if equality.Semantic.DeepEqual(old.OwnerReferences, pod.OwnerReferences) {
+		pod.OwnerReferences = old.OwnerReferences
+	}
+	if slices.Equal(old.Finalizers, pod.Finalizers) {
+		pod.Finalizers = old.Finalizers
+	}
+	for i := range pod.Status.Conditions {
+		if i < len(old.Status.Conditions) && equality.Semantic.DeepEqual(old.Status.Conditions[i], pod.Status.Conditions[i]) {
+			// strings only: the condition itself is inline in the slice
+			pod.Status.Conditions[i] = old.Status.Conditions[i]
+		}
+	}
 }
 
 func isTokenVolume(name string) bool { return strings.HasPrefix(name, "kube-api-access-") }
