@@ -35,12 +35,23 @@ type Backend interface {
 	// Invoke calls the function synchronously with payload. A function that
 	// ran and failed is a result with FunctionError set, not an error.
 	Invoke(ctx context.Context, name string, payload []byte) (*translate.Invocation, error)
+	// InvokeAsync queues an invocation with payload and returns its request
+	// id once the cloud accepted it.
+	InvokeAsync(ctx context.Context, name string, payload []byte) (requestID string, err error)
 	// Tag merges tags into the function's tags (the core records a Job's
 	// progress there, so a restart finds it).
 	Tag(ctx context.Context, name string, tags map[string]string) error
 	// List returns every function this node owns (tagged with its name),
 	// with Phase left empty where the listing does not carry state.
 	List(ctx context.Context, node string) ([]translate.FunctionState, error)
+}
+
+// AccountReporter is a backend that can say which account it works in and
+// what the account's quotas are. It is called where Ping would be, every
+// health check, and answers the same question: the cloud answers with these
+// credentials.
+type AccountReporter interface {
+	Account(ctx context.Context) (*translate.Account, error)
 }
 
 // ErrNotSupported marks an operation a backend cannot perform.

@@ -183,6 +183,12 @@ func (l *Limited) Invoke(ctx context.Context, name string, payload []byte) (inv 
 	return inv, err
 }
 
+// InvokeAsync queues an invocation; retried only when throttled.
+func (l *Limited) InvokeAsync(ctx context.Context, name string, payload []byte) (id string, err error) {
+	err = l.do(ctx, "InvokeAsync", throttledOnly, func() error { id, err = l.b.InvokeAsync(ctx, name, payload); return err })
+	return id, err
+}
+
 // Tag merges tags (idempotent, retried).
 func (l *Limited) Tag(ctx context.Context, name string, tags map[string]string) error {
 	return l.do(ctx, "Tag", anyTransient, func() error { return l.b.Tag(ctx, name, tags) })
@@ -192,6 +198,16 @@ func (l *Limited) Tag(ctx context.Context, name string, tags map[string]string) 
 func (l *Limited) List(ctx context.Context, node string) (out []translate.FunctionState, err error) {
 	err = l.do(ctx, "List", anyTransient, func() error { out, err = l.b.List(ctx, node); return err })
 	return out, err
+}
+
+// Account reports the account, when the backend can; otherwise it pings.
+func (l *Limited) Account(ctx context.Context) (a *translate.Account, err error) {
+	r, ok := l.b.(AccountReporter)
+	if !ok {
+		return nil, l.Ping(ctx)
+	}
+	err = l.do(ctx, "Account", func(*TransientError) bool { return false }, func() error { a, err = r.Account(ctx); return err })
+	return a, err
 }
 
 // Unwrap returns the wrapped backend.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -103,6 +104,12 @@ type podRecord struct {
 	// write) costs no call.
 	deployed string
 }
+
+// tracked counts the pods every node of the process tracks.
+var tracked atomic.Int64
+
+// Tracked returns the number of pods the process's nodes track.
+func Tracked() int { return int(tracked.Load()) }
 
 var (
 	_ nodeutil.Provider = (*Provider)(nil)
@@ -280,6 +287,7 @@ func (p *Provider) store(pod *corev1.Pod, state *translate.FunctionState) {
 	if !ok {
 		r = &podRecord{function: state.Name}
 		p.pods[pod.UID] = r
+		tracked.Add(1)
 	}
 	previous := r.phase
 	kept := *state // tags and notes are read once, at deploy
@@ -330,7 +338,10 @@ func (p *Provider) DeletePod(ctx context.Context, pod *corev1.Pod) error {
 	if r, ok := p.pods[pod.UID]; ok {
 		last = r.pod
 	}
-	delete(p.pods, pod.UID)
+	if _, ok := p.pods[pod.UID]; ok {
+		delete(p.pods, pod.UID)
+		tracked.Add(-1)
+	}
 	notify := p.notify
 	p.mu.Unlock()
 	final := pod.DeepCopy()
@@ -495,11 +506,6 @@ func (p *Provider) GetContainerLogs(ctx context.Context, namespace, podName, con
 		return nil, notSupportedError{err}
 	}
 	return rc, err
-}
-
-// RunInContainer is not offered yet: functions have no shell.
-func (p *Provider) RunInContainer(context.Context, string, string, string, []string, api.AttachIO) error {
-	return p.notSupported("exec")
 }
 
 // AttachToContainer is not offered: functions have no console.

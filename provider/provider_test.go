@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,6 +50,12 @@ func (f *fakeBackend) Invoke(_ context.Context, name string, payload []byte) (*t
 		return f.invokeFn(len(f.invoked))
 	}
 	return &translate.Invocation{Output: payload}, nil
+}
+func (f *fakeBackend) InvokeAsync(_ context.Context, name string, payload []byte) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.invoked = append(f.invoked, "async:"+name+":"+string(payload))
+	return "req-" + strconv.Itoa(len(f.invoked)), nil
 }
 func (f *fakeBackend) Tag(_ context.Context, name string, tags map[string]string) error {
 	f.mu.Lock()
@@ -232,9 +239,9 @@ func TestTransientDeployErrorIsReturnedForRetry(t *testing.T) {
 
 func TestUnsupportedRoutesSayWhat(t *testing.T) {
 	p, _ := newProvider(t, &fakeBackend{})
-	err := p.RunInContainer(context.Background(), "default", "x", "app", []string{"sh"}, nil)
-	if !errdefs.IsInvalidInput(err) || !errors.Is(err, ErrNotSupported) {
-		t.Errorf("RunInContainer error = %v", err)
+	err := p.AttachToContainer(context.Background(), "default", "x", "app", nil)
+	if !errdefs.IsInvalidInput(err) || !errors.Is(err, ErrNotSupported) || !strings.Contains(err.Error(), "attach") {
+		t.Errorf("AttachToContainer error = %v", err)
 	}
 }
 

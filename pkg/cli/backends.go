@@ -54,7 +54,7 @@ func Backends(getenv func(string) string) Registry {
 			if err != nil {
 				return nil, fmt.Errorf("node %s: %w", n.Name, err)
 			}
-			o := azure.Options{ResourceGroup: a.ResourceGroup, Location: n.Region, ServerFarmID: a.ServerFarmID,
+			o := azure.Options{SubscriptionID: a.SubscriptionID, ResourceGroup: a.ResourceGroup, Location: n.Region, ServerFarmID: a.ServerFarmID,
 				ManagedEnvironmentID: a.ManagedEnvironmentID, RegistryUseManagedIdentity: a.RegistryUseManagedIdentity,
 				KuduEndpoint: a.KuduEndpoint, AppEndpoint: a.AppEndpoint, Credential: cred,
 				RegistryServer: a.RegistryServer, RegistryUsername: a.RegistryUsername}

@@ -21,9 +21,11 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/faas-kubelet/faas-kubelet/pkg/config"
+	"github.com/faas-kubelet/faas-kubelet/pkg/membudget"
 	"github.com/faas-kubelet/faas-kubelet/pkg/metrics"
 	"github.com/faas-kubelet/faas-kubelet/pkg/node"
 	"github.com/faas-kubelet/faas-kubelet/pkg/version"
+	"github.com/faas-kubelet/faas-kubelet/provider"
 )
 
 // Environment variables the CLI reads (and nothing else does).
@@ -174,6 +176,7 @@ func run(ctx context.Context, o *rootOptions, backends Registry, getenv func(str
 			log.G(ctx).WithError(err).Warn("flushing traces")
 		}
 	}()
+	go membudget.Run(ctx, membudget.Options{PerPod: c.MemoryPerPod.Value(), Tracked: provider.Tracked})
 	m, pr := metrics.New(), newProbes()
 	if c.LeaderElection.Enabled {
 		pr.watchdog = leaderelection.NewLeaderHealthzAdaptor(20 * time.Second)

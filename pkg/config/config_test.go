@@ -71,6 +71,7 @@ func TestValidateNamesEveryBadField(t *testing.T) {
 		{"half a key pair", "tls: {certFile: a}\nnodes: [{name: a, cloud: memory, region: x}]", []string{"tls.keyFile: Required value"}},
 		{"bad log level", "log: {level: loud}\nnodes: [{name: a, cloud: memory, region: x}]", []string{"log.level: Unsupported value"}},
 		{"bad qps", "clientQPS: -1\nnodes: [{name: a, cloud: memory, region: x}]", []string{"clientQPS: Invalid value"}},
+		{"negative memory budget", "memoryPerPod: -1Ki\nnodes: [{name: a, cloud: memory, region: x}]", []string{"memoryPerPod: Invalid value"}},
 		{"azure without its section", "nodes: [{name: a, cloud: azure-functions, region: westeurope}]", []string{"nodes[0].azure: Required value"}},
 		{"azure without hosting", "nodes: [{name: a, cloud: azure-functions, region: westeurope, azure: {subscriptionId: s, resourceGroup: rg}}]", []string{"nodes[0].azure.serverFarmId: Required value"}},
 		{"azure with both hostings", "nodes: [{name: a, cloud: azure-functions, region: westeurope, azure: {subscriptionId: s, resourceGroup: rg, serverFarmId: p, managedEnvironmentId: e}}]", []string{"nodes[0].azure.serverFarmId: Required value"}},

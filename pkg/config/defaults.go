@@ -22,6 +22,10 @@ func (c *Config) SetDefaults() {
 	for i := range c.Nodes {
 		c.Nodes[i].setDefaults(i)
 	}
+	if c.MemoryPerPod == nil {
+		m := DefaultMemoryPerPod.DeepCopy()
+		c.MemoryPerPod = &m
+	}
 	if c.ShutdownGracePeriod.Duration == 0 {
 		c.ShutdownGracePeriod = DefaultShutdownGracePeriod
 	}

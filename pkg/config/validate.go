@@ -33,6 +33,9 @@ func (c *Config) Validate(clouds []string) field.ErrorList {
 	if c.Workers <= 0 {
 		errs = append(errs, field.Invalid(field.NewPath("workers"), c.Workers, "must be greater than 0"))
 	}
+	if c.MemoryPerPod != nil && c.MemoryPerPod.Sign() < 0 {
+		errs = append(errs, field.Invalid(field.NewPath("memoryPerPod"), c.MemoryPerPod.String(), "must not be negative (0 disables the budget)"))
+	}
 	if !slices.Contains(logLevels, c.Log.Level) {
 		errs = append(errs, field.NotSupported(field.NewPath("log", "level"), c.Log.Level, logLevels))
 	}

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
@@ -33,6 +35,8 @@ type Backend struct {
 	opts Options
 	mu   sync.Mutex
 	fns  map[string]translate.FunctionState
+	// asyncCount numbers asynchronous invocations.
+	asyncCount atomic.Int64
 }
 
 var _ provider.Backend = (*Backend)(nil)
@@ -108,6 +112,14 @@ func (b *Backend) Invoke(_ context.Context, name string, payload []byte) (*trans
 		return nil, err
 	}
 	return &translate.Invocation{RequestID: "memory", Output: payload}, nil
+}
+
+// InvokeAsync accepts the invocation and discards it.
+func (b *Backend) InvokeAsync(ctx context.Context, name string, _ []byte) (string, error) {
+	if _, err := b.Get(ctx, name); err != nil {
+		return "", err
+	}
+	return "memory-" + strconv.FormatInt(b.asyncCount.Add(1), 10), nil
 }
 
 // Tag merges tags.

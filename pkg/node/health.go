@@ -2,15 +2,20 @@ package node
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/virtual-kubelet/virtual-kubelet/log"
 	vknode "github.com/virtual-kubelet/virtual-kubelet/node"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/faas-kubelet/faas-kubelet/pkg/metrics"
+	"github.com/faas-kubelet/faas-kubelet/provider"
+	"github.com/faas-kubelet/faas-kubelet/provider/translate"
 )
 
 // Pinger is the part of a backend the node's health needs.
@@ -64,10 +69,17 @@ func (h *health) NotifyNodeStatus(ctx context.Context, cb func(*corev1.Node)) {
 	}()
 }
 
-// check pings the cloud and returns the updated node when Ready changed.
+// check pings the cloud (reading the account where the backend can) and
+// returns the updated node when Ready or the account's figures changed.
 func (h *health) check(ctx context.Context) *corev1.Node {
 	pctx, cancel := context.WithTimeout(ctx, h.timeout)
-	err := h.cloud.Ping(pctx)
+	var account *translate.Account
+	var err error
+	if r, ok := h.cloud.(provider.AccountReporter); ok {
+		account, err = r.Account(pctx)
+	} else {
+		err = h.cloud.Ping(pctx)
+	}
 	cancel()
 	if ctx.Err() != nil {
 		return nil
@@ -79,12 +91,16 @@ func (h *health) check(ctx context.Context) *corev1.Node {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	changed := account != nil && showAccount(h.node, account)
 	for i := range h.node.Status.Conditions {
 		c := &h.node.Status.Conditions[i]
 		if c.Type != corev1.NodeReady {
 			continue
 		}
 		if c.Status == status && c.Message == msg {
+			if changed {
+				return h.node.DeepCopy()
+			}
 			return nil
 		}
 		if c.Status != status {
@@ -101,4 +117,37 @@ func (h *health) check(ctx context.Context) *corev1.Node {
 		h.node.Status.Phase = corev1.NodeRunning
 	}
 	return h.node.DeepCopy()
+}
+
+// ResourcePrefix names the node extended resources that show the account's
+// quotas (faas-kubelet.io/concurrent-executions).
+const ResourcePrefix = "faas-kubelet.io/"
+
+// showAccount writes the account onto the node the way kubectl describe
+// node shows a kubelet's machine: the service and account as the OS image,
+// the service's API as the container runtime, and the quotas as extended
+// resources (the quota as capacity, what is still free as allocatable).
+// It reports whether anything changed.
+func showAccount(n *corev1.Node, a *translate.Account) bool {
+	before := n.Status.DeepCopy()
+	info := &n.Status.NodeInfo
+	info.OSImage = a.Service
+	if a.ID != "" {
+		info.OSImage += ", account " + a.ID
+	}
+	info.ContainerRuntimeVersion = a.Runtime
+	for _, rl := range []corev1.ResourceList{n.Status.Capacity, n.Status.Allocatable} {
+		for name := range rl {
+			if strings.HasPrefix(string(name), ResourcePrefix) {
+				delete(rl, name)
+			}
+		}
+	}
+	for name, v := range a.Capacity {
+		n.Status.Capacity[corev1.ResourceName(ResourcePrefix+name)] = *resource.NewQuantity(v, resource.DecimalSI)
+	}
+	for name, v := range a.Allocatable {
+		n.Status.Allocatable[corev1.ResourceName(ResourcePrefix+name)] = *resource.NewQuantity(v, resource.DecimalSI)
+	}
+	return !equality.Semantic.DeepEqual(before, &n.Status)
 }

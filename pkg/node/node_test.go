@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/faas-kubelet/faas-kubelet/pkg/config"
+	"github.com/faas-kubelet/faas-kubelet/provider/translate"
 )
 
 func testNodeConfig() *config.Node {
@@ -138,5 +139,58 @@ func TestSelfSignedCertCoversNameAndAddress(t *testing.T) {
 	}
 	if len(cert.Certificate) != 1 || cert.PrivateKey == nil {
 		t.Fatal("incomplete certificate")
+	}
+}
+
+// accountPinger reports an account with a concurrency quota.
+type accountPinger struct {
+	pinger
+	free int64
+}
+
+func (a *accountPinger) Account(ctx context.Context) (*translate.Account, error) {
+	if err := a.Ping(ctx); err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return &translate.Account{ID: "123456789012", Service: "AWS Lambda", Runtime: "aws-lambda://2015-03-31",
+		Capacity: map[string]int64{"concurrent-executions": 1000}, Allocatable: map[string]int64{"concurrent-executions": a.free}}, nil
+}
+
+// The node shows the account (OS image, container runtime) and its quota as
+// an extended resource; a change of the quota's free part is reported at
+// the next check, an unchanged one is not.
+func TestHealthShowsTheAccountAndItsQuota(t *testing.T) {
+	spec, err := Spec(testNodeConfig(), "v", time.Unix(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &accountPinger{free: 1000}
+	h := newHealth(a, spec, time.Hour)
+	ctx := context.Background()
+	n := h.check(ctx)
+	const res = corev1.ResourceName("faas-kubelet.io/concurrent-executions")
+	if n == nil || n.Status.NodeInfo.OSImage != "AWS Lambda, account 123456789012" || n.Status.NodeInfo.ContainerRuntimeVersion != "aws-lambda://2015-03-31" {
+		t.Fatalf("node info: %+v", n)
+	}
+	if c, al := n.Status.Capacity[res], n.Status.Allocatable[res]; c.Value() != 1000 || al.Value() != 1000 {
+		t.Errorf("quota: capacity %s, allocatable %s", c.String(), al.String())
+	}
+	if n.Status.Capacity.Pods().Value() != 50 {
+		t.Errorf("pods capacity lost: %s", n.Status.Capacity.Pods())
+	}
+	if again := h.check(ctx); again != nil {
+		t.Error("an unchanged account was reported again")
+	}
+	a.mu.Lock()
+	a.free = 750
+	a.mu.Unlock()
+	n = h.check(ctx)
+	if n == nil {
+		t.Fatal("a changed quota was not reported")
+	}
+	if al := n.Status.Allocatable[res]; al.Value() != 750 {
+		t.Errorf("allocatable after a reservation: %s", al.String())
 	}
 }

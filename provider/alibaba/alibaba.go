@@ -98,6 +98,16 @@ func (b *Backend) Ping(ctx context.Context) error {
 	return mapError("GetAccountSettings", err)
 }
 
+// Account reads the account settings, as Ping does. FC 2.0 reports no
+// quota through its API (GetAccountSettings names the zones and the default
+// role), so the node shows the account and no quota.
+func (b *Backend) Account(ctx context.Context) (*translate.Account, error) {
+	if err := b.Ping(ctx); err != nil {
+		return nil, err
+	}
+	return &translate.Account{ID: b.opts.AccountID, Service: "Alibaba Cloud Function Compute", Runtime: "alibaba-fc://2021-04-06"}, nil
+}
+
 // serviceARN is the resource tags attach to.
 func (b *Backend) serviceARN(name string) string {
 	return fmt.Sprintf("acs:fc:%s:%s:services/%s", b.opts.Region, b.opts.AccountID, name)
@@ -381,6 +391,30 @@ func (b *Backend) Invoke(ctx context.Context, name string, payload []byte) (*tra
 		}
 	}
 	return inv, nil
+}
+
+// InvokeAsync queues an invocation (X-Fc-Invocation-Type Async: FC answers
+// 202) and returns FC's request id.
+func (b *Backend) InvokeAsync(ctx context.Context, name string, payload []byte) (string, error) {
+	type result struct {
+		out *fc.InvokeFunctionResponse
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, err := b.api.InvokeFunctionWithOptions(tea.String(name), tea.String(name), &fc.InvokeFunctionRequest{Body: payload},
+			&fc.InvokeFunctionHeaders{XFcInvocationType: tea.String("Async")}, runtime(invokeTimeout))
+		done <- result{out, err}
+	}()
+	select {
+	case <-ctx.Done():
+		return "", ctx.Err()
+	case r := <-done:
+		if r.err != nil {
+			return "", mapError("InvokeFunction", r.err)
+		}
+		return header(r.out.Headers, "x-fc-request-id"), nil
+	}
 }
 
 func header(h map[string]*string, name string) string {

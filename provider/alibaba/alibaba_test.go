@@ -226,6 +226,12 @@ func TestInvokeAndJobTags(t *testing.T) {
 	if _, err := e.b.Invoke(ctx, "fk-missing-0000000000", nil); !errdefs.IsNotFound(err) {
 		t.Errorf("invoking a missing function: %v", err)
 	}
+	if id, err := e.b.InvokeAsync(ctx, ok.Name, []byte(`{"order":43}`)); err != nil || id == "" {
+		t.Errorf("async invoke = %q, %v", id, err)
+	}
+	if _, err := e.b.InvokeAsync(ctx, ok.Name, make([]byte, 200<<10)); err == nil {
+		t.Error("an asynchronous payload over FC's 128 KB limit was accepted")
+	}
 
 	if err := e.b.Tag(ctx, ok.Name, translate.JobTags(translate.Job{State: translate.JobSucceeded})); err != nil {
 		t.Fatal(err)

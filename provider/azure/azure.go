@@ -3,9 +3,11 @@ package azure
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/appservice/armappservice/v4"
+	"github.com/google/uuid"
 	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
 
 	"github.com/faas-kubelet/faas-kubelet/provider"
@@ -43,7 +46,9 @@ var _ API = (*armappservice.WebAppsClient)(nil)
 
 // Options configure the backend.
 type Options struct {
-	ResourceGroup string
+	// SubscriptionID is the subscription the node shows.
+	SubscriptionID string
+	ResourceGroup  string
 	Location      string
 	// ServerFarmID (an App Service plan) or ManagedEnvironmentID (an Azure
 	// Container Apps environment) hosts the function apps.
@@ -107,6 +112,16 @@ func (b *Backend) Cloud() string { return Name }
 func (b *Backend) Ping(ctx context.Context) error {
 	_, err := b.api.NewListByResourceGroupPager(b.opts.ResourceGroup, nil).NextPage(ctx)
 	return mapError("ListByResourceGroup", err)
+}
+
+// Account pings as Ping does and names the subscription. The Web Apps API
+// reports no subscription-wide quota for function apps, so the node shows
+// the subscription and no quota.
+func (b *Backend) Account(ctx context.Context) (*translate.Account, error) {
+	if err := b.Ping(ctx); err != nil {
+		return nil, err
+	}
+	return &translate.Account{ID: b.opts.SubscriptionID, Service: "Azure Functions", Runtime: "azure-functions://" + functionsVersion}, nil
 }
 
 // Deploy creates the function app, or adopts the one a retried create or a
@@ -234,6 +249,49 @@ func (b *Backend) List(ctx context.Context, node string) ([]translate.FunctionSt
 // deploy) with its function key: a 2xx answer is the output, any other
 // status a function error with the body as message.
 func (b *Backend) Invoke(ctx context.Context, name string, payload []byte) (*translate.Invocation, error) {
+	resp, err := b.callApp(ctx, name, false, payload, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 6<<20))
+	if err != nil {
+		return nil, err
+	}
+	inv := &translate.Invocation{Output: out, RequestID: resp.Header.Get("x-ms-request-id")}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		inv.FunctionError = fmt.Sprintf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(out)))
+	}
+	return inv, nil
+}
+
+// InvokeAsync queues a run through the Functions host's admin API
+// (POST /admin/functions/<function> with the master key and
+// {"input": "<payload>"}), which answers 202 Accepted without an id of its
+// own: the id returned is the x-ms-client-request-id sent with the request,
+// which the host records with the execution.
+func (b *Backend) InvokeAsync(ctx context.Context, name string, payload []byte) (string, error) {
+	body, err := json.Marshal(map[string]string{"input": string(payload)})
+	if err != nil {
+		return "", err
+	}
+	id := uuid.NewString()
+	resp, err := b.callApp(ctx, name, true, body, http.Header{"x-ms-client-request-id": {id}})
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		out, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return "", fmt.Errorf("azure functions admin API: HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(out)))
+	}
+	return id, nil
+}
+
+// callApp POSTs body to the app's function: its HTTP trigger
+// (/api/<function>, with the function key) or, for admin, the host's admin
+// API (/admin/functions/<function>, with the master key).
+func (b *Backend) callApp(ctx context.Context, name string, admin bool, body []byte, header http.Header) (*http.Response, error) {
 	site, err := b.api.Get(ctx, b.opts.ResourceGroup, name, nil)
 	if err != nil {
 		return nil, mapError("Get", err)
@@ -251,13 +309,21 @@ func (b *Backend) Invoke(ctx context.Context, name string, payload []byte) (*tra
 	if base == "" {
 		base = "https://{host}"
 	}
-	url := strings.NewReplacer("{host}", host, "{app}", name).Replace(base) + "/api/" + fn
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
+	url := strings.NewReplacer("{host}", host, "{app}", name).Replace(base)
+	key := str(keys.FunctionKeys["default"])
+	if admin {
+		url += "/admin/functions/" + fn
+		key = str(keys.MasterKey)
+	} else {
+		url += "/api/" + fn
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
+	maps.Copy(req.Header, header)
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("x-functions-key", str(keys.FunctionKeys["default"]))
+	req.Header.Set("x-functions-key", key)
 	client := b.opts.HTTPClient
 	if client == nil {
 		client = http.DefaultClient
@@ -266,16 +332,7 @@ func (b *Backend) Invoke(ctx context.Context, name string, payload []byte) (*tra
 	if err != nil {
 		return nil, fmt.Errorf("invoking %s: %w", fn, err)
 	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(io.LimitReader(resp.Body, 6<<20))
-	if err != nil {
-		return nil, err
-	}
-	inv := &translate.Invocation{Output: out}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		inv.FunctionError = fmt.Sprintf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(out)))
-	}
-	return inv, nil
+	return resp, nil
 }
 
 // Tag merges tags into the app's tags through ARM's Tags API.

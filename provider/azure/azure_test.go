@@ -281,6 +281,19 @@ func TestInvokeAndTagForJobs(t *testing.T) {
 	if s.Calls()["InvokeFunction"] != 1 || s.Calls()["UpdateTagsAtScope"] != 1 {
 		t.Errorf("calls = %v", s.Calls())
 	}
+	// Asynchronous: the host's admin API with the master key; the id is
+	// the client request id, found again in the execution's log.
+	id, err := b.InvokeAsync(ctx, fn.Name, []byte(`{"order":2}`))
+	if err != nil || id == "" || s.Calls()["InvokeFunctionAdmin"] != 1 {
+		t.Fatalf("async invoke: %q %v (calls %v)", id, err, s.Calls())
+	}
+	logs, err = b.Logs(ctx, fn.Name, translate.LogOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := io.ReadAll(logs); !strings.Contains(string(data), "Id="+id+")") {
+		t.Errorf("logs lack the asynchronous execution %s:\n%s", id, data)
+	}
 
 	failing := function(t, image, func(p *corev1.Pod) {
 		p.UID, p.Name = "uid-2", "failing"

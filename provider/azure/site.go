@@ -15,6 +15,8 @@ import (
 // Settings the Functions host needs, set on every app.
 const (
 	settingExtensionVersion = "FUNCTIONS_EXTENSION_VERSION"
+	// functionsVersion is the Functions host major version the apps run.
+	functionsVersion        = "4"
 	settingAppStorage       = "WEBSITES_ENABLE_APP_SERVICE_STORAGE"
 	settingStorage          = "AzureWebJobsStorage"
 	settingPort             = "WEBSITES_PORT"
@@ -39,7 +41,7 @@ func siteFor(fn *translate.Function, o *Options) (armappservice.Site, error) {
 			return armappservice.Site{}, errdefs.InvalidInputf("spec.containers[0].env[%s]: this setting is managed by the node", reserved)
 		}
 	}
-	settings[settingExtensionVersion] = "~4"
+	settings[settingExtensionVersion] = "~" + functionsVersion
 	settings[settingAppStorage] = "false"
 	if o.StorageConnection != "" {
 		settings[settingStorage] = o.StorageConnection

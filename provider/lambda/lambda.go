@@ -117,6 +117,31 @@ func CountsAgainstQuota(req *http.Request) bool {
 // Cloud returns "aws-lambda".
 func (b *Backend) Cloud() string { return Name }
 
+// Account reads the account settings, as Ping does: the concurrency quota
+// is the node's faas-kubelet.io/concurrent-executions capacity, and what no
+// function reserves of it is allocatable. The account is the one of the
+// default execution role (GetAccountSettings does not name it).
+func (b *Backend) Account(ctx context.Context) (*translate.Account, error) {
+	out, err := b.api.GetAccountSettings(ctx, &sdk.GetAccountSettingsInput{})
+	if err != nil {
+		return nil, mapError("GetAccountSettings", err)
+	}
+	a := &translate.Account{ID: accountOf(b.opts.DefaultRole), Service: "AWS Lambda", Runtime: "aws-lambda://2015-03-31"}
+	if l := out.AccountLimit; l != nil {
+		a.Capacity = map[string]int64{"concurrent-executions": int64(l.ConcurrentExecutions)}
+		a.Allocatable = map[string]int64{"concurrent-executions": int64(aws.ToInt32(l.UnreservedConcurrentExecutions))}
+	}
+	return a, nil
+}
+
+// accountOf is the account in an ARN (arn:aws:iam::123456789012:role/x).
+func accountOf(arn string) string {
+	if parts := strings.Split(arn, ":"); len(parts) >= 6 && parts[0] == "arn" {
+		return parts[4]
+	}
+	return ""
+}
+
 // Ping reads the account settings: it proves the endpoint answers and the
 // credentials are accepted.
 func (b *Backend) Ping(ctx context.Context) error {
@@ -339,6 +364,17 @@ func (b *Backend) Invoke(ctx context.Context, name string, payload []byte) (*tra
 		}
 	}
 	return inv, nil
+}
+
+// InvokeAsync queues an invocation (InvocationType Event: Lambda answers
+// 202 once the event is queued) and returns Lambda's request id.
+func (b *Backend) InvokeAsync(ctx context.Context, name string, payload []byte) (string, error) {
+	out, err := b.api.Invoke(ctx, &sdk.InvokeInput{FunctionName: aws.String(name), Payload: payload, InvocationType: types.InvocationTypeEvent})
+	if err != nil {
+		return "", mapError("Invoke", err)
+	}
+	id, _ := awsmiddleware.GetRequestIDMetadata(out.ResultMetadata)
+	return id, nil
 }
 
 // Tag merges tags into the function's tags.

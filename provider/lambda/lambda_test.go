@@ -327,6 +327,9 @@ func TestControlPlaneCallsCountAgainstTheQuota(t *testing.T) {
 	if _, err := b.Invoke(ctx, fn.Name, []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
+	if id, err := b.InvokeAsync(ctx, fn.Name, []byte(`{}`)); err != nil || id == "" {
+		t.Fatalf("async invoke: %q %v", id, err)
+	}
 	if rc, err := b.Logs(ctx, fn.Name, translate.LogOptions{}); err == nil {
 		_, _ = io.Copy(io.Discard, rc)
 		_ = rc.Close()

@@ -104,6 +104,7 @@ func New(opts Options) *Server {
 	m.HandleFunc("PATCH "+sites+"/{name}/providers/Microsoft.Resources/tags/default", s.wrap("UpdateTagsAtScope", s.patchTags))
 	m.HandleFunc("GET /_kudu/{name}/api/logstream", s.logStream)
 	m.HandleFunc("POST /_apps/{name}/api/{function}", s.invokeApp)
+	m.HandleFunc("POST /_apps/{name}/admin/functions/{function}", s.invokeAdmin)
 	s.Register(m)
 	s.mux = m
 	return s
@@ -576,27 +577,11 @@ func (s *Server) invokeApp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 100<<20))
-	s.mu.Lock()
-	st := s.siteNamed(name)
-	if st == nil || s.opts.Now().Before(st.readyAt) || st.failed != nil {
-		s.mu.Unlock()
+	fail, ok := s.execute(name, fn, "This function was programmatically called via the host APIs.", "")
+	if !ok {
 		http.Error(w, "The function app is not running.", http.StatusServiceUnavailable)
 		return
 	}
-	fail := st.Settings["EMULATOR_FAIL"]
-	now := s.opts.Now().UTC().Format(time.RFC3339Nano)
-	id := fmt.Sprintf("%08d", len(st.Logs))
-	st.Logs = append(st.Logs, now+" Executing 'Functions."+fn+"' (Reason='This function was programmatically called via the host APIs.', Id="+id+")")
-	if msg := st.Settings["EMULATOR_LOG"]; msg != "" {
-		st.Logs = append(st.Logs, now+" "+msg)
-	}
-	result := "Succeeded"
-	if fail != "" {
-		result = "Failed"
-		st.Logs = append(st.Logs, now+" Exception while executing function: Functions."+fn+" "+fail)
-	}
-	st.Logs = append(st.Logs, now+" Executed 'Functions."+fn+"' ("+result+", Id="+id+")")
-	s.mu.Unlock()
 	if fail != "" {
 		http.Error(w, fail, http.StatusInternalServerError)
 		return
@@ -606,4 +591,59 @@ func (s *Server) invokeApp(w http.ResponseWriter, r *http.Request) {
 		body = []byte("{}")
 	}
 	_, _ = w.Write(body)
+}
+
+// invokeAdmin is the Functions host's admin API for running a function
+// (POST https://<app>.azurewebsites.net/admin/functions/<function>): it
+// takes the master key and {"input": "..."} and answers 202 Accepted with
+// no body; the execution is logged with the caller's
+// x-ms-client-request-id.
+func (s *Server) invokeAdmin(w http.ResponseWriter, r *http.Request) {
+	s.Call("InvokeFunctionAdmin")
+	name, fn := r.PathValue("name"), r.PathValue("function")
+	if r.Header.Get("x-functions-key") != "master-"+hostKey(name) {
+		http.Error(w, "", http.StatusUnauthorized)
+		return
+	}
+	var in struct {
+		Input *string `json:"input"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 100<<20)).Decode(&in); err != nil || in.Input == nil {
+		http.Error(w, `{"message":"The input field is required."}`, http.StatusBadRequest)
+		return
+	}
+	if _, ok := s.execute(name, fn, "This function was programmatically called via the host APIs.", r.Header.Get("x-ms-client-request-id")); !ok {
+		http.Error(w, "The function app is not running.", http.StatusServiceUnavailable)
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// execute logs one execution of fn in app name, as the Functions host
+// does; it returns the app's EMULATOR_FAIL setting, and false when the app
+// is not running.
+func (s *Server) execute(name, fn, reason, clientID string) (fail string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.siteNamed(name)
+	if st == nil || s.opts.Now().Before(st.readyAt) || st.failed != nil {
+		return "", false
+	}
+	fail = st.Settings["EMULATOR_FAIL"]
+	now := s.opts.Now().UTC().Format(time.RFC3339Nano)
+	id := fmt.Sprintf("%08d", len(st.Logs))
+	if clientID != "" {
+		id = clientID
+	}
+	st.Logs = append(st.Logs, now+" Executing 'Functions."+fn+"' (Reason='"+reason+"', Id="+id+")")
+	if msg := st.Settings["EMULATOR_LOG"]; msg != "" {
+		st.Logs = append(st.Logs, now+" "+msg)
+	}
+	result := "Succeeded"
+	if fail != "" {
+		result = "Failed"
+		st.Logs = append(st.Logs, now+" Exception while executing function: Functions."+fn+" "+fail)
+	}
+	st.Logs = append(st.Logs, now+" Executed 'Functions."+fn+"' ("+result+", Id="+id+")")
+	return fail, true
 }

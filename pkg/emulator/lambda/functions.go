@@ -572,14 +572,18 @@ func (s *Server) putConcurrency(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	if req.ReservedConcurrentExecutions == nil || *req.ReservedConcurrentExecutions < 0 || *req.ReservedConcurrentExecutions > 900 {
-		return invalid("Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [100].")
+	if req.ReservedConcurrentExecutions == nil || *req.ReservedConcurrentExecutions < 0 {
+		return invalid("1 validation error detected: Value at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must have value greater than or equal to 0")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f, err := s.get(r.PathValue("name"))
 	if err != nil {
 		return err
+	}
+	others := s.reservedLocked() - int(ptrValue(f.concurrency))
+	if s.opts.ConcurrentExecutions-others-int(*req.ReservedConcurrentExecutions) < minUnreserved {
+		return invalid("Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [%d].", minUnreserved)
 	}
 	f.concurrency = req.ReservedConcurrentExecutions
 	return writeJSON(w, http.StatusOK, map[string]int32{"ReservedConcurrentExecutions": *f.concurrency})
@@ -599,10 +603,30 @@ func (s *Server) deleteConcurrency(w http.ResponseWriter, r *http.Request) error
 func (s *Server) accountSettings(w http.ResponseWriter, _ *http.Request) error {
 	s.mu.Lock()
 	n := len(s.functions)
+	unreserved := s.opts.ConcurrentExecutions - s.reservedLocked()
 	s.mu.Unlock()
 	return writeJSON(w, http.StatusOK, map[string]any{
 		"AccountLimit": map[string]any{"TotalCodeSize": int64(80530636800), "CodeSizeUnzipped": 262144000, "CodeSizeZipped": 52428800,
-			"ConcurrentExecutions": 1000, "UnreservedConcurrentExecutions": 1000},
+			"ConcurrentExecutions": s.opts.ConcurrentExecutions, "UnreservedConcurrentExecutions": unreserved},
 		"AccountUsage": map[string]any{"TotalCodeSize": 0, "FunctionCount": n},
 	})
+}
+
+// minUnreserved is what Lambda keeps unreserved in every account.
+const minUnreserved = 100
+
+// reservedLocked sums the functions' reserved concurrency.
+func (s *Server) reservedLocked() int {
+	sum := 0
+	for _, f := range s.functions {
+		sum += int(ptrValue(f.concurrency))
+	}
+	return sum
+}
+
+func ptrValue(p *int32) int32 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }

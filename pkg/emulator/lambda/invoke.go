@@ -50,15 +50,16 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) error {
 	case "DryRun":
 		return writeJSON(w, http.StatusNoContent, nil)
 	case "Event":
-		go s.run(cfg, env, payload)
-		w.Header().Set("X-Amzn-RequestId", newID())
+		id := newID()
+		go s.run(cfg, env, payload, id)
+		w.Header().Set("X-Amzn-RequestId", id)
 		w.WriteHeader(http.StatusAccepted)
 		return nil
 	case "RequestResponse":
 	default:
 		return invalid("1 validation error detected: Value '%s' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]", typ)
 	}
-	res := s.run(cfg, env, payload)
+	res := s.run(cfg, env, payload, newID())
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Amz-Executed-Version", "$LATEST")
 	w.Header().Set("X-Amzn-RequestId", res.requestID)
@@ -84,9 +85,8 @@ type result struct {
 	log       string
 }
 
-func (s *Server) run(cfg configuration, env map[string]string, payload []byte) result {
+func (s *Server) run(cfg configuration, env map[string]string, payload []byte, id string) result {
 	start := s.opts.Now()
-	id := newID()
 	var steer struct {
 		Fail    *string `json:"fail"`
 		SleepMs int     `json:"sleepMs"`

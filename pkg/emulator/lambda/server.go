@@ -24,6 +24,9 @@ type Options struct {
 	UpdateDelay time.Duration
 	// Latency is added to every request.
 	Latency time.Duration
+	// ConcurrentExecutions is the account's concurrency quota (default
+	// 1000, Lambda's default).
+	ConcurrentExecutions int
 	// Now returns the current time; tests set it.
 	Now func() time.Time
 }
@@ -68,6 +71,9 @@ func New(opts Options) *Server {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.ConcurrentExecutions == 0 {
+		opts.ConcurrentExecutions = 1000
 	}
 	s := &Server{
 		opts:      opts,
