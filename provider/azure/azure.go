@@ -49,7 +49,7 @@ type Options struct {
 	// SubscriptionID is the subscription the node shows.
 	SubscriptionID string
 	ResourceGroup  string
-	Location      string
+	Location       string
 	// ServerFarmID (an App Service plan) or ManagedEnvironmentID (an Azure
 	// Container Apps environment) hosts the function apps.
 	ServerFarmID         string
