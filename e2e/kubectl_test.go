@@ -5,10 +5,16 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -135,6 +141,188 @@ func TestNodeShowsAccountAndQuota(t *testing.T) {
 				out, _ := kubectl(t, "get", "node", k.node, "-o", `jsonpath={.status.capacity.faas-kubelet\.io/concurrent-executions} {.status.allocatable.faas-kubelet\.io/concurrent-executions}`)
 				return strings.TrimSpace(out) == "1k 750", out // 1000 in Kubernetes' canonical form
 			})
+		})
+	}
+}
+
+// kubectl port-forward POD :PORT: HTTP requests sent to the local port
+// reach the function's HTTP endpoint (Lambda: a function URL event; Azure
+// and FC: the HTTP trigger) and the responses come back, several requests
+// on one connection.
+func TestPortForwardReachesTheFunction(t *testing.T) {
+	paths := map[string]string{"aws-lambda": "/orders?id=7", "azure-functions": "/api/web?id=7", "alibaba-fc": "/orders?id=7"}
+	for _, c := range clouds {
+		t.Run(c.name, func(t *testing.T) {
+			c.start(t)
+			ns := namespace(t)
+			runningPod(t, ns, "web", "  containers:\n  - name: web\n    image: "+c.image+"\n    ports: [{containerPort: 8080}]\n")
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			out := kubectlStream(ctx, t, "port-forward", "-n", ns, "pod/web", ":8080")
+			var local string
+			eventually(t, 20*time.Second, "kubectl port-forward listening", func() (bool, string) {
+				m := regexp.MustCompile(`Forwarding from 127\.0\.0\.1:(\d+) -> 8080`).FindStringSubmatch(out.String())
+				if m != nil {
+					local = m[1]
+				}
+				return m != nil, out.String()
+			})
+			var reused []bool
+			trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = append(reused, i.Reused) }}
+			client := &http.Client{Timeout: 30 * time.Second}
+			for i := range 3 {
+				body := fmt.Sprintf(`{"order":%d}`, i)
+				req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, "http://127.0.0.1:"+local+paths[c.name], strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Fatalf("request %d through port-forward: %v\n%s", i, err, out.String())
+				}
+				data, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("request %d: HTTP %d %s", i, resp.StatusCode, data)
+				}
+				switch c.name {
+				case "aws-lambda": // the emulated function echoes its event
+					var ev struct {
+						RawPath, RawQueryString, Body string
+						RequestContext                struct{ HTTP struct{ Method string } }
+					}
+					if err := json.Unmarshal(data, &ev); err != nil || ev.RawPath != "/orders" || ev.RawQueryString != "id=7" || ev.Body != body || ev.RequestContext.HTTP.Method != "POST" {
+						t.Errorf("request %d: the function saw %s", i, data)
+					}
+				default: // the emulated trigger echoes the body
+					if string(data) != body {
+						t.Errorf("request %d: response %q, want %q", i, data, body)
+					}
+				}
+			}
+			if len(reused) != 3 || !reused[1] || !reused[2] {
+				t.Errorf("connections reused: %v (want one connection for all three requests)", reused)
+			}
+		})
+	}
+}
+
+// When a Secret a running pod's env reads changes, the function's
+// environment follows (the emulated functions log their EMULATOR_LOG
+// variable at every invocation) and an event says so.
+func TestEnvFollowsSecrets(t *testing.T) {
+	for _, c := range clouds {
+		t.Run(c.name, func(t *testing.T) {
+			c.start(t)
+			ns := namespace(t)
+			secret := "apiVersion: v1\nkind: Secret\nmetadata: {name: cfg}\nstringData: {msg: %s}\n"
+			applyYAML(t, ns, fmt.Sprintf(secret, "config-one"))
+			runningPod(t, ns, "reader", "  containers:\n  - name: a\n    image: "+c.image+
+				"\n    env: [{name: EMULATOR_LOG, valueFrom: {secretKeyRef: {name: cfg, key: msg}}}]\n")
+			invokedWith := func(want string) func() (bool, string) {
+				return func() (bool, string) {
+					if _, errOut, code := kubectlIO(t, "{}", "exec", "-i", "-n", ns, "reader", "--", "invoke"); code != 0 {
+						return false, errOut
+					}
+					logs, _ := kubectl(t, "logs", "-n", ns, "reader")
+					return strings.Contains(logs, want), logs
+				}
+			}
+			eventually(t, 30*time.Second, "the function logging the Secret's first value", invokedWith("config-one"))
+			applyYAML(t, ns, fmt.Sprintf(secret, "config-two"))
+			eventually(t, 60*time.Second, "the function logging the Secret's new value", invokedWith("config-two"))
+			eventually(t, 10*time.Second, "a FunctionEnvUpdated event on the pod", func() (bool, string) {
+				out, _ := kubectl(t, "get", "events", "-n", ns, "--field-selector", "involvedObject.name=reader", "-o", "custom-columns=REASON:.reason,MESSAGE:.message", "--no-headers")
+				return strings.Contains(out, "FunctionEnvUpdated") && strings.Contains(out, "EnvSourceChanged"), out
+			})
+		})
+	}
+}
+
+// A Service reaches function pods: their endpoints lead to the node's
+// gateway, which sends each request to one of the Service's Ready pods,
+// round robin. The client here does what kube-proxy does: it takes the
+// Service's ready endpoints from its EndpointSlices and connects to them
+// (no container runtime runs on these machines to host kube-proxy's
+// rules), calling the Service by its DNS name.
+func TestServicesReachFunctions(t *testing.T) {
+	paths := map[string]string{"aws-lambda": "/orders", "azure-functions": "/api/web", "alibaba-fc": "/orders"}
+	for _, c := range clouds {
+		t.Run(c.name, func(t *testing.T) {
+			c.start(t)
+			ns := namespace(t)
+			applyYAML(t, ns, `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 2
+      nodeSelector: {type: virtual-kubelet}
+      tolerations:
+      - {key: virtual-kubelet.io/provider, operator: Exists, effect: NoSchedule}
+      containers:
+      - name: web
+        image: `+c.image+`
+        ports: [{containerPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+`)
+			var endpoints []string
+			eventually(t, 90*time.Second, "two ready endpoints for Service web", func() (bool, string) {
+				slices, err := cluster.client.DiscoveryV1().EndpointSlices(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=web"})
+				if err != nil {
+					return false, err.Error()
+				}
+				endpoints = nil
+				ready := 0
+				for _, s := range slices.Items {
+					for _, e := range s.Endpoints {
+						if e.Conditions.Ready == nil || !*e.Conditions.Ready {
+							continue
+						}
+						ready++
+						for _, p := range s.Ports {
+							for _, a := range e.Addresses {
+								endpoints = append(endpoints, net.JoinHostPort(a, fmt.Sprint(*p.Port)))
+							}
+						}
+					}
+				}
+				return ready == 2, fmt.Sprintf("%d ready: %v", ready, endpoints)
+			})
+			client := &http.Client{Timeout: 30 * time.Second}
+			served := map[string]int{}
+			for i := range 6 {
+				body := fmt.Sprintf(`{"call":%d}`, i)
+				req, _ := http.NewRequest(http.MethodPost, "http://"+endpoints[i%len(endpoints)]+paths[c.name], strings.NewReader(body))
+				req.Host = "web." + ns + ".svc.cluster.local"
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Fatalf("call %d to %s: %v", i, endpoints[i%len(endpoints)], err)
+				}
+				data, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || !strings.Contains(string(data), "call") {
+					t.Fatalf("call %d: HTTP %d %s", i, resp.StatusCode, data)
+				}
+				served[resp.Header.Get("X-Faas-Kubelet-Pod")]++
+			}
+			if len(served) != 2 {
+				t.Errorf("calls served by %v, want both pods of the Service", served)
+			}
+			for pod, n := range served {
+				if !strings.HasPrefix(pod, ns+"/web-") || n != 3 {
+					t.Errorf("pod %s served %d of 6 calls (round robin gives 3 each)", pod, n)
+				}
+			}
 		})
 	}
 }

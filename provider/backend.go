@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 
 	"github.com/faas-kubelet/faas-kubelet/provider/translate"
 )
@@ -38,6 +39,11 @@ type Backend interface {
 	// InvokeAsync queues an invocation with payload and returns its request
 	// id once the cloud accepted it.
 	InvokeAsync(ctx context.Context, name string, payload []byte) (requestID string, err error)
+	// HTTP sends req to the function's HTTP endpoint (Lambda: an invocation
+	// with a function URL event; Azure and Function Compute: the HTTP
+	// trigger) and returns the response, whose body the caller closes.
+	// req.URL carries the path and query only.
+	HTTP(ctx context.Context, name string, req *http.Request) (*http.Response, error)
 	// Tag merges tags into the function's tags (the core records a Job's
 	// progress there, so a restart finds it).
 	Tag(ctx context.Context, name string, tags map[string]string) error

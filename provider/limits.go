@@ -189,6 +189,13 @@ func (l *Limited) InvokeAsync(ctx context.Context, name string, payload []byte) 
 	return id, err
 }
 
+// HTTP sends a request to the function's endpoint; not retried (the
+// request's body is read once).
+func (l *Limited) HTTP(ctx context.Context, name string, req *http.Request) (resp *http.Response, err error) {
+	err = l.do(ctx, "HTTP", func(*TransientError) bool { return false }, func() error { resp, err = l.b.HTTP(ctx, name, req); return err })
+	return resp, err
+}
+
 // Tag merges tags (idempotent, retried).
 func (l *Limited) Tag(ctx context.Context, name string, tags map[string]string) error {
 	return l.do(ctx, "Tag", anyTransient, func() error { return l.b.Tag(ctx, name, tags) })

@@ -57,11 +57,25 @@ type Options struct {
 	// pod whose status there disagrees with ours (another controller
 	// marked it not Ready while the node was unreachable) is reported again.
 	Pods func() ([]*corev1.Pod, bool)
+	// PodIP is the address a Running pod reports (status.podIP): the node's,
+	// where its gateway serves the ports pods declare, so that a Service's
+	// endpoints lead to the gateway. Empty: pods report no IP.
+	PodIP string
+	// Serving, if set, is called with the ports a pod declares before the
+	// pod is reported Running, so that whatever serves them (the node's
+	// gateway) is ready when the pod's Service sends traffic.
+	Serving func(ports []int32)
 }
 
 // AnnotationFunctionURL shows a pod's function endpoint (for a pod with a
 // container port) on the pod.
 const AnnotationFunctionURL = "faas-kubelet.io/function-url"
+
+// AnnotationEnvFrom marks a pod whose env source (a Secret or ConfigMap)
+// changed, with the object's new revision ("Secret/db@1234"): the change
+// makes Virtual Kubelet resolve the pod's env again. It is not part of the
+// function.
+const AnnotationEnvFrom = "faas-kubelet.io/env-from"
 
 // Backoff bounds for reading a function in transition. The first read comes
 // after a second, about when a zip function turns Active, so most functions
@@ -103,6 +117,8 @@ type podRecord struct {
 	// pod: an update that leaves it unchanged (new annotations, a status
 	// write) costs no call.
 	deployed string
+	// env is the digest of the environment last deployed.
+	env string
 }
 
 // tracked counts the pods every node of the process tracks.
@@ -190,7 +206,7 @@ func fingerprint(f *translate.Function) string {
 	c := *f
 	c.Annotations = make(map[string]string, len(f.Annotations))
 	for k, v := range f.Annotations {
-		if strings.HasPrefix(k, "faas-kubelet.io/") && k != AnnotationFunctionURL {
+		if strings.HasPrefix(k, "faas-kubelet.io/") && k != AnnotationFunctionURL && k != AnnotationEnvFrom {
 			c.Annotations[k] = v
 		}
 	}
@@ -198,6 +214,13 @@ func fingerprint(f *translate.Function) string {
 	if err != nil {
 		return "" // never equal: the function is redeployed
 	}
+	sum := sha256.Sum256(data)
+	return string(sum[:])
+}
+
+// envDigest identifies an environment without keeping its values.
+func envDigest(env map[string]string) string {
+	data, _ := json.Marshal(env) // map keys in order
 	sum := sha256.Sum256(data)
 	return string(sum[:])
 }
@@ -240,20 +263,30 @@ func (p *Provider) deploy(ctx context.Context, pod *corev1.Pod) error {
 		}
 		p.opts.Recorder.Eventf(pod, corev1.EventTypeNormal, "FunctionDeployed", "function %s deployed to %s (%s)", name, p.opts.Backend.Cloud(), state.Phase)
 	}
+	p.mu.Lock()
+	previousEnv := ""
+	if r, ok := p.pods[pod.UID]; ok {
+		previousEnv = r.env
+	}
+	p.mu.Unlock()
 	p.store(pod, state)
 	if err == nil {
+		env := envDigest(fn.Env)
 		p.mu.Lock()
 		if r, ok := p.pods[pod.UID]; ok {
-			r.deployed = fingerprint(fn)
+			r.deployed, r.env = fingerprint(fn), env
 		}
 		p.mu.Unlock()
+		if previousEnv != "" && previousEnv != env {
+			p.opts.Recorder.Eventf(pod, corev1.EventTypeNormal, "FunctionEnvUpdated", "function %s's environment updated (%d variables)", name, len(fn.Env))
+		}
 	}
 	return nil
 }
 
 // recorded is what the core keeps of a pod: its metadata, and of its spec
-// what the status is derived from (node, restart policy, container names and
-// images); store adds the status. Whole specs (env resolved from Secrets,
+// what the status and the kubelet API are derived from (node, restart
+// policy, container names, images and ports); store adds the status. Whole specs (env resolved from Secrets,
 // resources, volumes) are not kept: Virtual Kubelet's informer holds them.
 func recorded(pod *corev1.Pod) *corev1.Pod {
 	out := &corev1.Pod{TypeMeta: pod.TypeMeta, ObjectMeta: *pod.ObjectMeta.DeepCopy()}
@@ -263,7 +296,7 @@ func recorded(pod *corev1.Pod) *corev1.Pod {
 	out.Spec.ServiceAccountName = pod.Spec.ServiceAccountName
 	out.Spec.Containers = make([]corev1.Container, len(pod.Spec.Containers))
 	for i, c := range pod.Spec.Containers {
-		out.Spec.Containers[i] = corev1.Container{Name: c.Name, Image: c.Image}
+		out.Spec.Containers[i] = corev1.Container{Name: c.Name, Image: c.Image, Ports: c.Ports}
 	}
 	return out
 }
@@ -282,6 +315,10 @@ func report(pod *corev1.Pod) *corev1.Pod {
 func (p *Provider) store(pod *corev1.Pod, state *translate.FunctionState) {
 	updated := recorded(pod)
 	updated.Status = translate.PodStatus(pod, state, p.opts.Now())
+	if ip := p.opts.PodIP; ip != "" && updated.Status.Phase == corev1.PodRunning {
+		updated.Status.HostIP, updated.Status.PodIP = ip, ip
+		updated.Status.HostIPs, updated.Status.PodIPs = []corev1.HostIP{{IP: ip}}, []corev1.PodIP{{IP: ip}}
+	}
 	p.mu.Lock()
 	r, ok := p.pods[pod.UID]
 	if !ok {
@@ -304,6 +341,11 @@ func (p *Provider) store(pod *corev1.Pod, state *translate.FunctionState) {
 	}
 	notify := p.notify
 	p.mu.Unlock()
+	if p.opts.Serving != nil && updated.Status.Phase == corev1.PodRunning {
+		if ports := declaredPorts(updated); len(ports) > 0 {
+			p.opts.Serving(ports)
+		}
+	}
 	p.event(updated, previous, state)
 	notify(report(updated))
 	if startJob {
@@ -511,11 +553,6 @@ func (p *Provider) GetContainerLogs(ctx context.Context, namespace, podName, con
 // AttachToContainer is not offered: functions have no console.
 func (p *Provider) AttachToContainer(context.Context, string, string, string, api.AttachIO) error {
 	return p.notSupported("attach")
-}
-
-// PortForward is not offered yet.
-func (p *Provider) PortForward(context.Context, string, string, int32, io.ReadWriteCloser) error {
-	return p.notSupported("port-forward")
 }
 
 // GetMetricsResource is not offered yet.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,6 +57,16 @@ func (f *fakeBackend) InvokeAsync(_ context.Context, name string, payload []byte
 	defer f.mu.Unlock()
 	f.invoked = append(f.invoked, "async:"+name+":"+string(payload))
 	return "req-" + strconv.Itoa(len(f.invoked)), nil
+}
+func (f *fakeBackend) HTTP(_ context.Context, name string, req *http.Request) (*http.Response, error) {
+	body, _ := io.ReadAll(req.Body)
+	f.mu.Lock()
+	f.invoked = append(f.invoked, "http:"+name+":"+req.Method+" "+req.URL.RequestURI())
+	f.mu.Unlock()
+	if string(body) == "fail" {
+		return nil, errors.New("the endpoint is down")
+	}
+	return &http.Response{StatusCode: 200, Header: http.Header{"X-Path": {req.URL.RequestURI()}}, Body: io.NopCloser(strings.NewReader("echo:" + string(body))), ContentLength: -1}, nil
 }
 func (f *fakeBackend) Tag(_ context.Context, name string, tags map[string]string) error {
 	f.mu.Lock()

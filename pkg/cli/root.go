@@ -164,6 +164,12 @@ func run(ctx context.Context, o *rootOptions, backends Registry, getenv func(str
 	if err != nil {
 		return fmt.Errorf("kubernetes client: %w", err)
 	}
+	eventCfg := rest.CopyConfig(restCfg)
+	eventCfg.QPS, eventCfg.Burst = c.EventQPS, c.EventBurst
+	eventClient, err := kubernetes.NewForConfig(eventCfg)
+	if err != nil {
+		return fmt.Errorf("kubernetes client: %w", err)
+	}
 	log.G(ctx).WithField("version", version.Version).WithField("nodes", len(c.Nodes)).Info("faas-kubelet starting")
 	stopTracing, err := startTracing(ctx, getenv)
 	if err != nil {
@@ -186,7 +192,7 @@ func run(ctx context.Context, o *rootOptions, backends Registry, getenv func(str
 			return fmt.Errorf("--metrics-address: %w", err)
 		}
 	}
-	runNodes := func(ctx context.Context) error { return runNodes(ctx, c, client, backends, m, pr) }
+	runNodes := func(ctx context.Context) error { return runNodes(ctx, c, client, eventClient, backends, m, pr) }
 	if c.LeaderElection.Enabled {
 		err = lead(ctx, client, c.LeaderElection, identity(getenv), pr, runNodes)
 	} else {
@@ -200,7 +206,7 @@ func run(ctx context.Context, o *rootOptions, backends Registry, getenv func(str
 }
 
 // runNodes runs every node of the config until ctx ends or one fails.
-func runNodes(ctx context.Context, c *config.Config, client kubernetes.Interface, backends Registry, m *metrics.Metrics, pr *probes) error {
+func runNodes(ctx context.Context, c *config.Config, client, eventClient kubernetes.Interface, backends Registry, m *metrics.Metrics, pr *probes) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
@@ -217,7 +223,7 @@ func runNodes(ctx context.Context, c *config.Config, client kubernetes.Interface
 		go func() {
 			defer wg.Done()
 			err := node.Run(ctx, node.Options{
-				Node: n, TLS: c.TLS, Client: client, Backend: backend,
+				Node: n, TLS: c.TLS, Client: client, EventClient: eventClient, Backend: backend,
 				Workers: c.Workers, KubeletVersion: version.KubeletVersion(), ShutdownGrace: c.ShutdownGracePeriod.Duration,
 				OnRunning: func() { pr.nodeReady(n.Name) },
 			})

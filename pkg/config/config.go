@@ -22,6 +22,10 @@ const (
 	// protects it from a busy client.
 	DefaultClientQPS   float32 = 500
 	DefaultClientBurst int     = 1000
+	// DefaultEventQPS and DefaultEventBurst limit event writes, apart from
+	// the client's other requests (the kubelet's --event-qps/--event-burst).
+	DefaultEventQPS   float32 = 100
+	DefaultEventBurst int     = 500
 
 	DefaultKubeletPort      int32 = 10250
 	DefaultAddress                = "127.0.0.1"
@@ -84,6 +88,10 @@ type Config struct {
 	// ClientQPS and ClientBurst limit requests to the Kubernetes API server.
 	ClientQPS   float32 `json:"clientQPS,omitempty"`
 	ClientBurst int     `json:"clientBurst,omitempty"`
+	// EventQPS and EventBurst limit event writes on a client of their own,
+	// so that a burst of events never delays pod status writes.
+	EventQPS   float32 `json:"eventQPS,omitempty"`
+	EventBurst int     `json:"eventBurst,omitempty"`
 	// Workers is the number of pods each node reconciles at once.
 	Workers int `json:"workers,omitempty"`
 	// Log sets the level (debug, info, warn, error) and format (text, json).

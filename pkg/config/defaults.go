@@ -10,6 +10,12 @@ func (c *Config) SetDefaults() {
 	if c.ClientBurst == 0 {
 		c.ClientBurst = DefaultClientBurst
 	}
+	if c.EventQPS == 0 {
+		c.EventQPS = DefaultEventQPS
+	}
+	if c.EventBurst == 0 {
+		c.EventBurst = DefaultEventBurst
+	}
 	if c.Workers == 0 {
 		c.Workers = DefaultWorkers
 	}

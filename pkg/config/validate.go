@@ -30,6 +30,12 @@ func (c *Config) Validate(clouds []string) field.ErrorList {
 	if c.ClientBurst <= 0 {
 		errs = append(errs, field.Invalid(field.NewPath("clientBurst"), c.ClientBurst, "must be greater than 0"))
 	}
+	if c.EventQPS <= 0 {
+		errs = append(errs, field.Invalid(field.NewPath("eventQPS"), c.EventQPS, "must be greater than 0"))
+	}
+	if c.EventBurst <= 0 {
+		errs = append(errs, field.Invalid(field.NewPath("eventBurst"), c.EventBurst, "must be greater than 0"))
+	}
 	if c.Workers <= 0 {
 		errs = append(errs, field.Invalid(field.NewPath("workers"), c.Workers, "must be greater than 0"))
 	}

@@ -8,9 +8,11 @@
 // budget sets the runtime's soft memory limit (debug.SetMemoryLimit) to
 // what the process held at start plus PerPod for each tracked pod: the
 // collector works harder only when the process would go over it. The limit
-// never goes below the live heap plus a quarter, so the collector is never
-// driven to collect without end when pods are larger than the budget
-// assumes. GOMEMLIMIT, when set, is the operator's own limit and wins.
+// never leaves less than a quarter of the live heap, and never less than
+// 64 MiB, above the live heap: a burst of work (a thousand pods created at
+// once) has room, and the collector is never driven to collect without end
+// when pods are larger than the budget assumes. GOMEMLIMIT, when set, is
+// the operator's own limit and wins.
 package membudget
 
 import (
@@ -33,11 +35,14 @@ type Options struct {
 	Every time.Duration
 }
 
+// MinHeadroom is the least room the limit leaves above the live heap.
+const MinHeadroom = 64 << 20
+
 // Limit is the soft memory limit for n tracked pods, given the process's
 // memory at start (base) and its live heap now.
 func Limit(base, live uint64, perPod int64, n int) int64 {
 	budget := int64(base) + perPod*int64(n)
-	floor := int64(base + live + live/4)
+	floor := int64(base + live + max(live/4, MinHeadroom))
 	return max(budget, floor)
 }
 

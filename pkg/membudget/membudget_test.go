@@ -10,15 +10,16 @@ import (
 
 func TestLimitFollowsPodsAndKeepsHeadroom(t *testing.T) {
 	const base, kib = 40 << 20, 1 << 10
-	if got := Limit(base, 10<<20, 18*kib, 10000); got != base+18*kib*10000 {
+	if got := Limit(base, 110<<20, 18*kib, 10000); got != base+18*kib*10000 {
 		t.Errorf("10,000 pods: limit %d, want base + 18 KiB each", got)
 	}
 	// Pods larger than the budget: the live heap plus a quarter.
 	if got := Limit(base, 400<<20, 18*kib, 10000); got != base+500<<20 {
 		t.Errorf("live heap over budget: limit %d, want base + 1.25 × live", got)
 	}
-	if got := Limit(base, 0, 18*kib, 0); got != base {
-		t.Errorf("no pods: limit %d, want base", got)
+	// Few pods: room for a burst above the live heap.
+	if got := Limit(base, 20<<20, 18*kib, 1000); got != base+20<<20+MinHeadroom {
+		t.Errorf("1,000 pods: limit %d, want base + live + 64 MiB", got)
 	}
 }
 

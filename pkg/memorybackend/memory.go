@@ -1,11 +1,14 @@
 package memorybackend
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"maps"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -120,6 +123,21 @@ func (b *Backend) InvokeAsync(ctx context.Context, name string, _ []byte) (strin
 		return "", err
 	}
 	return "memory-" + strconv.FormatInt(b.asyncCount.Add(1), 10), nil
+}
+
+// HTTP echoes the request: its method and path in headers, its body as the
+// response body.
+func (b *Backend) HTTP(ctx context.Context, name string, req *http.Request) (*http.Response, error) {
+	if _, err := b.Get(ctx, name); err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		return nil, err
+	}
+	h := http.Header{"Content-Type": {"application/octet-stream"}, "X-Memory-Method": {req.Method}, "X-Memory-Path": {req.URL.RequestURI()}}
+	return &http.Response{StatusCode: http.StatusOK, Status: "200 OK", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: h, Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body))}, nil
 }
 
 // Tag merges tags.

@@ -37,6 +37,10 @@ type Options struct {
 	TLS config.TLS
 	// Client talks to the API server.
 	Client kubernetes.Interface
+	// EventClient writes events, with a rate limit of its own (as the
+	// kubelet's --event-qps): a burst of events never delays pod status
+	// writes. Nil: Client.
+	EventClient kubernetes.Interface
 	// Backend is the cloud behind the node.
 	Backend provider.Backend
 	// Workers reconcile pods concurrently.
@@ -72,7 +76,11 @@ func Run(ctx context.Context, opts Options) error {
 
 	// One event broadcaster for the library's pod controller and our core.
 	eb := record.NewBroadcaster()
-	eb.StartRecordingToSink(&corev1client.EventSinkImpl{Interface: opts.Client.CoreV1().Events(corev1.NamespaceAll)})
+	events := opts.EventClient
+	if events == nil {
+		events = opts.Client
+	}
+	eb.StartRecordingToSink(&corev1client.EventSinkImpl{Interface: events.CoreV1().Events(corev1.NamespaceAll)})
 	defer eb.Shutdown()
 	recorder := eb.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "faas-kubelet", Host: c.Name})
 
@@ -86,6 +94,7 @@ func Run(ctx context.Context, opts Options) error {
 	// cache synced); before that an empty list would mean nothing.
 	var nodeReady atomic.Pointer[<-chan struct{}]
 	caches := newNodeInformers(opts.Client, c.Name)
+	gw := gatewayFor(c.Address, caches.services.Lister())
 	core, err := provider.New(provider.Options{
 		Pods: func() ([]*corev1.Pod, bool) {
 			if ready := nodeReady.Load(); ready == nil || !isClosed(*ready) {
@@ -97,7 +106,8 @@ func Run(ctx context.Context, opts Options) error {
 			}
 			return pods, true
 		},
-		NodeName: c.Name, Backend: opts.Backend, Recorder: recorder, ResyncInterval: c.ResyncInterval.Duration,
+		NodeName: c.Name, Backend: opts.Backend, Recorder: recorder, ResyncInterval: c.ResyncInterval.Duration, PodIP: c.Address,
+		Serving: func(ports []int32) { gw.ensure(ctx, ports) },
 		AnnotatePod: func(ctx context.Context, ns, name string, annotations map[string]string) error {
 			patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": annotations}})
 			if err != nil {
@@ -121,6 +131,11 @@ func Run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("node %s: %w", c.Name, err)
 	}
 	mux.Handle("/", podRoutes(core, caches.pods.Lister()))
+	go gw.serve(ctx, c.KubeletPort, core)
+	live := &liveConfig{client: opts.Client, pods: caches.pods.Lister(), recorder: recorder}
+	if err := live.watch(ctx, caches.secrets.Informer(), caches.configMaps.Informer()); err != nil {
+		return fmt.Errorf("node %s: %w", c.Name, err)
+	}
 	n, err := newVirtualNode(controllerConfig{
 		client:        opts.Client,
 		spec:          spec,

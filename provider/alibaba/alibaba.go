@@ -1,10 +1,13 @@
 package alibaba
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"time"
@@ -43,6 +46,14 @@ type API interface {
 	GetResourceTagsWithOptions(*fc.GetResourceTagsRequest, *fc.GetResourceTagsHeaders, *util.RuntimeOptions) (*fc.GetResourceTagsResponse, error)
 	GetAccountSettingsWithOptions(*fc.GetAccountSettingsHeaders, *util.RuntimeOptions) (*fc.GetAccountSettingsResponse, error)
 }
+
+// Signer signs a request to an HTTP trigger whose authType is function
+// (FC's own signature; no call is made). fc.Client is one.
+type Signer interface {
+	SignRequest(*http.Request) (*http.Request, error)
+}
+
+var _ Signer = (*fc.Client)(nil)
 
 var _ API = (*fc.Client)(nil)
 
@@ -106,6 +117,62 @@ func (b *Backend) Account(ctx context.Context) (*translate.Account, error) {
 		return nil, err
 	}
 	return &translate.Account{ID: b.opts.AccountID, Service: "Alibaba Cloud Function Compute", Runtime: "alibaba-fc://2021-04-06"}, nil
+}
+
+// maxTriggerBody is the largest request body an HTTP trigger takes.
+const maxTriggerBody = 32 << 20
+
+// HTTP sends req to the function's HTTP trigger, at the URL FC gave it
+// (urlInternet) with the request's path appended, signed when the
+// trigger's authType is function. A pod without a port has no trigger.
+func (b *Backend) HTTP(ctx context.Context, name string, req *http.Request) (*http.Response, error) {
+	got, err := b.api.GetTriggerWithOptions(tea.String(name), tea.String(name), tea.String(triggerName), &fc.GetTriggerHeaders{}, rt())
+	if err != nil {
+		err = mapError("GetTrigger", err)
+		if errdefs.IsNotFound(err) {
+			return nil, errdefs.InvalidInputf("function %s has no HTTP trigger: give the pod's container a port", name)
+		}
+		return nil, err
+	}
+	base := strings.TrimSuffix(tea.StringValue(got.Body.UrlInternet), "/")
+	if base == "" {
+		return nil, fmt.Errorf("function %s: its HTTP trigger has no URL", name)
+	}
+	// Read whole: the signature covers the body's MD5 (and the SDK's
+	// digest drops the last read of a reader that returns data with EOF).
+	body, err := io.ReadAll(io.LimitReader(req.Body, maxTriggerBody+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > maxTriggerBody {
+		return nil, errdefs.InvalidInputf("request body larger than %d bytes, Function Compute's limit for HTTP triggers", maxTriggerBody)
+	}
+	out, err := http.NewRequestWithContext(ctx, req.Method, base+req.URL.RequestURI(), bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	out.Header = req.Header.Clone()
+	for _, h := range []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Authorization"} {
+		out.Header.Del(h)
+	}
+	var cfg struct {
+		AuthType string `json:"authType"`
+	}
+	_ = json.Unmarshal([]byte(tea.StringValue(got.Body.TriggerConfig)), &cfg)
+	if cfg.AuthType != "anonymous" {
+		signer, ok := b.api.(Signer)
+		if !ok {
+			return nil, provider.NotSupportedf("signing requests to the HTTP trigger of %s", name)
+		}
+		if out, err = signer.SignRequest(out); err != nil {
+			return nil, fmt.Errorf("signing the request to %s: %w", name, err)
+		}
+	}
+	resp, err := http.DefaultClient.Do(out)
+	if err != nil {
+		return nil, fmt.Errorf("calling the HTTP trigger of %s: %w", name, err)
+	}
+	return resp, nil
 }
 
 // serviceARN is the resource tags attach to.
@@ -197,7 +264,8 @@ func (b *Backend) ensureFunction(ctx context.Context, fn *translate.Function, s 
 	if err != nil {
 		return nil, mapError("GetFunction", err)
 	}
-	if sameContainer(cur.Body.CustomContainerConfig, s.Function.CustomContainerConfig) {
+	if sameContainer(cur.Body.CustomContainerConfig, s.Function.CustomContainerConfig) &&
+		maps.EqualFunc(cur.Body.EnvironmentVariables, s.Function.EnvironmentVariables, func(a, b *string) bool { return tea.StringValue(a) == tea.StringValue(b) }) {
 		return stateOf(fn.Name, cur.Body.CustomContainerConfig, cur.Body.CreatedTime), nil
 	}
 	f := s.Function
@@ -360,61 +428,52 @@ func (b *Backend) List(ctx context.Context, node string) ([]translate.FunctionSt
 // function's own failure with the X-Fc-Error-Type header and a JSON body
 // {"errorMessage", "errorType"}: that is a result, not an error.
 func (b *Backend) Invoke(ctx context.Context, name string, payload []byte) (*translate.Invocation, error) {
-	type result struct {
-		out *fc.InvokeFunctionResponse
-		err error
+	out, err := b.invoke(ctx, name, payload, &fc.InvokeFunctionHeaders{XFcInvocationType: tea.String("Sync"), XFcLogType: tea.String("None")})
+	if err != nil {
+		return nil, err
 	}
-	done := make(chan result, 1)
-	go func() {
-		out, err := b.api.InvokeFunctionWithOptions(tea.String(name), tea.String(name), &fc.InvokeFunctionRequest{Body: payload},
-			&fc.InvokeFunctionHeaders{XFcInvocationType: tea.String("Sync"), XFcLogType: tea.String("None")}, runtime(invokeTimeout))
-		done <- result{out, err}
-	}()
-	var r result
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case r = <-done:
-	}
-	if r.err != nil {
-		return nil, mapError("InvokeFunction", r.err)
-	}
-	inv := &translate.Invocation{Output: r.out.Body, RequestID: header(r.out.Headers, "x-fc-request-id")}
-	if et := header(r.out.Headers, "x-fc-error-type"); et != "" {
+	inv := &translate.Invocation{Output: out.Body, RequestID: header(out.Headers, "x-fc-request-id")}
+	if et := header(out.Headers, "x-fc-error-type"); et != "" {
 		var fe struct {
 			ErrorMessage string `json:"errorMessage"`
 			ErrorType    string `json:"errorType"`
 		}
 		inv.FunctionError = et
-		if json.Unmarshal(r.out.Body, &fe) == nil && fe.ErrorMessage != "" {
+		if json.Unmarshal(out.Body, &fe) == nil && fe.ErrorMessage != "" {
 			inv.FunctionError = strings.TrimSpace(fe.ErrorType + ": " + fe.ErrorMessage)
 		}
 	}
 	return inv, nil
 }
 
-// InvokeAsync queues an invocation (X-Fc-Invocation-Type Async: FC answers
-// 202) and returns FC's request id.
-func (b *Backend) InvokeAsync(ctx context.Context, name string, payload []byte) (string, error) {
+// invoke calls InvokeFunction, giving up when ctx ends (the SDK takes no
+// context: its call finishes on its own timeout).
+func (b *Backend) invoke(ctx context.Context, name string, payload []byte, h *fc.InvokeFunctionHeaders) (*fc.InvokeFunctionResponse, error) {
 	type result struct {
 		out *fc.InvokeFunctionResponse
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		out, err := b.api.InvokeFunctionWithOptions(tea.String(name), tea.String(name), &fc.InvokeFunctionRequest{Body: payload},
-			&fc.InvokeFunctionHeaders{XFcInvocationType: tea.String("Async")}, runtime(invokeTimeout))
+		out, err := b.api.InvokeFunctionWithOptions(tea.String(name), tea.String(name), &fc.InvokeFunctionRequest{Body: payload}, h, runtime(invokeTimeout))
 		done <- result{out, err}
 	}()
 	select {
 	case <-ctx.Done():
-		return "", ctx.Err()
+		return nil, ctx.Err()
 	case r := <-done:
-		if r.err != nil {
-			return "", mapError("InvokeFunction", r.err)
-		}
-		return header(r.out.Headers, "x-fc-request-id"), nil
+		return r.out, mapError("InvokeFunction", r.err)
 	}
+}
+
+// InvokeAsync queues an invocation (X-Fc-Invocation-Type Async: FC answers
+// 202) and returns FC's request id.
+func (b *Backend) InvokeAsync(ctx context.Context, name string, payload []byte) (string, error) {
+	out, err := b.invoke(ctx, name, payload, &fc.InvokeFunctionHeaders{XFcInvocationType: tea.String("Async")})
+	if err != nil {
+		return "", err
+	}
+	return header(out.Headers, "x-fc-request-id"), nil
 }
 
 func header(h map[string]*string, name string) string {

@@ -1,6 +1,7 @@
 package alibaba
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8stypes "k8s.io/apimachinery/pkg/types"
 
 	emu "github.com/faas-kubelet/faas-kubelet/pkg/emulator/alibaba"
 	"github.com/faas-kubelet/faas-kubelet/provider"
@@ -376,5 +378,37 @@ func TestErrorsAreMappedWithoutSecrets(t *testing.T) {
 	}
 	if _, err := noLogs.Logs(ctx, other.Name, translate.LogOptions{}); !errors.Is(err, provider.ErrNotSupported) {
 		t.Errorf("logs of a service without logConfig: %v", err)
+	}
+}
+
+// HTTP reaches the function's HTTP trigger at its URL with the request's
+// path and query, signed when the trigger asks for it.
+func TestHTTPReachesTheTrigger(t *testing.T) {
+	e := setup(t, emu.DefaultAccessKeySecret)
+	ctx := context.Background()
+	for _, auth := range []string{"function", "anonymous"} {
+		fn := function(t, image, func(p *corev1.Pod) {
+			p.UID, p.Name = "uid-"+k8stypes.UID(auth), "web-"+auth
+			p.Annotations = map[string]string{AnnotationHTTPAuth: auth}
+			p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 9000}}
+		})
+		if _, err := e.b.Deploy(ctx, fn); err != nil {
+			t.Fatal(err)
+		}
+		// As kubectl port-forward delivers it: read off the wire.
+		raw := "POST /orders?id=7 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: Go-http-client/1.1\r\nContent-Length: 7\r\nContent-Type: application/json\r\nAccept-Encoding: gzip\r\n\r\n{\"n\":1}"
+		req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(raw)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := e.b.HTTP(ctx, fn.Name, req)
+		if err != nil {
+			t.Fatalf("%s: %v", auth, err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || string(data) != `{"n":1}` {
+			t.Errorf("%s trigger: HTTP %d %s", auth, resp.StatusCode, data)
+		}
 	}
 }

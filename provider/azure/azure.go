@@ -19,6 +19,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/appservice/armappservice/v4"
 	"github.com/google/uuid"
 	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
+	"github.com/virtual-kubelet/virtual-kubelet/log"
 
 	"github.com/faas-kubelet/faas-kubelet/provider"
 	"github.com/faas-kubelet/faas-kubelet/provider/translate"
@@ -35,6 +36,8 @@ type API interface {
 	NewListByResourceGroupPager(resourceGroupName string, options *armappservice.WebAppsClientListByResourceGroupOptions) *runtime.Pager[armappservice.WebAppsClientListByResourceGroupResponse]
 	GetWebSiteContainerLogs(ctx context.Context, resourceGroupName, name string, options *armappservice.WebAppsClientGetWebSiteContainerLogsOptions) (armappservice.WebAppsClientGetWebSiteContainerLogsResponse, error)
 	ListHostKeys(ctx context.Context, resourceGroupName, name string, options *armappservice.WebAppsClientListHostKeysOptions) (armappservice.WebAppsClientListHostKeysResponse, error)
+	ListApplicationSettings(ctx context.Context, resourceGroupName, name string, options *armappservice.WebAppsClientListApplicationSettingsOptions) (armappservice.WebAppsClientListApplicationSettingsResponse, error)
+	UpdateApplicationSettings(ctx context.Context, resourceGroupName, name string, appSettings armappservice.StringDictionary, options *armappservice.WebAppsClientUpdateApplicationSettingsOptions) (armappservice.WebAppsClientUpdateApplicationSettingsResponse, error)
 }
 
 // TagsAPI merges tags into a resource (ARM's Tags API at a resource scope).
@@ -114,6 +117,28 @@ func (b *Backend) Ping(ctx context.Context) error {
 	return mapError("ListByResourceGroup", err)
 }
 
+// syncSettings makes the app's settings (the function's environment) the
+// wanted ones: a pod's env changes when a Secret or ConfigMap it reads
+// does. The app restarts with them, as Azure does on any settings change.
+func (b *Backend) syncSettings(ctx context.Context, name string, want []*armappservice.NameValuePair) error {
+	cur, err := b.api.ListApplicationSettings(ctx, b.opts.ResourceGroup, name, nil)
+	if err != nil {
+		return mapError("ListApplicationSettings", err)
+	}
+	wanted := map[string]*string{}
+	for _, kv := range want {
+		wanted[str(kv.Name)] = kv.Value
+	}
+	if maps.EqualFunc(cur.Properties, wanted, func(a, b *string) bool { return str(a) == str(b) }) {
+		return nil
+	}
+	if _, err := b.api.UpdateApplicationSettings(ctx, b.opts.ResourceGroup, name, armappservice.StringDictionary{Properties: wanted}, nil); err != nil {
+		return mapError("UpdateApplicationSettings", err)
+	}
+	log.G(ctx).WithField("settings", len(wanted)).Info("function app settings updated")
+	return nil
+}
+
 // Account pings as Ping does and names the subscription. The Web Apps API
 // reports no subscription-wide quota for function apps, so the node shows
 // the subscription and no quota.
@@ -139,6 +164,9 @@ func (b *Backend) Deploy(ctx context.Context, fn *translate.Function) (*translat
 			return nil, fmt.Errorf("function app %s exists but belongs to pod UID %q, not %q", fn.Name, uid, fn.Tags[translate.TagPodUID])
 		}
 		if linuxFx(&cur.Site) == *site.Properties.SiteConfig.LinuxFxVersion {
+			if err := b.syncSettings(ctx, fn.Name, site.Properties.SiteConfig.AppSettings); err != nil {
+				return nil, err
+			}
 			st := b.stateOf(ctx, &cur.Site)
 			st.Tags = tags
 			return st, nil
@@ -249,7 +277,7 @@ func (b *Backend) List(ctx context.Context, node string) ([]translate.FunctionSt
 // deploy) with its function key: a 2xx answer is the output, any other
 // status a function error with the body as message.
 func (b *Backend) Invoke(ctx context.Context, name string, payload []byte) (*translate.Invocation, error) {
-	resp, err := b.callApp(ctx, name, false, payload, nil)
+	resp, err := b.callApp(ctx, name, http.MethodPost, func(fn string) string { return "/api/" + fn }, false, bytes.NewReader(payload), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -276,7 +304,8 @@ func (b *Backend) InvokeAsync(ctx context.Context, name string, payload []byte) 
 		return "", err
 	}
 	id := uuid.NewString()
-	resp, err := b.callApp(ctx, name, true, body, http.Header{"x-ms-client-request-id": {id}})
+	resp, err := b.callApp(ctx, name, http.MethodPost, func(fn string) string { return "/admin/functions/" + fn }, true, bytes.NewReader(body),
+		http.Header{"x-ms-client-request-id": {id}})
 	if err != nil {
 		return "", err
 	}
@@ -288,10 +317,21 @@ func (b *Backend) InvokeAsync(ctx context.Context, name string, payload []byte) 
 	return id, nil
 }
 
-// callApp POSTs body to the app's function: its HTTP trigger
-// (/api/<function>, with the function key) or, for admin, the host's admin
-// API (/admin/functions/<function>, with the master key).
-func (b *Backend) callApp(ctx context.Context, name string, admin bool, body []byte, header http.Header) (*http.Response, error) {
+// HTTP sends req to the function app itself, at its default host name
+// with the request's path (the function's HTTP trigger is /api/<function>
+// unless the app routes otherwise), with the function key.
+func (b *Backend) HTTP(ctx context.Context, name string, req *http.Request) (*http.Response, error) {
+	header := req.Header.Clone()
+	for _, h := range []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade"} {
+		header.Del(h)
+	}
+	return b.callApp(ctx, name, req.Method, func(string) string { return req.URL.RequestURI() }, false, req.Body, header)
+}
+
+// callApp sends a request to the app: with the function key, or for admin
+// the master key (the host's admin API); path names the URL path given
+// the app's function.
+func (b *Backend) callApp(ctx context.Context, name, method string, path func(fn string) string, admin bool, body io.Reader, header http.Header) (*http.Response, error) {
 	site, err := b.api.Get(ctx, b.opts.ResourceGroup, name, nil)
 	if err != nil {
 		return nil, mapError("Get", err)
@@ -309,20 +349,19 @@ func (b *Backend) callApp(ctx context.Context, name string, admin bool, body []b
 	if base == "" {
 		base = "https://{host}"
 	}
-	url := strings.NewReplacer("{host}", host, "{app}", name).Replace(base)
+	url := strings.NewReplacer("{host}", host, "{app}", name).Replace(base) + path(fn)
 	key := str(keys.FunctionKeys["default"])
 	if admin {
-		url += "/admin/functions/" + fn
 		key = str(keys.MasterKey)
-	} else {
-		url += "/api/" + fn
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
 	if err != nil {
 		return nil, err
 	}
 	maps.Copy(req.Header, header)
-	req.Header.Set("Content-Type", "application/json")
+	if req.Header.Get("Content-Type") == "" && method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.Header.Set("x-functions-key", key)
 	client := b.opts.HTTPClient
 	if client == nil {
@@ -330,7 +369,7 @@ func (b *Backend) callApp(ctx context.Context, name string, admin bool, body []b
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("invoking %s: %w", fn, err)
+		return nil, fmt.Errorf("calling function app %s: %w", name, err)
 	}
 	return resp, nil
 }

@@ -25,6 +25,8 @@ func TestRoleAllowsEveryCall(t *testing.T) {
 		"NewListByResourceGroupPager": {"Microsoft.Web/sites/read"},
 		"GetWebSiteContainerLogs":     {"Microsoft.Web/sites/containerlogs/action"},
 		"ListHostKeys":                {"Microsoft.Web/sites/host/listkeys/action"},
+		"ListApplicationSettings":     {"Microsoft.Web/sites/config/list/action"},
+		"UpdateApplicationSettings":   {"Microsoft.Web/sites/config/write"},
 		"MergeTags":                   {"Microsoft.Resources/tags/write"},
 	}
 	for _, api := range []reflect.Type{reflect.TypeFor[API](), reflect.TypeFor[TagsAPI]()} {

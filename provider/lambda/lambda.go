@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -33,6 +34,7 @@ type API interface {
 	CreateFunction(context.Context, *sdk.CreateFunctionInput, ...func(*sdk.Options)) (*sdk.CreateFunctionOutput, error)
 	GetFunction(context.Context, *sdk.GetFunctionInput, ...func(*sdk.Options)) (*sdk.GetFunctionOutput, error)
 	UpdateFunctionCode(context.Context, *sdk.UpdateFunctionCodeInput, ...func(*sdk.Options)) (*sdk.UpdateFunctionCodeOutput, error)
+	UpdateFunctionConfiguration(context.Context, *sdk.UpdateFunctionConfigurationInput, ...func(*sdk.Options)) (*sdk.UpdateFunctionConfigurationOutput, error)
 	DeleteFunction(context.Context, *sdk.DeleteFunctionInput, ...func(*sdk.Options)) (*sdk.DeleteFunctionOutput, error)
 	GetAccountSettings(context.Context, *sdk.GetAccountSettingsInput, ...func(*sdk.Options)) (*sdk.GetAccountSettingsOutput, error)
 	ListFunctions(context.Context, *sdk.ListFunctionsInput, ...func(*sdk.Options)) (*sdk.ListFunctionsOutput, error)
@@ -212,6 +214,29 @@ func (b *Backend) createOrAdopt(ctx context.Context, fn *translate.Function, in 
 	}
 	state := stateOf(cur.Configuration, cur.Code)
 	state.Tags = cur.Tags
+	if !sameEnv(cur.Configuration, in.Environment) {
+		// The pod's env changed (a Secret or ConfigMap it reads did): the
+		// configuration first; a new image, if any, at the retry.
+		if state.Phase == translate.PhasePending {
+			return nil, fmt.Errorf("function %s is still being created or updated; the new environment will be applied after", fn.Name)
+		}
+		env := in.Environment
+		if env == nil {
+			env = &types.Environment{Variables: map[string]string{}}
+		}
+		up, err := b.api.UpdateFunctionConfiguration(ctx, &sdk.UpdateFunctionConfigurationInput{FunctionName: in.FunctionName, Environment: env})
+		if err != nil {
+			return nil, mapError("UpdateFunctionConfiguration", err)
+		}
+		log.G(ctx).WithField("variables", len(env.Variables)).Info("function environment updated")
+		if aws.ToString(in.Code.ImageUri) != "" && cur.Code != nil && aws.ToString(cur.Code.ImageUri) != aws.ToString(in.Code.ImageUri) {
+			return nil, fmt.Errorf("function %s: environment updated; the new image follows once the update completes", fn.Name)
+		}
+		st := stateOf(&types.FunctionConfiguration{FunctionName: up.FunctionName, State: up.State, StateReason: up.StateReason,
+			LastUpdateStatus: up.LastUpdateStatus, LastUpdateStatusReason: up.LastUpdateStatusReason, LastModified: up.LastModified}, nil)
+		st.Tags = cur.Tags
+		return st, nil
+	}
 	want := aws.ToString(in.Code.ImageUri)
 	if want == "" || cur.Code == nil || aws.ToString(cur.Code.ImageUri) == want {
 		return state, nil
@@ -225,6 +250,19 @@ func (b *Backend) createOrAdopt(ctx context.Context, fn *translate.Function, in 
 	}
 	log.G(ctx).WithField("image", want).Info("function code updated")
 	return stateOf(updatedConfig(up), nil), nil
+}
+
+// sameEnv compares the function's environment with the one wanted (no
+// variables and no environment are the same).
+func sameEnv(cur *types.FunctionConfiguration, want *types.Environment) bool {
+	var have, w map[string]string
+	if cur != nil && cur.Environment != nil {
+		have = cur.Environment.Variables
+	}
+	if want != nil {
+		w = want.Variables
+	}
+	return maps.Equal(have, w)
 }
 
 // Delete deletes the function; one already gone counts as deleted.

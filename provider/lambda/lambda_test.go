@@ -356,3 +356,26 @@ func TestControlPlaneCallsCountAgainstTheQuota(t *testing.T) {
 		}
 	}
 }
+
+// A redeploy whose environment changed (a Secret or ConfigMap the pod reads
+// did) updates the function's configuration, and only then.
+func TestRedeployUpdatesTheEnvironment(t *testing.T) {
+	b, s := setup(t, emu.DefaultSecretKey, emu.Options{})
+	ctx := context.Background()
+	withEnv := func(v string) *translate.Function {
+		return function(t, ecr, func(p *corev1.Pod) { p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "DB_PASSWORD", Value: v}} })
+	}
+	if _, err := b.Deploy(ctx, withEnv("one")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Deploy(ctx, withEnv("one")); err != nil || s.Calls()["UpdateFunctionConfiguration"] != 0 {
+		t.Fatalf("unchanged redeploy: %v, calls %v", err, s.Calls())
+	}
+	if _, err := b.Deploy(ctx, withEnv("two")); err != nil || s.Calls()["UpdateFunctionConfiguration"] != 1 {
+		t.Fatalf("changed env: %v, calls %v", err, s.Calls())
+	}
+	out, err := b.api.GetFunction(ctx, &sdk.GetFunctionInput{FunctionName: aws.String(withEnv("two").Name)})
+	if err != nil || out.Configuration.Environment.Variables["DB_PASSWORD"] != "two" {
+		t.Errorf("function env after the update: %v %v", out.Configuration.Environment, err)
+	}
+}

@@ -103,7 +103,7 @@ func New(opts Options) *Server {
 	m.HandleFunc("POST "+sites+"/{name}/host/default/listkeys", s.wrap("ListHostKeys", s.listHostKeys))
 	m.HandleFunc("PATCH "+sites+"/{name}/providers/Microsoft.Resources/tags/default", s.wrap("UpdateTagsAtScope", s.patchTags))
 	m.HandleFunc("GET /_kudu/{name}/api/logstream", s.logStream)
-	m.HandleFunc("POST /_apps/{name}/api/{function}", s.invokeApp)
+	m.HandleFunc("/_apps/{name}/api/{function}", s.invokeApp)
 	m.HandleFunc("POST /_apps/{name}/admin/functions/{function}", s.invokeAdmin)
 	s.Register(m)
 	s.mux = m
