@@ -9,7 +9,7 @@
 // what the process held at start plus PerPod for each tracked pod: the
 // collector works harder only when the process would go over it. The limit
 // never leaves less than a quarter of the live heap, and never less than
-// 64 MiB, above the live heap: a burst of work (a thousand pods created at
+// 32 MiB, above the live heap: a burst of work (a thousand pods created at
 // once) has room, and the collector is never driven to collect without end
 // when pods are larger than the budget assumes. GOMEMLIMIT, when set, is
 // the operator's own limit and wins.
@@ -36,7 +36,7 @@ type Options struct {
 }
 
 // MinHeadroom is the least room the limit leaves above the live heap.
-const MinHeadroom = 64 << 20
+const MinHeadroom = 32 << 20
 
 // Limit is the soft memory limit for n tracked pods, given the process's
 // memory at start (base) and its live heap now.

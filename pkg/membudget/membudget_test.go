@@ -19,7 +19,7 @@ func TestLimitFollowsPodsAndKeepsHeadroom(t *testing.T) {
 	}
 	// Few pods: room for a burst above the live heap.
 	if got := Limit(base, 20<<20, 18*kib, 1000); got != base+20<<20+MinHeadroom {
-		t.Errorf("1,000 pods: limit %d, want base + live + 64 MiB", got)
+		t.Errorf("1,000 pods: limit %d, want base + live + 32 MiB", got)
 	}
 }
 
