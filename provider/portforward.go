@@ -82,6 +82,16 @@ func (p *Provider) forward(ctx context.Context, name string, req *http.Request, 
 	return req.Close, resp.Write(w)
 }
 
+// ForwardedHeader is a request's header as a proxy passes it on: without
+// the hop-by-hop headers, which describe the caller's connection.
+func ForwardedHeader(h http.Header) http.Header {
+	out := h.Clone()
+	for _, k := range []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade"} {
+		out.Del(k)
+	}
+	return out
+}
+
 func writeError(w io.Writer, code int, msg string) error {
 	resp := &http.Response{StatusCode: code, ProtoMajor: 1, ProtoMinor: 1, Header: http.Header{"Content-Type": {"text/plain; charset=utf-8"}},
 		Body: io.NopCloser(strings.NewReader(msg + "\n")), ContentLength: int64(len(msg) + 1)}

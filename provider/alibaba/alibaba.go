@@ -151,10 +151,8 @@ func (b *Backend) HTTP(ctx context.Context, name string, req *http.Request) (*ht
 	if err != nil {
 		return nil, err
 	}
-	out.Header = req.Header.Clone()
-	for _, h := range []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Authorization"} {
-		out.Header.Del(h)
-	}
+	out.Header = provider.ForwardedHeader(req.Header)
+	out.Header.Del("Authorization") // the trigger's own signature goes there
 	var cfg struct {
 		AuthType string `json:"authType"`
 	}

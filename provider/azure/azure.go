@@ -321,11 +321,7 @@ func (b *Backend) InvokeAsync(ctx context.Context, name string, payload []byte) 
 // with the request's path (the function's HTTP trigger is /api/<function>
 // unless the app routes otherwise), with the function key.
 func (b *Backend) HTTP(ctx context.Context, name string, req *http.Request) (*http.Response, error) {
-	header := req.Header.Clone()
-	for _, h := range []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade"} {
-		header.Del(h)
-	}
-	return b.callApp(ctx, name, req.Method, func(string) string { return req.URL.RequestURI() }, false, req.Body, header)
+	return b.callApp(ctx, name, req.Method, func(string) string { return req.URL.RequestURI() }, false, req.Body, provider.ForwardedHeader(req.Header))
 }
 
 // callApp sends a request to the app: with the function key, or for admin
