@@ -178,6 +178,17 @@ func (b *Backend) Deploy(ctx context.Context, fn *translate.Function) (*translat
 	if err != nil {
 		return nil, mapError("CreateOrUpdate", err)
 	}
+	if poller.Done() {
+		// The RP finished within the PUT (200 with a terminal
+		// provisioningState): its answer is the app, nothing to poll.
+		res, err := poller.Result(ctx)
+		if err != nil {
+			return nil, mapError("CreateOrUpdate", err)
+		}
+		st := b.stateOf(ctx, &res.Site)
+		st.Name, st.Tags = fn.Name, decodeTags(res.Tags)
+		return st, nil
+	}
 	b.mu.Lock()
 	b.pollers[fn.Name] = poller
 	b.mu.Unlock()

@@ -111,6 +111,28 @@ func TestDeployFollowsTheLongRunningOperation(t *testing.T) {
 	}
 }
 
+// A deployment the RP finishes within the PUT (200, provisioningState
+// Succeeded) is Active at once: one read (the adoption check), one PUT, no
+// polling; the pod's lifetime is then three calls with the DELETE.
+func TestFastDeploymentIsDoneWithinThePUT(t *testing.T) {
+	b, s := setup(t, emu.DefaultToken, emu.Options{})
+	ctx := context.Background()
+	fn := function(t, image, nil)
+	st, err := b.Deploy(ctx, fn)
+	if err != nil || st.Phase != translate.PhaseActive || st.Tags[translate.TagPodUID] != "uid-1" || st.ImageID != "DOCKER|"+image {
+		t.Fatalf("deploy: %+v %v", st, err)
+	}
+	if err := b.Delete(ctx, fn.Name); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"Get": 1, "CreateOrUpdate": 1, "Delete": 1}
+	for op, n := range s.Calls() {
+		if want[op] != n {
+			t.Errorf("%d %s calls, want %d (all calls: %v)", n, op, want[op], s.Calls())
+		}
+	}
+}
+
 func TestFailedDeploymentReportsARMError(t *testing.T) {
 	b, _ := setup(t, emu.DefaultToken, emu.Options{})
 	fn := function(t, "myregistry.azurecr.io/hello:fail-create", nil)

@@ -2,7 +2,9 @@
 // (Microsoft.Web/sites, api-version 2024-04-01) that the real
 // armappservice/v4 client drives: function apps are created by a long-running
 // PUT that answers 202 with an Azure-AsyncOperation URL, polled until
-// Succeeded or Failed, then read by a final GET; sites are listed per
+// Succeeded or Failed, then read by a final GET, or, when the deployment is
+// done within the request (ProvisionDelay 0), 200 with the site and a
+// terminal provisioningState, as the RP answers a fast create; sites are listed per
 // resource group by page (nextLink); application settings are listed (POST
 // .../config/appsettings/list) and replaced whole (PUT .../config/appsettings);
 // container logs are served at POST .../containerlogs, and every app's Kudu

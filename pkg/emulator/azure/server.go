@@ -266,6 +266,13 @@ func (s *Server) putSite(w http.ResponseWriter, r *http.Request) error {
 		st.failed = &armError{Code: "ImagePullFailure", Message: "Image pull failed for " + image + " (emulated failure for tag fail-create)"}
 	}
 	st.Logs = append(st.Logs, now.UTC().Format(time.RFC3339Nano)+" Site "+name+" deployed: "+linuxFx(props))
+	if s.opts.ProvisionDelay <= 0 && st.failed == nil {
+		// Done within the request: the Web Apps RP answers 200 with the
+		// site, whose provisioningState is terminal, and nothing to poll.
+		out := s.view(st)
+		out["properties"].(map[string]any)["provisioningState"] = "Succeeded"
+		return writeJSON(w, http.StatusOK, out)
+	}
 	id := fmt.Sprintf("%d", len(s.ops)+1)
 	s.ops[id] = &operation{doneAt: st.readyAt, err: st.failed}
 	loc, _ := body["location"].(string)
