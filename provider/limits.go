@@ -217,6 +217,17 @@ func (l *Limited) Account(ctx context.Context) (a *translate.Account, err error)
 	return a, err
 }
 
+// Usage reads the functions' usage, when the backend can (not retried: the
+// next scrape reads again).
+func (l *Limited) Usage(ctx context.Context, names []string, since time.Time) (out []translate.UsageSample, err error) {
+	r, ok := l.b.(UsageReporter)
+	if !ok {
+		return nil, NotSupportedf("the %s backend reports no usage", l.b.Cloud())
+	}
+	err = l.do(ctx, "Usage", func(*TransientError) bool { return false }, func() error { out, err = r.Usage(ctx, names, since); return err })
+	return out, err
+}
+
 // Unwrap returns the wrapped backend.
 func (l *Limited) Unwrap() Backend { return l.b }
 

@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
 	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
 	"github.com/virtual-kubelet/virtual-kubelet/log"
 	"github.com/virtual-kubelet/virtual-kubelet/node"
@@ -65,6 +64,10 @@ type Options struct {
 	// pod is reported Running, so that whatever serves them (the node's
 	// gateway) is ready when the pod's Service sends traffic.
 	Serving func(ports []int32)
+	// UsageInterval is how often, at most, the cloud's usage figures are
+	// read again for the resource metrics, when something asks for them;
+	// 0 reads none.
+	UsageInterval time.Duration
 }
 
 // AnnotationFunctionURL shows a pod's function endpoint (for a pod with a
@@ -100,6 +103,8 @@ type Provider struct {
 	drainCtx    context.Context
 	stopDrain   context.CancelFunc
 	invocations sync.WaitGroup
+
+	usage usageBook
 }
 
 // podRecord is what the core knows of one pod, keyed by the pod's UID.
@@ -553,11 +558,6 @@ func (p *Provider) GetContainerLogs(ctx context.Context, namespace, podName, con
 // AttachToContainer is not offered: functions have no console.
 func (p *Provider) AttachToContainer(context.Context, string, string, string, api.AttachIO) error {
 	return p.notSupported("attach")
-}
-
-// GetMetricsResource is not offered yet.
-func (p *Provider) GetMetricsResource(context.Context) ([]*dto.MetricFamily, error) {
-	return nil, p.notSupported("resource metrics")
 }
 
 // notSupportedError is a request the node cannot serve: the kubelet API

@@ -49,15 +49,19 @@ func Backends(getenv func(string) string) Registry {
 			if err != nil {
 				return nil, fmt.Errorf("node %s: %w", n.Name, err)
 			}
-			client, tags, err := azure.NewClients(azure.ClientOptions{SubscriptionID: a.SubscriptionID, Endpoint: a.Endpoint, Credential: cred,
-				HTTPClient: throttledClient(n)})
+			co := azure.ClientOptions{SubscriptionID: a.SubscriptionID, Endpoint: a.Endpoint, Credential: cred, HTTPClient: throttledClient(n)}
+			client, tags, err := azure.NewClients(co)
+			if err != nil {
+				return nil, fmt.Errorf("node %s: %w", n.Name, err)
+			}
+			metrics, err := azure.NewMetricsClient(co)
 			if err != nil {
 				return nil, fmt.Errorf("node %s: %w", n.Name, err)
 			}
 			o := azure.Options{SubscriptionID: a.SubscriptionID, ResourceGroup: a.ResourceGroup, Location: n.Region, ServerFarmID: a.ServerFarmID,
 				ManagedEnvironmentID: a.ManagedEnvironmentID, RegistryUseManagedIdentity: a.RegistryUseManagedIdentity,
 				KuduEndpoint: a.KuduEndpoint, AppEndpoint: a.AppEndpoint, Credential: cred,
-				RegistryServer: a.RegistryServer, RegistryUsername: a.RegistryUsername}
+				RegistryServer: a.RegistryServer, RegistryUsername: a.RegistryUsername, Metrics: metrics}
 			if a.RegistryPasswordFile != "" {
 				data, err := os.ReadFile(a.RegistryPasswordFile)
 				if err != nil {

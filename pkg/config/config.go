@@ -72,6 +72,9 @@ const DefaultLeaderElectionNamespace = "kube-system"
 // DefaultResyncInterval is how often stable functions are confirmed.
 var DefaultResyncInterval = metav1.Duration{Duration: time.Minute}
 
+// DefaultUsageInterval is how often, at most, the functions' usage is read.
+var DefaultUsageInterval = metav1.Duration{Duration: time.Minute}
+
 // Credential sources a node may name.
 const (
 	// CredentialSourceDefault is the cloud SDK's own default chain
@@ -179,6 +182,10 @@ type Node struct {
 	// ResyncInterval is how often stable functions are confirmed against
 	// the cloud by a paged listing.
 	ResyncInterval metav1.Duration `json:"resyncInterval,omitempty"`
+	// UsageInterval is how often, at most, the functions' usage (CPU time,
+	// memory) is read from the cloud for the node's resource metrics, and
+	// only while something (metrics-server) asks for them.
+	UsageInterval metav1.Duration `json:"usageInterval,omitempty"`
 	// Limits bound the node's calls to its cloud; the defaults depend on the
 	// cloud (DefaultLimits).
 	Limits *Limits `json:"limits,omitempty"`

@@ -98,6 +98,9 @@ func (n *Node) setDefaults(index int) {
 	if n.ResyncInterval.Duration == 0 {
 		n.ResyncInterval = DefaultResyncInterval
 	}
+	if n.UsageInterval.Duration == 0 {
+		n.UsageInterval = DefaultUsageInterval
+	}
 	d := DefaultLimits(n.Cloud)
 	if n.Limits == nil {
 		n.Limits = &Limits{}

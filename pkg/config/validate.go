@@ -1,6 +1,8 @@
 package config
 
 import (
+	"time"
+
 	"fmt"
 	"net"
 	"net/url"
@@ -212,6 +214,9 @@ func (n *Node) validate(p *field.Path, clouds []string) field.ErrorList {
 	}
 	if n.ResyncInterval.Duration <= 0 {
 		errs = append(errs, field.Invalid(p.Child("resyncInterval"), n.ResyncInterval.Duration.String(), "must be greater than 0"))
+	}
+	if n.UsageInterval.Duration < time.Second {
+		errs = append(errs, field.Invalid(p.Child("usageInterval"), n.UsageInterval.Duration.String(), "must be at least 1s"))
 	}
 	if n.Memory != nil && n.Cloud != "memory" {
 		errs = append(errs, field.Forbidden(p.Child("memory"), `only for cloud "memory"`))

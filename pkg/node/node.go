@@ -107,7 +107,8 @@ func Run(ctx context.Context, opts Options) error {
 			return pods, true
 		},
 		NodeName: c.Name, Backend: opts.Backend, Recorder: recorder, ResyncInterval: c.ResyncInterval.Duration, PodIP: c.Address,
-		Serving: func(ports []int32) { gw.ensure(ctx, ports) },
+		UsageInterval: c.UsageInterval.Duration,
+		Serving:       func(ports []int32) { gw.ensure(ctx, ports) },
 		AnnotatePod: func(ctx context.Context, ns, name string, annotations map[string]string) error {
 			patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": annotations}})
 			if err != nil {

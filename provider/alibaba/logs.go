@@ -49,7 +49,9 @@ func (b *Backend) Logs(ctx context.Context, name string, opts translate.LogOptio
 		return nil, provider.NotSupportedf("kubectl logs: no Log Service client")
 	}
 	q := &logQuery{api: b.logs, project: tea.StringValue(lc.Project), logstore: tea.StringValue(lc.Logstore),
-		query: fmt.Sprintf(`__topic__: "%s" and functionName: "%s"`, name, name)}
+		// message: * keeps the function's log lines, not its request
+		// metrics entries (whose topic names the service too).
+		query: fmt.Sprintf(`__topic__: "%s" and functionName: "%s" and message: *`, name, name)}
 	from := time.Now().Add(-24 * time.Hour)
 	if t, ok := parseTime(tea.StringValue(svc.Body.CreatedTime)); ok {
 		from = t.Add(-time.Minute)

@@ -80,6 +80,9 @@ type Options struct {
 	// for its default host name and {app} for its name; default
 	// https://{host}.
 	AppEndpoint string
+	// Metrics reads Azure Monitor's metrics of the apps (kubectl top);
+	// nil reports no usage.
+	Metrics MetricsAPI
 }
 
 // Pod annotation naming the HTTP-triggered function a run-once pod invokes;

@@ -27,11 +27,17 @@ func setup(t *testing.T, token string, eo emu.Options) (*Backend, *emu.Server) {
 	ts := httptest.NewServer(s)
 	t.Cleanup(ts.Close)
 	baseURL = ts.URL
-	c, tags, err := NewClients(ClientOptions{SubscriptionID: emu.DefaultSubscription, Endpoint: ts.URL, Credential: StaticToken(token)})
+	co := ClientOptions{SubscriptionID: emu.DefaultSubscription, Endpoint: ts.URL, Credential: StaticToken(token)}
+	c, tags, err := NewClients(co)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, err := NewMetricsClient(co)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return New(c, tags, Options{AppEndpoint: ts.URL + "/_apps/{app}", ResourceGroup: "rg-functions", Location: emu.DefaultLocation,
+		SubscriptionID: emu.DefaultSubscription, Metrics: metrics,
 		ServerFarmID:      "/subscriptions/" + emu.DefaultSubscription + "/resourceGroups/rg-functions/providers/Microsoft.Web/serverfarms/plan",
 		StorageConnection: "DefaultEndpointsProtocol=https;AccountName=x;AccountKey=secret"}), s
 }

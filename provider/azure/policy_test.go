@@ -28,8 +28,9 @@ func TestRoleAllowsEveryCall(t *testing.T) {
 		"ListApplicationSettings":     {"Microsoft.Web/sites/config/list/action"},
 		"UpdateApplicationSettings":   {"Microsoft.Web/sites/config/write"},
 		"MergeTags":                   {"Microsoft.Resources/tags/write"},
+		"List":                        {"Microsoft.Insights/metrics/read"},
 	}
-	for _, api := range []reflect.Type{reflect.TypeFor[API](), reflect.TypeFor[TagsAPI]()} {
+	for _, api := range []reflect.Type{reflect.TypeFor[API](), reflect.TypeFor[TagsAPI](), reflect.TypeFor[MetricsAPI]()} {
 		for i := 0; i < api.NumMethod(); i++ {
 			m := api.Method(i).Name
 			actions, ok := needs[m]

@@ -116,8 +116,18 @@ func lines(evs []event) []logstream.Line {
 
 // filter pages FilterLogEvents from since.
 func (b *Backend) filter(ctx context.Context, group string, since *int64, streams []string) ([]event, error) {
+	return b.filterEvents(ctx, &cwl.FilterLogEventsInput{LogGroupName: aws.String(group), StartTime: since, LogStreamNames: streams})
+}
+
+// filterPattern pages the events from since that match a filter pattern.
+func (b *Backend) filterPattern(ctx context.Context, group string, since *int64, pattern string) ([]event, error) {
+	return b.filterEvents(ctx, &cwl.FilterLogEventsInput{LogGroupName: aws.String(group), StartTime: since, FilterPattern: aws.String(pattern)})
+}
+
+func (b *Backend) filterEvents(ctx context.Context, in *cwl.FilterLogEventsInput) ([]event, error) {
 	var out []event
-	p := cwl.NewFilterLogEventsPaginator(b.logs, &cwl.FilterLogEventsInput{LogGroupName: aws.String(group), StartTime: since, LogStreamNames: streams})
+	group := aws.ToString(in.LogGroupName)
+	p := cwl.NewFilterLogEventsPaginator(b.logs, in)
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {

@@ -40,7 +40,11 @@
 // line, "Error: <msg>" when it failed and "FC Invoke End RequestId: <id>" to
 // the logstore the service's logConfig names, with FC's fields (__topic__ =
 // service name, serviceName, functionName, qualifier LATEST, versionId,
-// message) and __time__ / __time_ns_part__ strictly increasing. The project
+// message) and __time__ / __time_ns_part__ strictly increasing; with the
+// logConfig's enableRequestMetrics, also FC's request-level metrics entry
+// (__topic__ FCRequestMetrics:/<service>/<function>, requestId, durationMs,
+// memoryMB, memoryUsageMB — EMULATOR_MEMORY_MB, else 42 —, invocationType,
+// hasFunctionError, invocationStartTimestamp, operation InvokeFunction). The project
 // and logstore come into being when a logConfig names them (the emulator
 // serves no SLS management API; the cloud wants them created first). GetLogs
 // (POST /logstores/<logstore>/logs, and the classic GET ?type=log) reads

@@ -24,6 +24,7 @@ type invocation struct {
 	log      logConfig
 	env      map[string]string
 	memory   int32
+	async    bool
 }
 
 func (s *Server) invocation(svc *service, f *function) invocation {
@@ -64,6 +65,7 @@ func (s *Server) invokeFunction(w http.ResponseWriter, r *http.Request, body []b
 				Message: "payload size exceeds maximum allowed size (" + strconv.Itoa(maxAsyncPayload) + " bytes)"}
 		}
 		id := newID()
+		inv.async = true
 		go s.run(inv, body, id)
 		w.Header().Set("X-Fc-Request-Id", id)
 		w.WriteHeader(http.StatusAccepted)
@@ -137,6 +139,36 @@ func (s *Server) run(inv invocation, payload []byte, id string) result {
 	lines = append(lines, "FC Invoke End RequestId: "+id)
 	res.duration = time.Since(start)
 	s.appendLogs(inv.log, inv.service, inv.function, lines)
+	if inv.log.EnableRequestMetrics {
+		s.appendRequestMetrics(inv, id, start, res)
+	}
 	res.log = strings.Join(lines, "\n") + "\n"
 	return res
+}
+
+// appendRequestMetrics writes the invocation's request-level metrics entry,
+// as FC does for a service whose logConfig enables them: topic
+// FCRequestMetrics:/<service>/<function>, the figures as strings. The peak
+// memory is the function's EMULATOR_MEMORY_MB, else 42, at most memorySize.
+func (s *Server) appendRequestMetrics(inv invocation, id string, start time.Time, res result) {
+	used := int32(42)
+	if n, err := strconv.Atoi(inv.env["EMULATOR_MEMORY_MB"]); err == nil && n > 0 {
+		used = int32(min(n, 32768))
+	}
+	if inv.memory > 0 {
+		used = min(used, inv.memory)
+	}
+	typ := "Sync"
+	if inv.async {
+		typ = "Async"
+	}
+	s.appendEntry(inv.log, map[string]string{
+		"__topic__": "FCRequestMetrics:/" + inv.service + "/" + inv.function, "__source__": "",
+		"serviceName": inv.service, "functionName": inv.function, "qualifier": "LATEST", "versionId": "",
+		"requestId": id, "operation": "InvokeFunction", "invocationType": typ, "isColdStart": "false",
+		"hasFunctionError": strconv.FormatBool(res.fnErr != ""),
+		"durationMs":       strconv.FormatFloat(float64(res.duration.Microseconds())/1000, 'f', 2, 64),
+		"memoryMB":         strconv.Itoa(int(inv.memory)), "memoryUsageMB": strconv.FormatFloat(float64(used), 'f', 2, 64),
+		"invocationStartTimestamp": strconv.FormatInt(start.UnixMilli(), 10),
+	})
 }

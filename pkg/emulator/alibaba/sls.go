@@ -68,6 +68,21 @@ func (s *Server) appendLogs(lc logConfig, service, function string, lines []stri
 	}
 }
 
+// appendEntry writes one entry with the given fields now.
+func (s *Server) appendEntry(lc logConfig, fields map[string]string) {
+	now := s.opts.Now().UnixNano()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ls := s.ensureLogstore(lc)
+	if ls == nil {
+		return
+	}
+	if n := len(ls.entries); n > 0 && now <= ls.entries[n-1].ns {
+		now = ls.entries[n-1].ns + 1
+	}
+	ls.entries = append(ls.entries, logEntry{ns: now, fields: fields})
+}
+
 // AppendLog adds a line to a function's logs now, for tests that need a log
 // line written at a known moment. It does nothing when the service has no
 // logConfig.

@@ -59,6 +59,14 @@ type site struct {
 	Logs          []string
 	readyAt       time.Time
 	failed        *armError
+	// executions feed Azure Monitor's metrics of the app.
+	executions []execution
+}
+
+// execution is one run of a function, as Azure Monitor counts it.
+type execution struct {
+	at  time.Time
+	cpu time.Duration
 }
 
 type operation struct {
@@ -102,6 +110,7 @@ func New(opts Options) *Server {
 	m.HandleFunc("GET /subscriptions/{sub}/resourceGroups/{rg}", s.wrap("GetResourceGroup", s.getResourceGroup))
 	m.HandleFunc("POST "+sites+"/{name}/host/default/listkeys", s.wrap("ListHostKeys", s.listHostKeys))
 	m.HandleFunc("PATCH "+sites+"/{name}/providers/Microsoft.Resources/tags/default", s.wrap("UpdateTagsAtScope", s.patchTags))
+	m.HandleFunc("GET "+sites+"/{name}/providers/Microsoft.Insights/metrics", s.wrap("ListMetrics", s.listMetrics))
 	m.HandleFunc("GET /_kudu/{name}/api/logstream", s.logStream)
 	m.HandleFunc("/_apps/{name}/api/{function}", s.invokeApp)
 	m.HandleFunc("POST /_apps/{name}/admin/functions/{function}", s.invokeAdmin)
@@ -584,7 +593,15 @@ func (s *Server) invokeApp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 100<<20))
-	fail, ok := s.execute(name, fn, "This function was programmatically called via the host APIs.", "")
+	start := time.Now()
+	var steer struct {
+		SleepMs int `json:"sleepMs"`
+	}
+	_ = json.Unmarshal(body, &steer)
+	if steer.SleepMs > 0 {
+		time.Sleep(min(time.Duration(steer.SleepMs)*time.Millisecond, 30*time.Second))
+	}
+	fail, ok := s.execute(name, fn, "This function was programmatically called via the host APIs.", "", time.Since(start))
 	if !ok {
 		http.Error(w, "The function app is not running.", http.StatusServiceUnavailable)
 		return
@@ -619,7 +636,7 @@ func (s *Server) invokeAdmin(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"message":"The input field is required."}`, http.StatusBadRequest)
 		return
 	}
-	if _, ok := s.execute(name, fn, "This function was programmatically called via the host APIs.", r.Header.Get("x-ms-client-request-id")); !ok {
+	if _, ok := s.execute(name, fn, "This function was programmatically called via the host APIs.", r.Header.Get("x-ms-client-request-id"), 0); !ok {
 		http.Error(w, "The function app is not running.", http.StatusServiceUnavailable)
 		return
 	}
@@ -629,7 +646,7 @@ func (s *Server) invokeAdmin(w http.ResponseWriter, r *http.Request) {
 // execute logs one execution of fn in app name, as the Functions host
 // does; it returns the app's EMULATOR_FAIL setting, and false when the app
 // is not running.
-func (s *Server) execute(name, fn, reason, clientID string) (fail string, ok bool) {
+func (s *Server) execute(name, fn, reason, clientID string, took time.Duration) (fail string, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.siteNamed(name)
@@ -651,6 +668,102 @@ func (s *Server) execute(name, fn, reason, clientID string) (fail string, ok boo
 		result = "Failed"
 		st.Logs = append(st.Logs, now+" Exception while executing function: Functions."+fn+" "+fail)
 	}
-	st.Logs = append(st.Logs, now+" Executed 'Functions."+fn+"' ("+result+", Id="+id+")")
+	st.Logs = append(st.Logs, now+" Executed 'Functions."+fn+"' ("+result+", Id="+id+", Duration="+strconv.FormatInt(took.Milliseconds(), 10)+"ms)")
+	st.executions = append(st.executions, execution{at: s.opts.Now(), cpu: max(took, time.Millisecond)})
+	if n := len(st.executions); n > maxExecutions {
+		st.executions = append(st.executions[:0], st.executions[n-maxExecutions:]...)
+	}
 	return fail, true
+}
+
+// maxExecutions bounds the executions an app keeps for its metrics.
+const maxExecutions = 10000
+
+// metricsAPIVersion is Azure Monitor's metrics API version the SDK speaks.
+const metricsAPIVersion = "2021-05-01"
+
+// listMetrics serves Azure Monitor's metrics of an app: CpuTime (seconds,
+// Total: the CPU time of the app's executions in each minute) and
+// MemoryWorkingSet (bytes, Average and Maximum: the app setting
+// EMULATOR_MEMORY_MB, else 42 MB, in every minute since the app runs) at a
+// PT1M grain over timespan (start/end, ISO 8601).
+func (s *Server) listMetrics(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	if v := q.Get("api-version"); v != metricsAPIVersion {
+		return &armError{Status: http.StatusBadRequest, Code: "InvalidApiVersionParameter", Message: "The api-version '" + v + "' is invalid. The supported versions are '" + metricsAPIVersion + "'."}
+	}
+	if iv := q.Get("interval"); iv != "" && iv != "PT1M" {
+		return &armError{Status: http.StatusBadRequest, Code: "BadRequest", Message: "Invalid interval '" + iv + "': the emulator serves PT1M."}
+	}
+	start, end, err := timespan(q.Get("timespan"), s.opts.Now())
+	if err != nil {
+		return err
+	}
+	names := strings.Split(q.Get("metricnames"), ",")
+	s.mu.Lock()
+	st, err := s.siteOf(r)
+	if err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	memMB := 42
+	if n, err := strconv.Atoi(st.Settings["EMULATOR_MEMORY_MB"]); err == nil && n > 0 {
+		memMB = n
+	}
+	execs := append([]execution(nil), st.executions...)
+	up := st.readyAt
+	id := s.siteID(st.ResourceGroup, r.PathValue("name"))
+	s.mu.Unlock()
+	var value []map[string]any
+	for _, name := range names {
+		var data []map[string]any
+		for t := start.Truncate(time.Minute); t.Before(end); t = t.Add(time.Minute) {
+			point := map[string]any{"timeStamp": t.UTC().Format(time.RFC3339)}
+			switch name {
+			case "CpuTime":
+				var cpu time.Duration
+				for _, e := range execs {
+					if !e.at.Before(t) && e.at.Before(t.Add(time.Minute)) {
+						cpu += e.cpu
+					}
+				}
+				point["total"] = cpu.Seconds()
+			case "MemoryWorkingSet":
+				if !t.Add(time.Minute).Before(up) {
+					v := float64(memMB << 20)
+					point["average"], point["maximum"] = v, v
+				}
+			default:
+				return &armError{Status: http.StatusBadRequest, Code: "BadRequest", Message: "Failed to find metric configuration for provider: Microsoft.Web, resource Type: sites, metric: " + name + ", Valid metrics: CpuTime,MemoryWorkingSet"}
+			}
+			data = append(data, point)
+		}
+		unit := map[string]string{"CpuTime": "Seconds", "MemoryWorkingSet": "Bytes"}[name]
+		value = append(value, map[string]any{
+			"id": id + "/providers/Microsoft.Insights/metrics/" + name, "type": "Microsoft.Insights/metrics",
+			"name": map[string]string{"value": name, "localizedValue": name}, "unit": unit, "errorCode": "Success",
+			"timeseries": []map[string]any{{"metadatavalues": []any{}, "data": data}},
+		})
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{
+		"cost": 0, "timespan": start.UTC().Format(time.RFC3339) + "/" + end.UTC().Format(time.RFC3339), "interval": "PT1M",
+		"namespace": "Microsoft.Web/sites", "resourceregion": DefaultLocation, "value": value,
+	})
+}
+
+// timespan reads start/end; empty is the last hour.
+func timespan(v string, now time.Time) (time.Time, time.Time, error) {
+	if v == "" {
+		return now.Add(-time.Hour), now, nil
+	}
+	a, b, ok := strings.Cut(v, "/")
+	start, err1 := time.Parse(time.RFC3339, a)
+	end, err2 := time.Parse(time.RFC3339, b)
+	if !ok || err1 != nil || err2 != nil || !start.Before(end) {
+		return time.Time{}, time.Time{}, &armError{Status: http.StatusBadRequest, Code: "BadRequest", Message: "Invalid timespan '" + v + "': want start/end in ISO 8601."}
+	}
+	if end.Sub(start) > 24*time.Hour {
+		return time.Time{}, time.Time{}, &armError{Status: http.StatusBadRequest, Code: "BadRequest", Message: "The timespan is longer than the emulator serves (24 hours)."}
+	}
+	return start, end, nil
 }

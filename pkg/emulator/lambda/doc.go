@@ -19,6 +19,9 @@
 //   - A payload {"sleepMs": N} sleeps N ms (at most 30 s) before answering.
 //   - The function environment variable EMULATOR_LOG=text adds that line to
 //     each invocation's log, between START and END/REPORT.
+//   - Every invocation ends with Lambda's REPORT line (Duration, Billed
+//     Duration, Memory Size, Max Memory Used); Max Memory Used is the
+//     environment variable EMULATOR_MEMORY_MB, else 42, at most Memory Size.
 //   - An image whose tag is "fail-create" makes the function go Failed
 //     (StateReasonCode ImageAccessDenied) instead of Active.
 //

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -121,7 +122,7 @@ func (s *Server) run(cfg configuration, env map[string]string, payload []byte, i
 	lines = append(lines,
 		fmt.Sprintf("END RequestId: %s", id),
 		fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB\t",
-			id, ms, int64(ms)+1, cfg.MemorySize, min(cfg.MemorySize, 42)))
+			id, ms, int64(ms)+1, cfg.MemorySize, min(cfg.MemorySize, memoryUsed(env))))
 	s.appendLogs(cfg.LoggingConfig.LogGroup, cfg.FunctionName, lines)
 	res.log = strings.Join(lines, "\n") + "\n"
 	return res
@@ -132,4 +133,13 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+// memoryUsed is the peak memory an emulated invocation reports, in MB: the
+// function's EMULATOR_MEMORY_MB, else 42.
+func memoryUsed(env map[string]string) int32 {
+	if n, err := strconv.Atoi(env["EMULATOR_MEMORY_MB"]); err == nil && n > 0 {
+		return int32(min(n, 10240))
+	}
+	return 42
 }
