@@ -60,4 +60,3 @@ func TestParseReportLine(t *testing.T) {
 		t.Error("an END line parsed as a report")
 	}
 }
-
