@@ -27,6 +27,7 @@ e2e: ## End-to-end tests on a real local control plane (builds it once, about 6-
 	hack/cluster.sh build
 	hack/cluster.sh build-vk
 	hack/cluster.sh build-helm
+	hack/cluster.sh build-metrics-server
 	set -o pipefail; $(GO) test -tags e2e -count=1 -timeout 30m -v ./e2e/... 2>&1 | hack/e2e-summary.sh
 
 .PHONY: bench

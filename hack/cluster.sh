@@ -9,6 +9,11 @@
 #   hack/cluster.sh env      print the variables the other scripts use
 #   hack/cluster.sh build-vk builds Virtual Kubelet's mock provider (make bench's baseline)
 #   hack/cluster.sh build-helm builds Helm (the chart's tests)
+#   hack/cluster.sh build-metrics-server builds metrics-server (kubectl top in the tests)
+#   hack/cluster.sh metrics-server
+#                            builds and starts metrics-server and registers it
+#                            as the metrics.k8s.io API (kubectl top); needs
+#                            the network namespace
 #   hack/cluster.sh stop-apiserver | start-apiserver
 #                            take only the API server away and back (chaos tests)
 #
@@ -148,6 +153,8 @@ make_pki() {
   local ip
   ip="$(node_ip)"
   if [[ -f "${PKI}/ca.crt" && "$(cat "${PKI}/ip" 2>/dev/null)" == "${ip}" ]]; then
+    # The API server's client certificate for aggregated APIs.
+    [[ -f "${PKI}/front-proxy-client.crt" ]] || sign front-proxy-client front-proxy-client "" ""
     return
   fi
   rm -rf "${PKI}" && mkdir -p "${PKI}"
@@ -159,6 +166,7 @@ make_pki() {
   sign controller-manager system:kube-controller-manager system:masters ""
   sign scheduler system:kube-scheduler "" ""
   sign faas-kubelet faas-kubelet "" ""
+  sign front-proxy-client front-proxy-client "" ""
   openssl genrsa -out "${PKI}/sa.key" 2048 2>/dev/null
   openssl rsa -in "${PKI}/sa.key" -pubout -out "${PKI}/sa.pub" 2>/dev/null
   echo "${ip}" > "${PKI}/ip"
@@ -171,13 +179,19 @@ pid_alive() { local p; p="$(cat "${RUN_DIR}/$1.pid" 2>/dev/null)" && [[ -n "${p}
 start() { # NAME ARGS...
   local name=$1
   shift
+  start_bin "${KUBE_BIN}/${name}" "${name}" "$@"
+}
+
+start_bin() { # PATH NAME ARGS...
+  local bin=$1 name=$2
+  shift 2
   if pid_alive "${name}"; then return; fi
   # Started directly (not through a shell function) so that $! is the
   # component itself: `ip netns exec` and nohup both exec their command.
   if [[ "$(cat "${mode_file}" 2>/dev/null)" == "netns" ]]; then
-    nohup ip netns exec "${NETNS}" "${KUBE_BIN}/${name}" "$@" > "${RUN_DIR}/logs/${name}.log" 2>&1 < /dev/null &
+    nohup ip netns exec "${NETNS}" "${bin}" "$@" > "${RUN_DIR}/logs/${name}.log" 2>&1 < /dev/null &
   else
-    nohup "${KUBE_BIN}/${name}" "$@" > "${RUN_DIR}/logs/${name}.log" 2>&1 < /dev/null &
+    nohup "${bin}" "$@" > "${RUN_DIR}/logs/${name}.log" 2>&1 < /dev/null &
   fi
   echo $! > "${RUN_DIR}/${name}.pid"
 }
@@ -217,6 +231,11 @@ start_apiserver() {
     --service-cluster-ip-range 10.96.0.0/16 --authorization-mode Node,RBAC \
     --endpoint-reconciler-type none --allow-privileged=true \
     --kubelet-preferred-address-types InternalIP,Hostname \
+    --requestheader-client-ca-file "${PKI}/ca.crt" --requestheader-allowed-names front-proxy-client \
+    --requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
+    --requestheader-extra-headers-prefix X-Remote-Extra- \
+    --proxy-client-cert-file "${PKI}/front-proxy-client.crt" --proxy-client-key-file "${PKI}/front-proxy-client.key" \
+    --enable-aggregator-routing=true \
     --max-requests-inflight 1000 --max-mutating-requests-inflight 500
   wait_for kube-apiserver "https://127.0.0.1:${API_PORT}/readyz" 120 \
     --cacert "${PKI}/ca.crt" --cert "${PKI}/admin.crt" --key "${PKI}/admin.key"
@@ -281,8 +300,44 @@ cmd_up() {
   cmd_status
 }
 
+METRICS_SERVER_PORT="${FAAS_KUBELET_METRICS_SERVER_PORT:-4443}"
+
+# cmd_metrics_server runs metrics-server next to the control plane, scraping
+# every node's /metrics/resource every 10 s at the node's own kubelet port,
+# and registers it as v1beta1.metrics.k8s.io: the API server reaches it at
+# the node address through a selector-less Service (aggregator routing), so
+# kubectl top works as in any cluster. Idempotent.
+cmd_metrics_server() {
+  [[ "$(cat "${mode_file}" 2>/dev/null)" == "netns" ]] ||
+    die "metrics-server needs the network namespace: the API server only routes to a non-loopback endpoint"
+  build_metrics_server
+  local ip
+  ip="$(node_ip)"
+  mkdir -p "${RUN_DIR}/metrics-server"
+  start_bin "${METRICS_SERVER_BIN}/metrics-server" metrics-server \
+    --secure-port "${METRICS_SERVER_PORT}" --bind-address "${ip}" --cert-dir "${RUN_DIR}/metrics-server" \
+    --kubeconfig "${RUN_DIR}/admin.kubeconfig" \
+    --authentication-kubeconfig "${RUN_DIR}/admin.kubeconfig" --authorization-kubeconfig "${RUN_DIR}/admin.kubeconfig" \
+    --kubelet-client-certificate "${PKI}/apiserver-kubelet-client.crt" --kubelet-client-key "${PKI}/apiserver-kubelet-client.key" \
+    --kubelet-insecure-tls --kubelet-use-node-status-port --kubelet-preferred-address-types InternalIP \
+    --metric-resolution 10s --kubelet-request-timeout 5s
+  wait_for metrics-server "https://${ip}:${METRICS_SERVER_PORT}/livez" 60 -k
+  sed -e "s/@IP@/${ip}/g" -e "s/@PORT@/${METRICS_SERVER_PORT}/g" "${HACK_DIR}/manifests/metrics-server.yaml" |
+    "${KUBE_BIN}/kubectl" --kubeconfig "${RUN_DIR}/admin.kubeconfig" apply -f - > /dev/null
+  local deadline=$((SECONDS + 60))
+  until "${KUBE_BIN}/kubectl" --kubeconfig "${RUN_DIR}/admin.kubeconfig" get --raw /apis/metrics.k8s.io/v1beta1 > /dev/null 2>&1; do
+    ((SECONDS < deadline)) || { log "the metrics.k8s.io API is not available after 60s:"; tail -n 20 "${RUN_DIR}/logs/metrics-server.log" >&2; exit 1; }
+    sleep 0.5
+  done
+  log "metrics-server on ${ip}:${METRICS_SERVER_PORT}, serving metrics.k8s.io"
+}
+
 cmd_down() {
   local c
+  if pid_alive metrics-server; then
+    kill "$(cat "${RUN_DIR}/metrics-server.pid")" 2>/dev/null || true
+  fi
+  rm -f "${RUN_DIR}/metrics-server.pid"
   for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
     c=${COMPONENTS[i]}
     if pid_alive "${c}"; then
@@ -335,6 +390,8 @@ case "${1:-}" in
   build) build_kube_tools ;;
   build-vk) build_vk_mock ;;
   build-helm) build_helm ;;
+  build-metrics-server) build_metrics_server ;;
+  metrics-server) cmd_metrics_server ;;
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
@@ -342,7 +399,7 @@ case "${1:-}" in
   start-apiserver) start_apiserver ;;
   env) cmd_env ;;
   *)
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

@@ -88,3 +88,21 @@ build_helm() {
   ) || die "building helm failed"
   stamp "${HELM_BIN}" "${HACK_DIR}/helm"
 }
+
+METRICS_SERVER_VERSION="v0.8.0"
+METRICS_SERVER_BIN="${FAAS_CACHE}/metrics-server-${METRICS_SERVER_VERSION}/bin"
+
+# build_metrics_server builds metrics-server (kubectl top in the tests)
+# from the pinned module hack/metrics-server.
+build_metrics_server() {
+  if built "${METRICS_SERVER_BIN}" "${HACK_DIR}/metrics-server"; then
+    return 0
+  fi
+  mkdir -p "${METRICS_SERVER_BIN}"
+  log "building metrics-server ${METRICS_SERVER_VERSION} into ${METRICS_SERVER_BIN}"
+  (
+    cd "${HACK_DIR}/metrics-server" || exit 1
+    CGO_ENABLED=0 GOFLAGS=-mod=mod go build -o "${METRICS_SERVER_BIN}/metrics-server" sigs.k8s.io/metrics-server/cmd/metrics-server
+  ) || die "building metrics-server failed"
+  stamp "${METRICS_SERVER_BIN}" "${HACK_DIR}/metrics-server"
+}
