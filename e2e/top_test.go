@@ -139,3 +139,75 @@ func TestKubectlTopShowsFunctionUsage(t *testing.T) {
 		})
 	}
 }
+
+const autoscaledDeployment = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 2
+      nodeSelector: {type: virtual-kubelet}
+      tolerations:
+      - {key: virtual-kubelet.io/provider, operator: Exists, effect: NoSchedule}
+      containers:
+      - name: web
+        image: ` + ecrImage + `
+        env: [{name: EMULATOR_MEMORY_MB, value: "200"}]
+        resources: {limits: {memory: 512Mi}}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: web}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  minReplicas: 1
+  maxReplicas: 3
+  metrics:
+  - type: Resource
+    resource: {name: memory, target: {type: AverageValue, averageValue: 150Mi}}
+`
+
+// The HorizontalPodAutoscaler (kube-controller-manager's) scales a
+// Deployment of functions on the memory its cloud reports, read through
+// metrics-server: one busy function at 200Mi against a 150Mi average target
+// needs 2 replicas. The path past the node is the same for every cloud;
+// this runs on Lambda.
+func TestAutoscalerScalesOnFunctionMemory(t *testing.T) {
+	startMetricsServer(t)
+	emu := startEmulator(t)
+	k := startKubelet(t, kubeletOptions{cloud: "aws-lambda", lambdaEndpoint: emu.endpoint, nodeExtra: "  usageInterval: 2s\n"})
+	waitNodeReady(t, k.node, corev1.ConditionTrue, 30*time.Second)
+	ns := namespace(t)
+	applyYAML(t, ns, autoscaledDeployment)
+	var first string
+	eventually(t, 60*time.Second, "the Deployment's pod Running", func() (bool, string) {
+		for _, p := range listPods(t, ns, "app=web") {
+			if p.Status.Phase == corev1.PodRunning {
+				first = p.Name
+				return true, ""
+			}
+		}
+		return false, "no pod Running"
+	})
+	stop := invokeWhile(ns, first)
+	defer stop()
+	eventually(t, 120*time.Second, "the HPA to scale web to 2 replicas", func() (bool, string) {
+		out, _ := kubectl(t, "get", "hpa", "web", "-n", ns, "-o", "jsonpath={.status.desiredReplicas} {.status.currentMetrics[0].resource.current.averageValue}")
+		f := strings.Fields(out)
+		return len(f) == 2 && f[0] == "2", out
+	})
+	eventually(t, 60*time.Second, "a second pod Running", func() (bool, string) {
+		n := 0
+		for _, p := range listPods(t, ns, "app=web") {
+			if p.Status.Phase == corev1.PodRunning {
+				n++
+			}
+		}
+		return n == 2, ""
+	})
+	t.Logf("kubectl get hpa: %s", mustKubectl(t, "get", "hpa", "web", "-n", ns, "--no-headers"))
+}
