@@ -22,27 +22,19 @@ type podUsage struct {
 	running  bool
 }
 
-// usageOfPods reads the cloud's figures when they are due and returns the
-// node's pods with them. Figures belong to the function, shown on the
-// pod's first container (the one the function runs). Only the core's
-// records are read: no listing of the cloud per scrape.
-func (p *Provider) usageOfPods(ctx context.Context) []podUsage {
+// usageOfPods returns the node's pods with their functions' figures as
+// last read, and asks for the next reads (in the background: a scrape never
+// waits on the cloud). Figures belong to the function, shown on the pod's
+// first container (the one the function runs). Only the core's records are
+// read: no listing of the cloud per scrape.
+func (p *Provider) usageOfPods(_ context.Context) []podUsage {
+	p.wantUsage()
 	p.mu.Lock()
 	out := make([]podUsage, 0, len(p.pods))
-	var names []string
-	oldest := p.opts.Now()
 	for _, r := range p.pods {
-		u := podUsage{pod: r.pod, function: r.function, running: r.phase == translate.PhaseActive && !isFinished(r.pod)}
-		if u.running && r.function != "" {
-			names = append(names, r.function)
-			if st := r.pod.Status.StartTime; st != nil && st.Time.Before(oldest) {
-				oldest = st.Time
-			}
-		}
-		out = append(out, u)
+		out = append(out, podUsage{pod: r.pod, function: r.function, running: r.phase == translate.PhaseActive && !isFinished(r.pod)})
 	}
 	p.mu.Unlock()
-	p.refreshUsage(ctx, names, oldest)
 	for i := range out {
 		if out[i].running {
 			out[i].fig, out[i].hasFig = p.usage.figures(out[i].function)

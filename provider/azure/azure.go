@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
 	"github.com/virtual-kubelet/virtual-kubelet/log"
+	"golang.org/x/time/rate"
 
 	"github.com/faas-kubelet/faas-kubelet/provider"
 	"github.com/faas-kubelet/faas-kubelet/provider/translate"
@@ -100,6 +101,8 @@ type Backend struct {
 
 	mu      sync.Mutex
 	pollers map[string]*runtime.Poller[armappservice.WebAppsClientCreateOrUpdateResponse]
+	// usageReads keeps metrics reads within Azure Monitor's quota.
+	usageReads *rate.Limiter
 }
 
 var _ provider.Backend = (*Backend)(nil)
@@ -107,7 +110,8 @@ var _ provider.Backend = (*Backend)(nil)
 // New builds a backend over a Web Apps client and an ARM tags client (see
 // NewClients).
 func New(api API, tags TagsAPI, opts Options) *Backend {
-	return &Backend{api: api, tags: tags, opts: opts, pollers: map[string]*runtime.Poller[armappservice.WebAppsClientCreateOrUpdateResponse]{}}
+	return &Backend{api: api, tags: tags, opts: opts, pollers: map[string]*runtime.Poller[armappservice.WebAppsClientCreateOrUpdateResponse]{},
+		usageReads: rate.NewLimiter(usageReadsPerSecond, 10)}
 }
 
 // Cloud returns "azure-functions".

@@ -30,6 +30,10 @@ func NewMetricsClient(o ClientOptions) (*armmonitor.MetricsClient, error) {
 // usageReaders bounds the apps read at once.
 const usageReaders = 4
 
+// usageReadsPerSecond keeps metrics reads within Azure Monitor's 12,000
+// metric API calls an hour.
+const usageReadsPerSecond = 3
+
 // Usage reads each app's Azure Monitor metrics since since at a one-minute
 // grain (one call per app): CpuTime (the CPU seconds the app used in the
 // minute) and MemoryWorkingSet (its peak working set in the minute). Both
@@ -78,6 +82,9 @@ func (b *Backend) usageOf(ctx context.Context, name string, since time.Time) ([]
 	now := time.Now().UTC()
 	if !since.Before(now) {
 		return nil, nil
+	}
+	if err := b.usageReads.Wait(ctx); err != nil {
+		return nil, err
 	}
 	id := fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Web/sites/%s", b.opts.SubscriptionID, b.opts.ResourceGroup, name)
 	resp, err := b.opts.Metrics.List(ctx, id, &armmonitor.MetricsClientListOptions{

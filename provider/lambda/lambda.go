@@ -21,6 +21,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
 	"github.com/virtual-kubelet/virtual-kubelet/log"
+	"golang.org/x/time/rate"
 
 	"github.com/faas-kubelet/faas-kubelet/provider"
 	"github.com/faas-kubelet/faas-kubelet/provider/translate"
@@ -69,6 +70,9 @@ type Backend struct {
 	api  API
 	logs LogsAPI
 	opts Options
+	// usageReads keeps the usage reads within CloudWatch Logs'
+	// FilterLogEvents quota (5 per second per account and region).
+	usageReads *rate.Limiter
 }
 
 var _ provider.Backend = (*Backend)(nil)
@@ -76,7 +80,7 @@ var _ provider.Backend = (*Backend)(nil)
 // New builds a backend over the given clients (see NewClient and
 // NewLogsClient).
 func New(api API, logs LogsAPI, opts Options) *Backend {
-	return &Backend{api: api, logs: logs, opts: opts}
+	return &Backend{api: api, logs: logs, opts: opts, usageReads: rate.NewLimiter(usageReadsPerSecond, usageReadsPerSecond)}
 }
 
 // NewClient builds the SDK client for the options; cfg holds what the

@@ -19,12 +19,18 @@ const mibPerVCPU = 1769
 // usageReaders bounds the log groups read at once.
 const usageReaders = 4
 
+// usageReadsPerSecond is CloudWatch Logs' FilterLogEvents quota per account
+// and region; usage reads keep within it, leaving kubectl logs what the
+// quota's burst allows.
+const usageReadsPerSecond = 5
+
 // reportLine is the line Lambda writes to a function's log group at the end
 // of every invocation.
 var reportLine = regexp.MustCompile(`REPORT RequestId: (\S+)\s+Duration: ([0-9.]+) ms\s+Billed Duration: [0-9]+ ms\s+Memory Size: ([0-9]+) MB\s+Max Memory Used: ([0-9]+) MB`)
 
 // Usage reads the REPORT lines of the functions' log groups since since
-// (one FilterLogEvents page per function and 10,000 invocations): each is
+// (one FilterLogEvents page per function and 10,000 invocations, at most 5
+// functions a second: the API's quota): each is
 // an invocation with its measured duration and peak memory. CPU time is
 // derived: the duration times the vCPUs Lambda allocates for the
 // function's memory size (1,769 MB buy one).
@@ -69,6 +75,9 @@ func (b *Backend) Usage(ctx context.Context, names []string, since time.Time) ([
 }
 
 func (b *Backend) usageOf(ctx context.Context, name string, since time.Time) ([]translate.UsageSample, error) {
+	if err := b.usageReads.Wait(ctx); err != nil {
+		return nil, err
+	}
 	evs, err := b.filterPattern(ctx, "/aws/lambda/"+name, aws.Int64(since.UnixMilli()), `"REPORT RequestId"`)
 	if err != nil && !isMissingGroup(err) {
 		return nil, err
