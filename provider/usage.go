@@ -23,6 +23,46 @@ type UsageReporter interface {
 	Usage(ctx context.Context, names []string, since time.Time) ([]translate.UsageSample, error)
 }
 
+// ReadEach calls read for every name, workers at a time, and gathers what
+// they return; the first error is returned with what was read. Backends
+// whose cloud answers usage per function read with it.
+func ReadEach[T any](ctx context.Context, names []string, workers int, read func(ctx context.Context, name string) ([]T, error)) ([]T, error) {
+	var (
+		mu       sync.Mutex
+		out      []T
+		firstErr error
+		wg       sync.WaitGroup
+		next     = make(chan string)
+	)
+	for range min(workers, len(names)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for name := range next {
+				got, err := read(ctx, name)
+				mu.Lock()
+				out = append(out, got...)
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, n := range names {
+		select {
+		case next <- n:
+		case <-ctx.Done():
+		}
+	}
+	close(next)
+	wg.Wait()
+	if firstErr == nil {
+		firstErr = ctx.Err()
+	}
+	return out, firstErr
+}
+
 // Windows of the usage book.
 const (
 	// usageOverlap is how far back of the last read the next one starts:

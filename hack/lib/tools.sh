@@ -56,19 +56,27 @@ build_kube_tools() {
 VK_VERSION="v1.13.0"
 VK_BIN="${FAAS_CACHE}/vk-${VK_VERSION}/bin"
 
+# build_go_tool NAME BIN_DIR MODULE_DIR PACKAGE [LDFLAGS]: builds PACKAGE of
+# the pinned module MODULE_DIR into BIN_DIR/NAME once; later calls only
+# check the stamp.
+build_go_tool() {
+  local name=$1 bin=$2 module=$3 pkg=$4 ldflags=${5:-}
+  if built "${bin}" "${module}"; then
+    return 0
+  fi
+  mkdir -p "${bin}"
+  log "building ${name} into ${bin}"
+  (
+    cd "${module}" || exit 1
+    CGO_ENABLED=0 GOFLAGS=-mod=mod go build -ldflags "${ldflags}" -o "${bin}/${name}" "${pkg}"
+  ) || die "building ${name} failed"
+  stamp "${bin}" "${module}"
+}
+
 # build_vk_mock builds Virtual Kubelet's own command (with its mock
 # provider), the baseline of make bench, from the pinned module hack/bench/vk.
 build_vk_mock() {
-  if built "${VK_BIN}" "${HACK_DIR}/bench/vk"; then
-    return 0
-  fi
-  mkdir -p "${VK_BIN}"
-  log "building virtual-kubelet ${VK_VERSION} (mock provider) into ${VK_BIN}"
-  (
-    cd "${HACK_DIR}/bench/vk" || exit 1
-    CGO_ENABLED=0 GOFLAGS=-mod=mod go build -o "${VK_BIN}/virtual-kubelet" github.com/virtual-kubelet/virtual-kubelet/cmd/virtual-kubelet
-  ) || die "building virtual-kubelet failed"
-  stamp "${VK_BIN}" "${HACK_DIR}/bench/vk"
+  build_go_tool virtual-kubelet "${VK_BIN}" "${HACK_DIR}/bench/vk" github.com/virtual-kubelet/virtual-kubelet/cmd/virtual-kubelet
 }
 
 HELM_VERSION="v3.19.2"
@@ -77,16 +85,7 @@ HELM_BIN="${FAAS_CACHE}/helm-${HELM_VERSION}/bin"
 # build_helm builds Helm (the chart's lint and render in the tests) from the
 # pinned module hack/helm.
 build_helm() {
-  if built "${HELM_BIN}" "${HACK_DIR}/helm"; then
-    return 0
-  fi
-  mkdir -p "${HELM_BIN}"
-  log "building helm ${HELM_VERSION} into ${HELM_BIN}"
-  (
-    cd "${HACK_DIR}/helm" || exit 1
-    CGO_ENABLED=0 GOFLAGS=-mod=mod go build -ldflags "-X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}" -o "${HELM_BIN}/helm" helm.sh/helm/v3/cmd/helm
-  ) || die "building helm failed"
-  stamp "${HELM_BIN}" "${HACK_DIR}/helm"
+  build_go_tool helm "${HELM_BIN}" "${HACK_DIR}/helm" helm.sh/helm/v3/cmd/helm "-X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}"
 }
 
 METRICS_SERVER_VERSION="v0.8.0"
@@ -95,14 +94,5 @@ METRICS_SERVER_BIN="${FAAS_CACHE}/metrics-server-${METRICS_SERVER_VERSION}/bin"
 # build_metrics_server builds metrics-server (kubectl top in the tests)
 # from the pinned module hack/metrics-server.
 build_metrics_server() {
-  if built "${METRICS_SERVER_BIN}" "${HACK_DIR}/metrics-server"; then
-    return 0
-  fi
-  mkdir -p "${METRICS_SERVER_BIN}"
-  log "building metrics-server ${METRICS_SERVER_VERSION} into ${METRICS_SERVER_BIN}"
-  (
-    cd "${HACK_DIR}/metrics-server" || exit 1
-    CGO_ENABLED=0 GOFLAGS=-mod=mod go build -o "${METRICS_SERVER_BIN}/metrics-server" sigs.k8s.io/metrics-server/cmd/metrics-server
-  ) || die "building metrics-server failed"
-  stamp "${METRICS_SERVER_BIN}" "${HACK_DIR}/metrics-server"
+  build_go_tool metrics-server "${METRICS_SERVER_BIN}" "${HACK_DIR}/metrics-server" sigs.k8s.io/metrics-server/cmd/metrics-server
 }

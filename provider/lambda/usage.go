@@ -4,11 +4,11 @@ import (
 	"context"
 	"regexp"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/faas-kubelet/faas-kubelet/provider"
 	"github.com/faas-kubelet/faas-kubelet/provider/translate"
 )
 
@@ -38,40 +38,9 @@ func (b *Backend) Usage(ctx context.Context, names []string, since time.Time) ([
 	if b.logs == nil {
 		return nil, nil
 	}
-	var (
-		mu       sync.Mutex
-		out      []translate.UsageSample
-		firstErr error
-		wg       sync.WaitGroup
-		next     = make(chan string)
-	)
-	for range min(usageReaders, len(names)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for name := range next {
-				samples, err := b.usageOf(ctx, name, since)
-				mu.Lock()
-				out = append(out, samples...)
-				if err != nil && firstErr == nil {
-					firstErr = err
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	for _, n := range names {
-		select {
-		case next <- n:
-		case <-ctx.Done():
-		}
-	}
-	close(next)
-	wg.Wait()
-	if firstErr == nil {
-		firstErr = ctx.Err()
-	}
-	return out, firstErr
+	return provider.ReadEach(ctx, names, usageReaders, func(ctx context.Context, name string) ([]translate.UsageSample, error) {
+		return b.usageOf(ctx, name, since)
+	})
 }
 
 func (b *Backend) usageOf(ctx context.Context, name string, since time.Time) ([]translate.UsageSample, error) {

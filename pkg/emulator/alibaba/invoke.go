@@ -162,7 +162,7 @@ func (s *Server) appendRequestMetrics(inv invocation, id string, start time.Time
 	if inv.async {
 		typ = "Async"
 	}
-	s.appendEntry(inv.log, map[string]string{
+	s.appendEntries(inv.log, []map[string]string{{
 		"__topic__": "FCRequestMetrics:/" + inv.service + "/" + inv.function, "__source__": "",
 		"serviceName": inv.service, "functionName": inv.function, "qualifier": "LATEST", "versionId": "",
 		"requestId": id, "operation": "InvokeFunction", "invocationType": typ, "isColdStart": "false",
@@ -170,5 +170,5 @@ func (s *Server) appendRequestMetrics(inv invocation, id string, start time.Time
 		"durationMs":       strconv.FormatFloat(float64(res.duration.Microseconds())/1000, 'f', 2, 64),
 		"memoryMB":         strconv.Itoa(int(inv.memory)), "memoryUsageMB": strconv.FormatFloat(float64(used), 'f', 2, 64),
 		"invocationStartTimestamp": strconv.FormatInt(start.UnixMilli(), 10),
-	})
+	}})
 }

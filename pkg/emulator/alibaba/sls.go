@@ -49,6 +49,19 @@ func (s *Server) ensureLogstore(lc logConfig) *logstore {
 // appendLogs writes an invocation's lines with the fields FC 2.0 gives its
 // function logs; a service without logConfig keeps no logs.
 func (s *Server) appendLogs(lc logConfig, service, function string, lines []string) {
+	entries := make([]map[string]string, len(lines))
+	for i, l := range lines {
+		entries[i] = map[string]string{
+			"__topic__": service, "__source__": "", "serviceName": service, "functionName": function,
+			"qualifier": "LATEST", "versionId": "", "message": l,
+		}
+	}
+	s.appendEntries(lc, entries)
+}
+
+// appendEntries writes entries with the given fields now, in order, to the
+// logstore lc names.
+func (s *Server) appendEntries(lc logConfig, entries []map[string]string) {
 	now := s.opts.Now().UnixNano()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -56,31 +69,13 @@ func (s *Server) appendLogs(lc logConfig, service, function string, lines []stri
 	if ls == nil {
 		return
 	}
-	for _, l := range lines {
+	for _, fields := range entries {
 		ns := now
 		if n := len(ls.entries); n > 0 && ns <= ls.entries[n-1].ns {
 			ns = ls.entries[n-1].ns + 1
 		}
-		ls.entries = append(ls.entries, logEntry{ns: ns, fields: map[string]string{
-			"__topic__": service, "__source__": "", "serviceName": service, "functionName": function,
-			"qualifier": "LATEST", "versionId": "", "message": l,
-		}})
+		ls.entries = append(ls.entries, logEntry{ns: ns, fields: fields})
 	}
-}
-
-// appendEntry writes one entry with the given fields now.
-func (s *Server) appendEntry(lc logConfig, fields map[string]string) {
-	now := s.opts.Now().UnixNano()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ls := s.ensureLogstore(lc)
-	if ls == nil {
-		return
-	}
-	if n := len(ls.entries); n > 0 && now <= ls.entries[n-1].ns {
-		now = ls.entries[n-1].ns + 1
-	}
-	ls.entries = append(ls.entries, logEntry{ns: now, fields: fields})
 }
 
 // AppendLog adds a line to a function's logs now, for tests that need a log
