@@ -44,6 +44,7 @@ nodes:
   region: us-east-1
   address: ${node_ip}
   kubeletPort: 10250
+  usageInterval: 15s
   credentials: {source: env}
   lambda:
     endpoint: http://${emu_addr}
@@ -53,6 +54,7 @@ nodes:
   region: westeurope
   address: ${node_ip}
   kubeletPort: 10251
+  usageInterval: 15s
   credentials: {source: env}
   azure:
     endpoint: http://${azure_addr}
@@ -66,6 +68,7 @@ nodes:
   region: cn-hangzhou
   address: ${node_ip}
   kubeletPort: 10252
+  usageInterval: 15s
   credentials: {source: env}
   alibaba:
     accountId: "1234567890123456"
@@ -98,6 +101,11 @@ CFG
     "${kubectl[@]}" rollout status "deployment/${d}" --timeout 90s > /dev/null
   done
   "${kubectl[@]}" wait --for=condition=complete job/hello-job --timeout 90s > /dev/null
+  local top_hint="(kubectl top needs metrics-server, which needs the network namespace)"
+  if [[ "${netns}" != "none" ]]; then
+    "${CLUSTER}" metrics-server > /dev/null
+    top_hint="$(env_of KUBECTL) top pod -l app=hello   (after an invoke; figures come within 30 s)"
+  fi
   echo
   "${kubectl[@]}" get nodes -o wide
   echo
@@ -119,6 +127,8 @@ NODE=${fc_node}
 then try:  $(env_of KUBECTL) describe node ${node}
            $(env_of KUBECTL) describe pod -l app=hello
            $(env_of KUBECTL) logs -l app=hello --tail=5
+           $(env_of KUBECTL) exec -i deploy/hello -- invoke <<< '{"sleepMs": 200}'
+           ${top_hint}
 The Lambda emulator answers at http://${emu_addr} (access key AKIDFAASKUBELETLOCAL,
 secret faas-kubelet-local-secret, region us-east-1), e.g. for the AWS CLI; the
 Azure Resource Manager emulator at http://${azure_addr} (bearer token
