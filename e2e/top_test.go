@@ -209,5 +209,5 @@ func TestAutoscalerScalesOnFunctionMemory(t *testing.T) {
 		}
 		return n == 2, ""
 	})
-	t.Logf("kubectl get hpa: %s", mustKubectl(t, "get", "hpa", "web", "-n", ns, "--no-headers"))
+	t.Logf("HPA web: %s", mustKubectl(t, "get", "hpa", "web", "-n", ns, "-o", "jsonpath=memory {.status.currentMetrics[0].resource.current.averageValue} against 150Mi, desired replicas {.status.desiredReplicas}"))
 }

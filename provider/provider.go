@@ -105,6 +105,8 @@ type Provider struct {
 	invocations sync.WaitGroup
 
 	usage usageBook
+	// released: the node stopped and its pods no longer count in Tracked.
+	released bool
 }
 
 // podRecord is what the core knows of one pod, keyed by the pod's UID.
@@ -329,7 +331,9 @@ func (p *Provider) store(pod *corev1.Pod, state *translate.FunctionState) {
 	if !ok {
 		r = &podRecord{function: state.Name}
 		p.pods[pod.UID] = r
-		tracked.Add(1)
+		if !p.released {
+			tracked.Add(1)
+		}
 	}
 	previous := r.phase
 	kept := *state // tags and notes are read once, at deploy
@@ -387,7 +391,9 @@ func (p *Provider) DeletePod(ctx context.Context, pod *corev1.Pod) error {
 	}
 	if _, ok := p.pods[pod.UID]; ok {
 		delete(p.pods, pod.UID)
-		tracked.Add(-1)
+		if !p.released {
+			tracked.Add(-1)
+		}
 	}
 	notify := p.notify
 	p.mu.Unlock()
@@ -468,6 +474,18 @@ func (p *Provider) Drain(grace time.Duration) bool {
 		return true
 	case <-time.After(grace):
 		return false
+	}
+}
+
+// Release stops counting the node's pods in Tracked, once the node has
+// stopped (a core that starts again, after a leader handover, counts them
+// anew).
+func (p *Provider) Release() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.released {
+		p.released = true
+		tracked.Add(-int64(len(p.pods)))
 	}
 }
 

@@ -786,3 +786,32 @@ func TestReportedPodsCarryNoEnvOrVolumes(t *testing.T) {
 		t.Error("the pod handed in was modified")
 	}
 }
+
+// A node's pods count in Tracked (the memory budget) while its core runs;
+// once released (the node stopped), they no longer do, and nothing that
+// happens to them later counts twice.
+func TestReleaseStopsCountingPods(t *testing.T) {
+	p, _ := newProvider(t, &fakeBackend{})
+	base := Tracked()
+	ctx := context.Background()
+	a, b := newPod("uid-r1", "a"), newPod("uid-r2", "b")
+	for _, pod := range []*corev1.Pod{a, b} {
+		if err := p.CreatePod(ctx, pod); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := Tracked() - base; got != 2 {
+		t.Fatalf("tracked %d more pods, want 2", got)
+	}
+	p.Release()
+	p.Release()
+	if got := Tracked() - base; got != 0 {
+		t.Errorf("after Release: %d more pods tracked, want 0", got)
+	}
+	if err := p.DeletePod(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if got := Tracked() - base; got != 0 {
+		t.Errorf("a delete after Release changed Tracked by %d", got)
+	}
+}

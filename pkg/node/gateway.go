@@ -36,11 +36,13 @@ import (
 // gateway serves the ports of the pods of every node of the process that
 // has its address (nodes sharing an address share its ports).
 type gateway struct {
-	address  string
+	address string
+	// services is the Services lister used when no node gave one.
 	services corev1listers.ServiceLister
 
 	mu        sync.Mutex
-	cores     map[*provider.Provider]int32 // each node's core, and its kubelet port
+	cores     map[*provider.Provider]int32                       // each node's core, and its kubelet port
+	listers   map[*provider.Provider]corev1listers.ServiceLister // each node's Services cache
 	running   bool
 	listeners map[int32]*http.Server
 	warned    map[int32]bool // ports that could not be served (logged once; binding is tried again)
@@ -53,25 +55,26 @@ var (
 )
 
 // gatewayFor returns the gateway of an address, made on first use.
-func gatewayFor(address string, services corev1listers.ServiceLister) *gateway {
+func gatewayFor(address string) *gateway {
 	gatewaysMu.Lock()
 	defer gatewaysMu.Unlock()
 	g := gateways[address]
 	if g == nil {
-		g = &gateway{address: address, services: services, cores: map[*provider.Provider]int32{},
+		g = &gateway{address: address, cores: map[*provider.Provider]int32{}, listers: map[*provider.Provider]corev1listers.ServiceLister{},
 			listeners: map[int32]*http.Server{}, warned: map[int32]bool{}}
 		gateways[address] = g
 	}
 	return g
 }
 
-// serve adds a node's core to the gateway, starting the gateway with the
-// first node, until ctx ends.
-func (g *gateway) serve(ctx context.Context, kubeletPort int32, core *provider.Provider) {
+// serve adds a node's core (and its Services cache, for routing by Host)
+// to the gateway, starting the gateway with the first node, until ctx ends.
+func (g *gateway) serve(ctx context.Context, kubeletPort int32, core *provider.Provider, services corev1listers.ServiceLister) {
 	gatewaysMu.Lock()
 	g.mu.Lock()
 	first := len(g.cores) == 0 && !g.running
 	g.cores[core] = kubeletPort
+	g.listers[core] = services
 	g.running = true
 	g.mu.Unlock()
 	gatewaysMu.Unlock()
@@ -82,6 +85,7 @@ func (g *gateway) serve(ctx context.Context, kubeletPort int32, core *provider.P
 	gatewaysMu.Lock()
 	g.mu.Lock()
 	delete(g.cores, core)
+	delete(g.listers, core)
 	g.mu.Unlock()
 	gatewaysMu.Unlock()
 }
@@ -245,9 +249,22 @@ func (g *gateway) route(w http.ResponseWriter, r *http.Request, port int32) {
 	}
 }
 
+// serviceLister is the Services cache of a node that still runs.
+func (g *gateway) serviceLister() corev1listers.ServiceLister {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, l := range g.listers {
+		if l != nil {
+			return l
+		}
+	}
+	return g.services
+}
+
 // service finds the Service a Host header names, if any.
 func (g *gateway) service(host string) *corev1.Service {
-	if g.services == nil {
+	services := g.serviceLister()
+	if services == nil {
 		return nil
 	}
 	if h, _, err := net.SplitHostPort(host); err == nil {
@@ -258,7 +275,7 @@ func (g *gateway) service(host string) *corev1.Service {
 		return nil
 	}
 	if len(parts) >= 2 && (len(parts) == 2 || parts[2] == "svc") {
-		if svc, err := g.services.Services(parts[1]).Get(parts[0]); err == nil {
+		if svc, err := services.Services(parts[1]).Get(parts[0]); err == nil {
 			return svc
 		}
 		return nil
@@ -267,7 +284,7 @@ func (g *gateway) service(host string) *corev1.Service {
 		return nil
 	}
 	// A bare name: the Service of that name, if only one namespace has one.
-	all, err := g.services.List(labels.Everything())
+	all, err := services.List(labels.Everything())
 	if err != nil {
 		return nil
 	}

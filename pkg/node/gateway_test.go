@@ -116,3 +116,43 @@ func TestGatewayRoutesByServiceRoundRobin(t *testing.T) {
 		t.Error("the listener stayed open once no pod declares its port")
 	}
 }
+
+// Nodes sharing an address share a gateway; Host routing reads the Services
+// cache of a node that still runs when the first one stops.
+func TestGatewayServicesFollowTheNodesThatRun(t *testing.T) {
+	g := gatewayFor("192.0.2.77")
+	lister := func(name string) corev1listers.ServiceLister {
+		idx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+		_ = idx.Add(&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "shop"}})
+		return corev1listers.NewServiceLister(idx)
+	}
+	core := func() *provider.Provider {
+		p, err := provider.New(provider.Options{NodeName: "vk", Backend: memorybackend.New(memorybackend.Options{})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ctx1, stop1 := context.WithCancel(context.Background())
+	ctx2, stop2 := context.WithCancel(context.Background())
+	defer stop2()
+	done1 := make(chan struct{})
+	go func() { g.serve(ctx1, 10250, core(), lister("first")); close(done1) }()
+	waitForCores := func(n int) {
+		deadline := time.Now().Add(5 * time.Second)
+		for len(g.coreList()) != n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d nodes on the gateway, want %d", len(g.coreList()), n)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitForCores(1)
+	go g.serve(ctx2, 10251, core(), lister("second"))
+	waitForCores(2)
+	stop1()
+	<-done1
+	if g.service("first.shop") != nil || g.service("second.shop") == nil {
+		t.Error("after the first node stopped, Host routing does not read the running node's Services")
+	}
+}

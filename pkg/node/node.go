@@ -94,7 +94,7 @@ func Run(ctx context.Context, opts Options) error {
 	// cache synced); before that an empty list would mean nothing.
 	var nodeReady atomic.Pointer[<-chan struct{}]
 	caches := newNodeInformers(opts.Client, c.Name)
-	gw := gatewayFor(c.Address, caches.services.Lister())
+	gw := gatewayFor(c.Address)
 	core, err := provider.New(provider.Options{
 		Pods: func() ([]*corev1.Pod, bool) {
 			if ready := nodeReady.Load(); ready == nil || !isClosed(*ready) {
@@ -132,7 +132,7 @@ func Run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("node %s: %w", c.Name, err)
 	}
 	mux.Handle("/", podRoutes(core, caches.pods.Lister()))
-	go gw.serve(ctx, c.KubeletPort, core)
+	go gw.serve(ctx, c.KubeletPort, core, caches.services.Lister())
 	live := &liveConfig{client: opts.Client, pods: caches.pods.Lister(), recorder: recorder}
 	if err := live.watch(ctx, caches.secrets.Informer(), caches.configMaps.Informer()); err != nil {
 		return fmt.Errorf("node %s: %w", c.Name, err)
@@ -172,6 +172,7 @@ func Run(ctx context.Context, opts Options) error {
 	if !core.Drain(opts.ShutdownGrace) {
 		log.G(ctx).WithField("grace", opts.ShutdownGrace.String()).Warn("invocations still running after the grace period were cut off; their pods will report an unknown outcome")
 	}
+	core.Release()
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("node %s: %w", c.Name, err)
 	}
