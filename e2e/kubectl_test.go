@@ -249,24 +249,7 @@ func TestServicesReachFunctions(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			c.start(t)
 			ns := namespace(t)
-			applyYAML(t, ns, `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      terminationGracePeriodSeconds: 2
-      nodeSelector: {type: virtual-kubelet}
-      tolerations:
-      - {key: virtual-kubelet.io/provider, operator: Exists, effect: NoSchedule}
-      containers:
-      - name: web
-        image: `+c.image+`
-        ports: [{containerPort: 8080}]
----
+			applyYAML(t, ns, functionDeployment("web", 2, "        image: "+c.image+"\n        ports: [{containerPort: 8080}]\n")+`---
 apiVersion: v1
 kind: Service
 metadata: {name: web}

@@ -32,6 +32,28 @@ spec:
         resources: {limits: {memory: 256Mi}}
 `
 
+// functionDeployment is a Deployment named name of replicas function pods
+// (label app=<name>) on the virtual nodes; container is the YAML of its one
+// container after "- name: <name>", each line indented by 8 spaces.
+func functionDeployment(name string, replicas int, container string) string {
+	return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: %[1]s}
+spec:
+  replicas: %[2]d
+  selector: {matchLabels: {app: %[1]s}}
+  template:
+    metadata: {labels: {app: %[1]s}}
+    spec:
+      terminationGracePeriodSeconds: 2
+      nodeSelector: {type: virtual-kubelet}
+      tolerations:
+      - {key: virtual-kubelet.io/provider, operator: Exists, effect: NoSchedule}
+      containers:
+      - name: %[1]s
+%[3]s`, name, replicas, container)
+}
+
 // podsByPhase lists the namespace's pods matching selector.
 func listPods(t *testing.T, ns, selector string) []corev1.Pod {
 	t.Helper()

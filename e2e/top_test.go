@@ -140,25 +140,8 @@ func TestKubectlTopShowsFunctionUsage(t *testing.T) {
 	}
 }
 
-const autoscaledDeployment = `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      terminationGracePeriodSeconds: 2
-      nodeSelector: {type: virtual-kubelet}
-      tolerations:
-      - {key: virtual-kubelet.io/provider, operator: Exists, effect: NoSchedule}
-      containers:
-      - name: web
-        image: ` + ecrImage + `
-        env: [{name: EMULATOR_MEMORY_MB, value: "200"}]
-        resources: {limits: {memory: 512Mi}}
----
+var autoscaledDeployment = functionDeployment("web", 1, "        image: "+ecrImage+"\n"+
+	"        env: [{name: EMULATOR_MEMORY_MB, value: \"200\"}]\n        resources: {limits: {memory: 512Mi}}\n") + `---
 apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
 metadata: {name: web}
