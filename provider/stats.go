@@ -54,7 +54,7 @@ func (p *Provider) GetStatsSummary(ctx context.Context) (*statsv1alpha1.Summary,
 	s := &statsv1alpha1.Summary{Node: statsv1alpha1.NodeStats{NodeName: p.opts.NodeName, StartTime: metav1.NewTime(p.started)}}
 	var nodeMem uint64
 	var nodeRate uint64
-	var any bool
+	var measured bool
 	for _, u := range pods {
 		pod := u.pod
 		ps := statsv1alpha1.PodStats{
@@ -73,13 +73,13 @@ func (p *Provider) GetStatsSummary(ctx context.Context) (*statsv1alpha1.Summary,
 				ps.CPU, ps.Memory = cpuStats(u.fig), memoryStats(u.fig)
 				nodeMem += u.fig.Memory
 				nodeRate += u.fig.NanoCores
-				any = true
+				measured = true
 			}
 			ps.Containers = append(ps.Containers, c)
 		}
 		s.Pods = append(s.Pods, ps)
 	}
-	if any {
+	if measured {
 		cpu, at := p.usage.node()
 		t := metav1.NewTime(at)
 		s.Node.CPU = &statsv1alpha1.CPUStats{Time: t, UsageNanoCores: ptr.To(nodeRate), UsageCoreNanoSeconds: ptr.To(uint64(cpu))}
@@ -112,12 +112,12 @@ func (p *Provider) GetMetricsResource(ctx context.Context) ([]*dto.MetricFamily,
 	podCPU := family("pod_cpu_usage_seconds_total", "Cumulative cpu time consumed by the pod in core-seconds", dto.MetricType_COUNTER)
 	podMem := family("pod_memory_working_set_bytes", "Current working set of the pod in bytes", dto.MetricType_GAUGE)
 	var nodeMem uint64
-	var any bool
+	var measured bool
 	for _, u := range pods {
 		if !u.hasFig || len(u.pod.Status.ContainerStatuses) == 0 {
 			continue
 		}
-		any = true
+		measured = true
 		cs := u.pod.Status.ContainerStatuses[0]
 		ms := ms(u.fig.At)
 		cl := labels("container", cs.Name, "namespace", u.pod.Namespace, "pod", u.pod.Name)
@@ -137,7 +137,7 @@ func (p *Provider) GetMetricsResource(ctx context.Context) ([]*dto.MetricFamily,
 	}
 	scrapeError := 0.0
 	out := []*dto.MetricFamily{}
-	if any {
+	if measured {
 		cpu, at := p.usage.node()
 		nodeMs := ms(at)
 		nodeCPU, mem := cpu.Seconds(), float64(nodeMem)
