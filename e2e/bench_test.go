@@ -28,11 +28,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/retry"
+
+	"github.com/faas-kubelet/faas-kubelet/pkg/kubewatch"
 )
 
 // The benchmark (make bench) runs one workload three times on the real
@@ -124,10 +125,12 @@ type runningWatch struct {
 func watchRunning(t *testing.T, _ kubernetes.Interface, ns string, n int) *runningWatch {
 	t.Helper()
 	rw := &runningWatch{at: map[types.UID]time.Time{}, name: map[types.UID]string{}, done: make(chan struct{})}
-	// An informer on a client of its own: a bare watch sharing the
-	// creating client's connection falls behind under load and is closed
-	// by the API server; the informer lists and watches again.
-	factory := informers.NewSharedInformerFactoryWithOptions(benchClient(t), 0, informers.WithNamespace(ns))
+	// An informer on a client of its own (a bare watch sharing the creating
+	// client's connection falls behind under load), whose watch is resumed
+	// when the API server closes it: the reflector's back-off and relist
+	// after a watch closed early stalled this harness 1-3 s in some runs,
+	// which showed up as faas-kubelet's p99.
+	informer := cache.NewSharedIndexInformer(kubewatch.Pods(benchClient(t), ns, nil), &corev1.Pod{}, 0, cache.Indexers{})
 	seen := func(obj any) {
 		pod, ok := obj.(*corev1.Pod)
 		if !ok || pod.Status.Phase != corev1.PodRunning {
@@ -144,14 +147,14 @@ func watchRunning(t *testing.T, _ kubernetes.Interface, ns string, n int) *runni
 			close(rw.done)
 		}
 	}
-	_, _ = factory.Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+	_, _ = informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    seen,
 		UpdateFunc: func(_, obj any) { seen(obj) },
 	})
 	stop := make(chan struct{})
 	t.Cleanup(func() { close(stop) })
-	factory.Start(stop)
-	factory.WaitForCacheSync(stop)
+	go informer.Run(stop)
+	cache.WaitForCacheSync(stop, informer.HasSynced)
 	return rw
 }
 

@@ -43,6 +43,8 @@ import (
 //     clientQPS towards the API server).
 //   - Informers drop managedFields, which a virtual kubelet never reads and
 //     which are a large part of every cached pod, Secret and ConfigMap.
+//   - The pod informer's watch is resumed when the API server closes it
+//     under load, instead of the reflector's back-off and relist (resume.go).
 
 // resyncPeriod is how often the informers replay their caches to the
 // controllers, as in nodeutil.
@@ -60,8 +62,12 @@ type nodeInformers struct {
 
 func newNodeInformers(client kubernetes.Interface, nodeName string) *nodeInformers {
 	var cached podCache
-	pf := informers.NewSharedInformerFactoryWithOptions(client, resyncPeriod, nodeutil.PodInformerFilter(nodeName), informers.WithTransform(cached.transform))
+	pf := informers.NewSharedInformerFactoryWithOptions(client, resyncPeriod, informers.WithTransform(cached.transform))
 	rf := informers.NewSharedInformerFactoryWithOptions(client, resyncPeriod, informers.WithTransform(dropManagedFields))
+	// Registered first, so that the factory's pod informer is this one.
+	pf.InformerFor(&corev1.Pod{}, func(c kubernetes.Interface, resync time.Duration) cache.SharedIndexInformer {
+		return newPodInformer(c, nodeName, resync)
+	})
 	pods := pf.Core().V1().Pods()
 	cached.store = pods.Informer().GetStore()
 	return &nodeInformers{
