@@ -3,6 +3,8 @@
 package e2e
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -47,12 +49,15 @@ import (
 
 // benchRun is what one run measured.
 type benchRun struct {
-	Name            string             `json:"name"`
-	Pods            int                `json:"pods"`
-	RunningPerSec   float64            `json:"runningPodsPerSec"`
-	DeletePerSec    float64            `json:"deletePodsPerSec"`
-	P50ActiveMs     float64            `json:"p50ActiveToRunningMs,omitempty"`
-	P99ActiveMs     float64            `json:"p99ActiveToRunningMs,omitempty"`
+	Name          string  `json:"name"`
+	Pods          int     `json:"pods"`
+	RunningPerSec float64 `json:"runningPodsPerSec"`
+	DeletePerSec  float64 `json:"deletePodsPerSec"`
+	P50ActiveMs   float64 `json:"p50ActiveToRunningMs,omitempty"`
+	P99ActiveMs   float64 `json:"p99ActiveToRunningMs,omitempty"`
+	// When this harness's watch saw Running, from the same start.
+	P50SeenMs       float64            `json:"p50ActiveToSeenMs,omitempty"`
+	P99SeenMs       float64            `json:"p99ActiveToSeenMs,omitempty"`
 	CallsPerPod     map[string]float64 `json:"callsPerPod,omitempty"`
 	KiBPerPod       float64            `json:"kibPerPod,omitempty"`
 	CPUSecPerPod    float64            `json:"cpuSecondsPerPod,omitempty"`
@@ -344,16 +349,19 @@ func benchFaasKubelet(t *testing.T, n int) benchRun {
 	}
 
 	// Active → Running: the emulator's functions are Active once created
-	// (zero activation delay); LastModified is when.
-	var lags []float64
-	var lagLog strings.Builder
+	// (zero activation delay); LastModified is when. Running is when the
+	// API server completed the status write that made the pod Running (its
+	// audit log); when this harness's watch saw it is printed alongside.
+	pods := listPods(t, ns, "app=bench")
+	written := auditRunning(t, ns, len(pods))
 	rw.mu.Lock()
-	running := map[string]time.Time{}
+	seen := map[string]time.Time{}
 	for uid, at := range rw.at {
-		running[rw.name[uid]] = at
+		seen[rw.name[uid]] = at
 	}
 	rw.mu.Unlock()
-	pods := listPods(t, ns, "app=bench")
+	var lags, seenLags []float64
+	var lagLog strings.Builder
 	for i := range pods {
 		out, err := emu.lambda.GetFunction(context.Background(), &sdk.GetFunctionInput{FunctionName: aws.String(functionNameOf(&pods[i]))})
 		if err != nil {
@@ -363,11 +371,15 @@ func benchFaasKubelet(t *testing.T, n int) benchRun {
 		if err != nil {
 			continue
 		}
-		lags = append(lags, float64(running[pods[i].Name].Sub(active).Milliseconds()))
-		fmt.Fprintf(&lagLog, "%s %s %s\n", pods[i].Name, active.UTC().Format(time.RFC3339Nano), running[pods[i].Name].UTC().Format(time.RFC3339Nano))
+		name := pods[i].Name
+		lags = append(lags, float64(written[name].Sub(active).Milliseconds()))
+		seenLags = append(seenLags, float64(seen[name].Sub(active).Milliseconds()))
+		fmt.Fprintf(&lagLog, "%s %s %s %s\n", name, active.UTC().Format(time.RFC3339Nano), written[name].UTC().Format(time.RFC3339Nano), seen[name].UTC().Format(time.RFC3339Nano))
 	}
 	sort.Float64s(lags)
+	sort.Float64s(seenLags)
 	run.P50ActiveMs, run.P99ActiveMs = percentile(lags, 0.50), percentile(lags, 0.99)
+	run.P50SeenMs, run.P99SeenMs = percentile(seenLags, 0.50), percentile(seenLags, 0.99)
 
 	// kubectl logs: time to first byte, and how soon -f shows a new line.
 	first := pods[0]
@@ -660,8 +672,8 @@ func TestBench(t *testing.T) {
 		ops = append(ops, fmt.Sprintf("%s %.2f", op, c))
 	}
 	sort.Strings(ops)
-	fmt.Fprintf(&b, "faas-kubelet: p50/p99 active→Running %.0f/%.0f ms; cloud calls per pod %.2f (%s); %.0f KiB RSS per pod (%d pods) and %.4f CPU s per pod; kubectl logs first byte %.0f ms, -f new line %.0f ms\n",
-		ours.P50ActiveMs, ours.P99ActiveMs, calls, strings.Join(ops, ", "), memory.KiBPerPod, memory.Pods, ours.CPUSecPerPod, ours.LogsFirstByteMs, ours.FollowNewLineMs)
+	fmt.Fprintf(&b, "faas-kubelet: p50/p99 active→Running %.0f/%.0f ms (written in the API server; seen by this harness's watch %.0f/%.0f ms); cloud calls per pod %.2f (%s); %.0f KiB RSS per pod (%d pods) and %.4f CPU s per pod; kubectl logs first byte %.0f ms, -f new line %.0f ms\n",
+		ours.P50ActiveMs, ours.P99ActiveMs, ours.P50SeenMs, ours.P99SeenMs, calls, strings.Join(ops, ", "), memory.KiBPerPod, memory.Pods, ours.CPUSecPerPod, ours.LogsFirstByteMs, ours.FollowNewLineMs)
 	for _, c := range clouds {
 		if per, ok := perCloud[c.name]; ok {
 			total, ops := 0.0, []string{}
@@ -673,7 +685,7 @@ func TestBench(t *testing.T) {
 			fmt.Fprintf(&b, "calls per pod lifetime on %s: %.2f (%s)\n", c.name, total, strings.Join(ops, ", "))
 		}
 	}
-	fmt.Fprintf(&b, "API server ceiling: p50/p99 status written→seen by this harness %.0f/%.0f ms (the floor under active→Running)\n", ceiling.P50ActiveMs, ceiling.P99ActiveMs)
+	fmt.Fprintf(&b, "API server ceiling: p50/p99 status written→seen by this harness %.0f/%.0f ms (how late this harness's watch is)\n", ceiling.P50ActiveMs, ceiling.P99ActiveMs)
 	fmt.Fprintf(&b, "throttled (CreateFunction 15/s, 200 ms; Pending 2 s): %d pods Running in %.1f s = %.2f× the %.1f s floor; %d calls answered 429\n",
 		n, throttledSeconds, throttledSeconds/floor, floor, refused)
 	mockRatio := 0.0
@@ -709,4 +721,63 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// auditRunning reads from the API server's audit log (hack/cluster.sh logs
+// pod status writes, hack/manifests/audit-policy.yaml) when each pod of ns
+// was first written Running: the moment its status write completed.
+func auditRunning(t *testing.T, ns string, n int) map[string]time.Time {
+	t.Helper()
+	logs := filepath.Join(cluster.env["FAAS_KUBELET_RUN_DIR"], "logs")
+	var got map[string]time.Time
+	// The log is written in batches at least once a second, and rotated
+	// (audit-<time>.log) past 100 MB.
+	eventually(t, 30*time.Second, "an audit entry for every pod's Running status", func() (bool, string) {
+		got = map[string]time.Time{}
+		files, _ := filepath.Glob(filepath.Join(logs, "audit*.log"))
+		for _, path := range files {
+			readAudit(path, ns, got)
+		}
+		return len(got) >= n, fmt.Sprintf("%d of %d in %s", len(got), n, strings.Join(files, ", "))
+	})
+	return got
+}
+
+// readAudit adds to got the Running status writes of ns's pods in one
+// audit log file.
+func readAudit(path, ns string, got map[string]time.Time) {
+	f, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		var e struct {
+			Stage     string `json:"stage"`
+			ObjectRef struct {
+				Namespace   string `json:"namespace"`
+				Name        string `json:"name"`
+				Subresource string `json:"subresource"`
+			} `json:"objectRef"`
+			ResponseStatus struct {
+				Code int `json:"code"`
+			} `json:"responseStatus"`
+			RequestObject struct {
+				Status corev1.PodStatus `json:"status"`
+			} `json:"requestObject"`
+			StageTimestamp time.Time `json:"stageTimestamp"`
+		}
+		if !bytes.Contains(sc.Bytes(), []byte(ns)) || json.Unmarshal(sc.Bytes(), &e) != nil {
+			continue
+		}
+		if e.Stage != "ResponseComplete" || e.ObjectRef.Namespace != ns || e.ObjectRef.Subresource != "status" ||
+			e.ResponseStatus.Code != http.StatusOK || e.RequestObject.Status.Phase != corev1.PodRunning {
+			continue
+		}
+		if at, ok := got[e.ObjectRef.Name]; !ok || e.StageTimestamp.Before(at) {
+			got[e.ObjectRef.Name] = e.StageTimestamp
+		}
+	}
 }

@@ -236,7 +236,9 @@ start_apiserver() {
     --requestheader-extra-headers-prefix X-Remote-Extra- \
     --proxy-client-cert-file "${PKI}/front-proxy-client.crt" --proxy-client-key-file "${PKI}/front-proxy-client.key" \
     --enable-aggregator-routing=true \
-    --max-requests-inflight 1000 --max-mutating-requests-inflight 500
+    --max-requests-inflight 1000 --max-mutating-requests-inflight 500 \
+    --audit-policy-file "${HACK_DIR}/manifests/audit-policy.yaml" --audit-log-path "${RUN_DIR}/logs/audit.log" \
+    --audit-log-mode batch --audit-log-batch-max-wait 1s --audit-log-maxsize 100 --audit-log-maxbackup 1
   wait_for kube-apiserver "https://127.0.0.1:${API_PORT}/readyz" 120 \
     --cacert "${PKI}/ca.crt" --cert "${PKI}/admin.crt" --key "${PKI}/admin.key"
 }
