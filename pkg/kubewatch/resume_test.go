@@ -130,12 +130,23 @@ func TestClosedWatchResumesFromTheLastVersion(t *testing.T) {
 	}
 }
 
-func TestErrorEventIsPassedOnAndNotResumed(t *testing.T) {
-	s := &server{}
-	w, _ := Resuming(s.open)(context.Background(), metav1.ListOptions{ResourceVersion: "10"})
+// started opens a resuming watch from version 10 on s and has the server's
+// first watch deliver pod a at 11.
+func started(t *testing.T, ctx context.Context, s *server) (watch.Interface, *watch.FakeWatcher) {
+	t.Helper()
+	w, err := Resuming(s.open)(ctx, metav1.ListOptions{ResourceVersion: "10"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	first := s.watch(t, 0)
 	first.Add(podAt("a", "11"))
 	next(t, w)
+	return w, first
+}
+
+func TestErrorEventIsPassedOnAndNotResumed(t *testing.T) {
+	s := &server{}
+	w, first := started(t, context.Background(), s)
 	gone := &metav1.Status{Status: metav1.StatusFailure, Code: 410, Reason: metav1.StatusReasonExpired}
 	first.Error(gone)
 	if ev := next(t, w); ev.Type != watch.Error {
@@ -181,10 +192,7 @@ func TestInitialEventsAreNotResumedUntilTheirEnd(t *testing.T) {
 
 func TestWatchesThatDeliverNothingAreGivenUp(t *testing.T) {
 	s := &server{}
-	w, _ := Resuming(s.open)(context.Background(), metav1.ListOptions{ResourceVersion: "10"})
-	first := s.watch(t, 0)
-	first.Add(podAt("a", "11"))
-	next(t, w)
+	w, first := started(t, context.Background(), s)
 	first.Stop()
 	// Every resumed watch is closed before it delivers anything.
 	for i := 1; ; i++ {
@@ -204,10 +212,7 @@ func TestWatchesThatDeliverNothingAreGivenUp(t *testing.T) {
 
 func TestFailedResumeClosesTheWatch(t *testing.T) {
 	s := &server{failAt: 2}
-	w, _ := Resuming(s.open)(context.Background(), metav1.ListOptions{ResourceVersion: "10"})
-	first := s.watch(t, 0)
-	first.Add(podAt("a", "11"))
-	next(t, w)
+	w, first := started(t, context.Background(), s)
 	first.Stop()
 	closed(t, w)
 }
@@ -230,10 +235,7 @@ func TestStopEndsTheWatch(t *testing.T) {
 func TestContextEndsTheWatch(t *testing.T) {
 	s := &server{}
 	ctx, cancel := context.WithCancel(context.Background())
-	w, _ := Resuming(s.open)(ctx, metav1.ListOptions{ResourceVersion: "10"})
-	first := s.watch(t, 0)
-	first.Add(podAt("a", "11"))
-	next(t, w)
+	w, first := started(t, ctx, s)
 	cancel()
 	first.Stop() // a client's watch ends with its context
 	closed(t, w)
