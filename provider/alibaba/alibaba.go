@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -180,7 +179,11 @@ func (b *Backend) serviceARN(name string) string {
 
 // Deploy creates the pod's service, tags it, and creates its function (and
 // HTTP trigger); a retried create or a restart finds what exists and
-// completes it, and a changed image updates the function.
+// completes it, and a changed image or environment updates the function.
+// Only specFor's checks refuse the pod for good; what FC refuses is a
+// provider.RefusedError (see deployError). A refusal midway leaves the
+// service made so far: the retry adopts it, and Delete removes it when the
+// pod goes while it waits.
 func (b *Backend) Deploy(ctx context.Context, fn *translate.Function) (*translate.FunctionState, error) {
 	s, err := specFor(fn, &b.opts)
 	if err != nil {
@@ -194,18 +197,10 @@ func (b *Backend) Deploy(ctx context.Context, fn *translate.Function) (*translat
 	if err == nil && s.Trigger != nil {
 		st.Endpoint, err = b.ensureTrigger(fn.Name, s.Trigger)
 	}
-	if errdefs.IsInvalidInput(err) {
-		// Function Compute refused what the pod asks for: the pod fails for
-		// good, so the service made for it must not outlive this call.
-		if derr := b.Delete(ctx, fn.Name); derr != nil {
-			log.G(ctx).WithError(derr).Warn("removing the service of a refused function; it is retried when the pod is deleted")
-		}
-		return nil, err
-	}
 	if err != nil {
 		return nil, err
 	}
-	st.Tags, st.Notes = tags, s.Notes
+	st.Tags, st.Notes = tags, append(append([]string(nil), s.Notes...), st.Notes...)
 	return st, nil
 }
 
@@ -214,22 +209,22 @@ func (b *Backend) Deploy(ctx context.Context, fn *translate.Function) (*translat
 func (b *Backend) ensureService(ctx context.Context, fn *translate.Function, s *spec) (map[string]string, error) {
 	_, err := b.api.CreateServiceWithOptions(s.Service, &fc.CreateServiceHeaders{}, rt())
 	if err == nil {
-		return s.Tags, b.tag(fn.Name, s.Tags)
+		return s.Tags, deployError("TagResource", b.tag(fn.Name, s.Tags))
 	}
-	if err = mapError("CreateService", err); !isStatus(err, http.StatusConflict) {
+	if err = deployError("CreateService", err); !isStatus(err, http.StatusConflict) {
 		return nil, err
 	}
 	cur, err := b.api.GetServiceWithOptions(tea.String(fn.Name), &fc.GetServiceRequest{}, &fc.GetServiceHeaders{}, rt())
 	if err != nil {
-		return nil, mapError("GetService", err)
+		return nil, deployError("GetService", err)
 	}
 	owner, _ := translate.ParseDescription(tea.StringValue(cur.Body.Description))
 	if uid := owner[translate.TagPodUID]; uid != fn.Tags[translate.TagPodUID] {
 		return nil, fmt.Errorf("service %s exists but belongs to pod UID %q, not %q", fn.Name, uid, fn.Tags[translate.TagPodUID])
 	}
 	got, err := b.api.GetResourceTagsWithOptions(&fc.GetResourceTagsRequest{ResourceArn: tea.String(b.serviceARN(fn.Name))}, &fc.GetResourceTagsHeaders{}, rt())
-	if err != nil && !errdefs.IsNotFound(mapError("GetResourceTags", err)) {
-		return nil, mapError("GetResourceTags", err)
+	if err = deployError("GetResourceTags", err); err != nil && !errdefs.IsNotFound(err) {
+		return nil, err
 	}
 	tags := map[string]string{}
 	if err == nil {
@@ -238,14 +233,15 @@ func (b *Backend) ensureService(ctx context.Context, fn *translate.Function, s *
 	if tags[translate.TagPodUID] == "" {
 		// The process stopped between creating the service and tagging it.
 		log.G(ctx).Info("tagging a service created before a restart")
-		return s.Tags, b.tag(fn.Name, s.Tags)
+		return s.Tags, deployError("TagResource", b.tag(fn.Name, s.Tags))
 	}
 	return tags, nil
 }
 
+// tag merges tags into the service's; the caller maps the SDK's error.
 func (b *Backend) tag(name string, tags map[string]string) error {
 	_, err := b.api.TagResourceWithOptions(&fc.TagResourceRequest{ResourceArn: tea.String(b.serviceARN(name)), Tags: toTea(tags)}, &fc.TagResourceHeaders{}, rt())
-	return mapError("TagResource", err)
+	return err
 }
 
 // ensureFunction creates the function, or brings the existing one to the
@@ -255,12 +251,12 @@ func (b *Backend) ensureFunction(ctx context.Context, fn *translate.Function, s 
 	if err == nil {
 		return stateOf(fn.Name, containerOf(out.Body.CustomContainerConfig), out.Body.CreatedTime), nil
 	}
-	if err = mapError("CreateFunction", err); !isStatus(err, http.StatusConflict) {
+	if err = deployError("CreateFunction", err); !isStatus(err, http.StatusConflict) {
 		return nil, err
 	}
 	cur, err := b.api.GetFunctionWithOptions(tea.String(fn.Name), tea.String(fn.Name), &fc.GetFunctionRequest{}, &fc.GetFunctionHeaders{}, rt())
 	if err != nil {
-		return nil, mapError("GetFunction", err)
+		return nil, deployError("GetFunction", err)
 	}
 	if sameContainer(cur.Body.CustomContainerConfig, s.Function.CustomContainerConfig) &&
 		maps.EqualFunc(cur.Body.EnvironmentVariables, s.Function.EnvironmentVariables, func(a, b *string) bool { return tea.StringValue(a) == tea.StringValue(b) }) {
@@ -273,10 +269,14 @@ func (b *Backend) ensureFunction(ctx context.Context, fn *translate.Function, s 
 		EnvironmentVariables: f.EnvironmentVariables, DiskSize: f.DiskSize, Description: f.Description,
 	}, &fc.UpdateFunctionHeaders{}, rt())
 	if err != nil {
-		return nil, mapError("UpdateFunction", err)
+		return nil, deployError("UpdateFunction", err)
 	}
 	log.G(ctx).WithField("image", tea.StringValue(f.CustomContainerConfig.Image)).Info("function updated")
-	return stateOf(fn.Name, containerOf(up.Body.CustomContainerConfig), up.Body.CreatedTime), nil
+	// FC 2.0 updates a function in place and has no state for an update in
+	// progress: the function goes on serving, so it stays Active.
+	st := stateOf(fn.Name, containerOf(up.Body.CustomContainerConfig), up.Body.CreatedTime)
+	st.Notes = []string{fmt.Sprintf("function %s updated in place; it keeps serving while Function Compute starts instances with the new configuration", fn.Name)}
+	return st, nil
 }
 
 // containerOf reads a create or update answer's container as GetFunction
@@ -304,12 +304,12 @@ func (b *Backend) ensureTrigger(name string, req *fc.CreateTriggerRequest) (stri
 	if err == nil {
 		return tea.StringValue(out.Body.UrlInternet), nil
 	}
-	if err = mapError("CreateTrigger", err); !isStatus(err, http.StatusConflict) {
+	if err = deployError("CreateTrigger", err); !isStatus(err, http.StatusConflict) {
 		return "", err
 	}
 	got, err := b.api.GetTriggerWithOptions(tea.String(name), tea.String(name), req.TriggerName, &fc.GetTriggerHeaders{}, rt())
 	if err != nil {
-		return "", mapError("GetTrigger", err)
+		return "", deployError("GetTrigger", err)
 	}
 	return tea.StringValue(got.Body.UrlInternet), nil
 }
@@ -488,7 +488,7 @@ func (b *Backend) Tag(ctx context.Context, name string, tags map[string]string) 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return b.tag(name, tags)
+	return mapError("TagResource", b.tag(name, tags))
 }
 
 func toTea(m map[string]string) map[string]*string {
@@ -505,66 +505,4 @@ func fromTea(m map[string]*string) map[string]string {
 		out[k] = tea.StringValue(v)
 	}
 	return out
-}
-
-// apiError is a Function Compute error as the cloud sent it.
-type apiError struct {
-	Op      string
-	Status  int
-	Code    string
-	Message string
-}
-
-func (e *apiError) Error() string {
-	return fmt.Sprintf("function compute %s: %s: %s (HTTP %d)", e.Op, e.Code, e.Message, e.Status)
-}
-
-// mapError turns SDK errors into errdefs at the edge. The SDK does not read
-// Function Compute's {"errorCode", "errorMessage"} into its Code, so they
-// are read from the status code and the body it keeps in Data: 404 is
-// NotFound, 400 InvalidInput; the rest keep status and code for callers
-// (409: exists, 412: not empty, 429: throttled).
-func mapError(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var se *tea.SDKError
-	if !errors.As(err, &se) || tea.IntValue(se.StatusCode) == 0 {
-		// No answer from Function Compute (the SDK wraps network errors
-		// without a status): worth another try.
-		if se != nil {
-			return provider.Transient(fmt.Errorf("function compute %s: %s", op, strings.TrimSpace(tea.StringValue(se.Message))), 0, false)
-		}
-		return provider.Transient(fmt.Errorf("function compute %s: %w", op, err), 0, false)
-	}
-	e := &apiError{Op: op, Status: tea.IntValue(se.StatusCode), Code: tea.StringValue(se.Code)}
-	var body map[string]any
-	if json.Unmarshal([]byte(tea.StringValue(se.Data)), &body) == nil {
-		if c, ok := body["errorCode"].(string); ok && c != "" {
-			e.Code = c
-		}
-		if m, ok := body["errorMessage"].(string); ok {
-			e.Message = m
-		}
-	}
-	if e.Message == "" {
-		e.Message = strings.TrimSpace(tea.StringValue(se.Message))
-	}
-	switch {
-	case e.Status == http.StatusNotFound:
-		return errdefs.AsNotFound(e)
-	case e.Status == http.StatusBadRequest:
-		return errdefs.AsInvalidInput(fmt.Errorf("function compute %s refused the function: %s: %s", op, e.Code, e.Message))
-	case e.Status == http.StatusTooManyRequests || e.Status >= 500:
-		// The SDK keeps no headers on errors, so Retry-After is not known:
-		// the limiter's backoff decides.
-		return provider.Transient(e, 0, e.Status == http.StatusTooManyRequests)
-	}
-	return e
-}
-
-// isStatus says whether err is a Function Compute answer with that status.
-func isStatus(err error, status int) bool {
-	var e *apiError
-	return errors.As(err, &e) && e.Status == status
 }

@@ -35,7 +35,13 @@ type env struct {
 // setup runs the emulator and a backend signing with secret.
 func setup(t *testing.T, secret string) *env {
 	t.Helper()
-	s := emu.New(emu.Options{})
+	return setupWith(t, secret, emu.Options{})
+}
+
+// setupWith runs the emulator with opts and a backend signing with secret.
+func setupWith(t *testing.T, secret string, opts emu.Options) *env {
+	t.Helper()
+	s := emu.New(opts)
 	ts := httptest.NewServer(s)
 	t.Cleanup(ts.Close)
 	client := func(secret string) (*fc.Client, ClientOptions) {
@@ -358,11 +364,11 @@ func TestErrorsAreMappedWithoutSecrets(t *testing.T) {
 		t.Errorf("services = %+v", list)
 	}
 
-	// A function FC refuses (an image from another region's registry) fails
-	// the pod and leaves no service behind.
+	// An image from another region's registry, which FC refuses, fails the
+	// pod before anything is made.
 	foreign := function(t, "registry.eu-central-1.aliyuncs.com/shop/hello:1", func(p *corev1.Pod) { p.UID = "uid-3" })
-	if _, err := e.b.Deploy(ctx, foreign); !errdefs.IsInvalidInput(err) || !strings.Contains(err.Error(), "InvalidArgument") {
-		t.Errorf("deploying an image FC cannot pull: %v", err)
+	if _, err := e.b.Deploy(ctx, foreign); !errdefs.IsInvalidInput(err) || !strings.Contains(err.Error(), "spec.containers[0].image") {
+		t.Errorf("deploying an image from another region: %v", err)
 	}
 	if list, _ := e.b.List(ctx, "vk-fc"); len(list) != 1 {
 		t.Errorf("services after a refused function = %+v, want only the first pod's", list)

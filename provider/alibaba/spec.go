@@ -50,10 +50,19 @@ const (
 	reservedJobTags = 3 // room for translate.JobTags on run-once pods
 )
 
-// acrImage matches Alibaba Cloud Container Registry: the personal edition
-// (registry[-vpc|-intl].<region>.aliyuncs.com) and enterprise instances
-// (<instance>-registry[-vpc].<region>.cr.aliyuncs.com).
-var acrImage = regexp.MustCompile(`^(registry(-vpc|-intl|-intl-vpc)?\.[a-z0-9-]+\.aliyuncs\.com|[a-z0-9-]+-registry(-vpc)?\.[a-z0-9-]+\.cr\.aliyuncs\.com)/`)
+// acrImage matches Alibaba Cloud Container Registry, capturing the region:
+// the personal edition (registry[-vpc|-intl].<region>.aliyuncs.com) and
+// enterprise instances (<instance>-registry[-vpc].<region>.cr.aliyuncs.com).
+var acrImage = regexp.MustCompile(`^(?:registry(?:-vpc|-intl|-intl-vpc)?\.([a-z0-9-]+)\.aliyuncs\.com|[a-z0-9-]+-registry(?:-vpc)?\.([a-z0-9-]+)\.cr\.aliyuncs\.com)/`)
+
+// imageRegion is the region of a Container Registry image ("" if it is not one).
+func imageRegion(image string) string {
+	m := acrImage.FindStringSubmatch(image)
+	if m == nil {
+		return ""
+	}
+	return m[1] + m[2]
+}
 
 // spec is everything Deploy sends for one pod: its service, its function
 // and, for a pod with a container port, its HTTP trigger.
@@ -74,8 +83,14 @@ func specFor(fn *translate.Function, o *Options) (*spec, error) {
 	if err := checkTags(fn.Tags); err != nil {
 		return nil, err
 	}
-	if !acrImage.MatchString(fn.Image) {
+	region := imageRegion(fn.Image)
+	if region == "" {
 		return nil, errdefs.InvalidInputf("spec.containers[0].image: Function Compute runs images only from Alibaba Cloud Container Registry (registry.<region>.aliyuncs.com/... or <instance>-registry.<region>.cr.aliyuncs.com/...), not %s", fn.Image)
+	}
+	if o.Region != "" && region != o.Region {
+		// FC takes images only from the registry of its own region (and
+		// answers InvalidArgument); the message says so for the pod.
+		return nil, errdefs.InvalidInputf("spec.containers[0].image: %s is in Container Registry of region %s; Function Compute in %s runs images only from its own region's registry (it refuses others with InvalidArgument)", fn.Image, region, o.Region)
 	}
 	if fn.WorkingDir != "" {
 		return nil, errdefs.InvalidInputf("spec.containers[0].workingDir: Function Compute custom containers start in the image's working directory; remove workingDir or set it in the image")

@@ -51,9 +51,36 @@
 // them back: from/to with nanosecond parts, line (at most 100), offset,
 // reverse, and queries of * and key: value terms joined by and.
 //
+// Refusals model what an account can lack, each until it is removed (the
+// next call then succeeds); they are set with SetRefusals or PUT
+// /_emulator/refusals {"roles": [...], "images": [...], "quotaExceeded":
+// bool}, read with GET and cleared with DELETE:
+//   - A role listed is a RAM role FC cannot assume: CreateService and
+//     UpdateService naming it answer 403 AccessDenied "No permission to
+//     assume the role '<arn>' for you". Status and message are FC's answer
+//     to POST /services as Serverless Devs shows it (awesome-fc/fc-faq,
+//     docs/service_role.md); the code is the one FC's error-code table
+//     (https://www.alibabacloud.com/help/en/functioncompute/error-codes)
+//     gives for 403 with a free message, our reading.
+//   - An image listed is not in Container Registry: CreateFunction and
+//     UpdateFunction naming it answer 400 InvalidArgument "failed to get the
+//     manifest of image '<image>': ...". FC 2.0 reports the image at create
+//     and update because its functions have no state to report it in later
+//     (GetFunction of API 2021-04-06 has no state or lastUpdateStatus; those
+//     are FC 3.0's). InvalidArgument is the table's code for a parameter FC
+//     refuses; the message is ours.
+//   - quotaExceeded: CreateService and CreateFunction that would add a
+//     service or a function answer 400 LimitExceededError ("functions,
+//     triggers, custom domains and other resources exceed the limit", FC's
+//     error-code table as developer.aliyun.com/ask/279119 quotes it; the
+//     current table no longer lists it, so the code is our best reading and
+//     the message ours). A create answered 409 because the resource exists
+//     is not refused: it adds nothing.
+//
 // Knobs: latency per request, injected errors per operation (status and
 // count; operations are the SDK action names, InvokeHTTPTrigger for the
-// trigger proxy and GetLogs for SLS), and counters of calls per operation;
-// in process through Options and methods, out of process through
-// /_emulator/faults and /_emulator/calls.
+// trigger proxy and GetLogs for SLS), counters of calls per operation, and
+// the refusals above; in process through Options and methods, out of
+// process through /_emulator/faults, /_emulator/calls and
+// /_emulator/refusals.
 package alibaba

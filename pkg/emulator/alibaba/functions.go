@@ -350,6 +350,12 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request, body []b
 	if _, exists := svc.functions[c.FunctionName]; exists {
 		return conflict("FunctionAlreadyExists", "function '%s' already exists in service '%s'", c.FunctionName, svc.cfg.ServiceName)
 	}
+	if err := s.refusedImage(c.CustomContainerConfig); err != nil {
+		return err
+	}
+	if err := s.refusedQuota("functions"); err != nil {
+		return err
+	}
 	f := &function{cfg: c, code: fc, triggers: map[string]*trigger{}}
 	s.accelerate(f)
 	svc.functions[c.FunctionName] = f
@@ -387,6 +393,11 @@ func (s *Server) updateFunction(w http.ResponseWriter, r *http.Request, body []b
 	in.apply(&c, &fc)
 	if err := s.validate(&c, fc); err != nil {
 		return err
+	}
+	if in.CustomContainerConfig != nil {
+		if err := s.refusedImage(c.CustomContainerConfig); err != nil {
+			return err
+		}
 	}
 	c.LastModifiedTime = s.now()
 	f.cfg, f.code = c, fc

@@ -142,8 +142,14 @@ func (s *Server) createService(w http.ResponseWriter, _ *http.Request, body []by
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.refusedRole(cfg.Role); err != nil {
+		return err
+	}
 	if _, exists := s.services[name]; exists {
 		return conflict("ServiceAlreadyExists", "service '%s' already exists", name)
+	}
+	if err := s.refusedQuota("services"); err != nil {
+		return err
 	}
 	s.services[name] = &service{cfg: cfg, tags: map[string]string{}, functions: map[string]*function{}}
 	s.ensureLogstore(cfg.LogConfig)
@@ -174,6 +180,11 @@ func (s *Server) updateService(w http.ResponseWriter, r *http.Request, body []by
 	cfg := svc.cfg
 	if err := in.apply(&cfg); err != nil {
 		return err
+	}
+	if in.Role != nil {
+		if err := s.refusedRole(cfg.Role); err != nil {
+			return err
+		}
 	}
 	cfg.LastModifiedTime = s.now()
 	svc.cfg = cfg
