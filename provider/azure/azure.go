@@ -99,8 +99,12 @@ type Backend struct {
 	tags TagsAPI
 	opts Options
 
-	mu      sync.Mutex
-	pollers map[string]*runtime.Poller[armappservice.WebAppsClientCreateOrUpdateResponse]
+	mu sync.Mutex
+	// pollers follow the deployments this process started.
+	pollers map[string]*deployment
+	// retry names the apps whose deployment this process saw fail: their
+	// next Deploy puts them again.
+	retry map[string]bool
 	// usageReads keeps metrics reads within Azure Monitor's quota.
 	usageReads *rate.Limiter
 }
@@ -110,8 +114,17 @@ var _ provider.Backend = (*Backend)(nil)
 // New builds a backend over a Web Apps client and an ARM tags client (see
 // NewClients).
 func New(api API, tags TagsAPI, opts Options) *Backend {
-	return &Backend{api: api, tags: tags, opts: opts, pollers: map[string]*runtime.Poller[armappservice.WebAppsClientCreateOrUpdateResponse]{},
+	return &Backend{api: api, tags: tags, opts: opts, pollers: map[string]*deployment{}, retry: map[string]bool{},
 		usageReads: rate.NewLimiter(usageReadsPerSecond, 10)}
+}
+
+// deployment is a PUT of an app that this process follows.
+type deployment struct {
+	poller *runtime.Poller[armappservice.WebAppsClientCreateOrUpdateResponse]
+	// serving says the app ran before this update: App Service keeps the
+	// running version until the new one is deployed, so the app stays
+	// Active meanwhile.
+	serving bool
 }
 
 // Cloud returns "azure-functions".
@@ -126,24 +139,25 @@ func (b *Backend) Ping(ctx context.Context) error {
 
 // syncSettings makes the app's settings (the function's environment) the
 // wanted ones: a pod's env changes when a Secret or ConfigMap it reads
-// does. The app restarts with them, as Azure does on any settings change.
-func (b *Backend) syncSettings(ctx context.Context, name string, want []*armappservice.NameValuePair) error {
+// does. The app restarts with them, as Azure does on any settings change;
+// it reports whether they changed.
+func (b *Backend) syncSettings(ctx context.Context, name string, want []*armappservice.NameValuePair) (bool, error) {
 	cur, err := b.api.ListApplicationSettings(ctx, b.opts.ResourceGroup, name, nil)
 	if err != nil {
-		return mapError("ListApplicationSettings", err)
+		return false, deployError("ListApplicationSettings", err)
 	}
 	wanted := map[string]*string{}
 	for _, kv := range want {
 		wanted[str(kv.Name)] = kv.Value
 	}
 	if maps.EqualFunc(cur.Properties, wanted, func(a, b *string) bool { return str(a) == str(b) }) {
-		return nil
+		return false, nil
 	}
 	if _, err := b.api.UpdateApplicationSettings(ctx, b.opts.ResourceGroup, name, armappservice.StringDictionary{Properties: wanted}, nil); err != nil {
-		return mapError("UpdateApplicationSettings", err)
+		return false, deployError("UpdateApplicationSettings", err)
 	}
 	log.G(ctx).WithField("settings", len(wanted)).Info("function app settings updated")
-	return nil
+	return true, nil
 }
 
 // Account pings as Ping does and names the subscription. The Web Apps API
@@ -157,80 +171,100 @@ func (b *Backend) Account(ctx context.Context) (*translate.Account, error) {
 }
 
 // Deploy creates the function app, or adopts the one a retried create or a
-// restart finds, updating it when the pod's image changed.
+// restart finds: it updates the app when the pod's image changed, puts it
+// again when its last deployment failed (a refusal the kubelet retries with
+// backoff), and otherwise brings its settings up to date. An app that
+// serves stays Active while it is updated, as App Service keeps the running
+// version until the new one is deployed; Notes say an update is rolling in.
 func (b *Backend) Deploy(ctx context.Context, fn *translate.Function) (*translate.FunctionState, error) {
 	site, err := siteFor(fn, &b.opts)
 	if err != nil {
 		return nil, err
 	}
+	image := *site.Properties.SiteConfig.LinuxFxVersion
+	serving := false
 	cur, err := b.api.Get(ctx, b.opts.ResourceGroup, fn.Name, nil)
 	switch {
 	case err == nil:
 		tags := decodeTags(cur.Tags)
 		if uid := tags[translate.TagPodUID]; uid != fn.Tags[translate.TagPodUID] {
-			return nil, fmt.Errorf("function app %s exists but belongs to pod UID %q, not %q", fn.Name, uid, fn.Tags[translate.TagPodUID])
+			return nil, provider.Refused(provider.ReasonCreateError,
+				fmt.Errorf("function app %s exists but belongs to pod UID %q, not %q", fn.Name, uid, fn.Tags[translate.TagPodUID]))
 		}
-		if linuxFx(&cur.Site) == *site.Properties.SiteConfig.LinuxFxVersion {
-			if err := b.syncSettings(ctx, fn.Name, site.Properties.SiteConfig.AppSettings); err != nil {
+		st := b.observe(ctx, &cur.Site)
+		st.Tags = tags
+		b.mu.Lock()
+		retry := b.retry[fn.Name]
+		delete(b.retry, fn.Name)
+		b.mu.Unlock()
+		serving = st.Phase == translate.PhaseActive
+		if linuxFx(&cur.Site) == image && st.Phase != translate.PhaseFailed && !retry {
+			changed, err := b.syncSettings(ctx, fn.Name, site.Properties.SiteConfig.AppSettings)
+			if err != nil {
 				return nil, err
 			}
-			st := b.stateOf(ctx, &cur.Site)
-			st.Tags = tags
+			if changed {
+				st.Notes = append(st.Notes, fmt.Sprintf("function app %s: application settings updated; the app restarts with them", fn.Name))
+			}
 			return st, nil
 		}
 	case !errdefs.IsNotFound(mapError("Get", err)):
-		return nil, mapError("Get", err)
+		return nil, deployError("Get", err)
 	}
 	poller, err := b.api.BeginCreateOrUpdate(ctx, b.opts.ResourceGroup, fn.Name, site, nil)
 	if err != nil {
-		return nil, mapError("CreateOrUpdate", err)
+		return nil, deployError("CreateOrUpdate", err)
 	}
 	if poller.Done() {
 		// The RP finished within the PUT (200 with a terminal
 		// provisioningState): its answer is the app, nothing to poll.
 		res, err := poller.Result(ctx)
 		if err != nil {
-			return nil, mapError("CreateOrUpdate", err)
+			return nil, deployError("CreateOrUpdate", err)
 		}
-		st := b.stateOf(ctx, &res.Site)
+		st := b.observe(ctx, &res.Site)
 		st.Name, st.Tags = fn.Name, decodeTags(res.Tags)
 		return st, nil
 	}
 	b.mu.Lock()
-	b.pollers[fn.Name] = poller
+	b.pollers[fn.Name] = &deployment{poller: poller, serving: serving}
 	b.mu.Unlock()
+	if serving {
+		return &translate.FunctionState{Name: fn.Name, Phase: translate.PhaseActive, ImageID: linuxFx(&cur.Site), Tags: fn.Tags,
+			Notes: []string{fmt.Sprintf("function app %s is being updated to %s; the running version serves until it is deployed", fn.Name, image)}}, nil
+	}
 	return &translate.FunctionState{Name: fn.Name, Phase: translate.PhasePending, Message: "the function app is being deployed", Tags: fn.Tags}, nil
 }
 
 // Get reads the app: while this process follows its deployment, the
-// operation's outcome decides (Pending, or Failed with ARM's error); after
-// that, the site's state (Running is Active).
+// operation's outcome decides (Pending, or Active while an update of a
+// serving app deploys, or Failed with ARM's error); after that, the site's
+// state (Running is Active; an app stopped because its image could not be
+// pulled is Failed).
 func (b *Backend) Get(ctx context.Context, name string) (*translate.FunctionState, error) {
 	b.mu.Lock()
-	poller := b.pollers[name]
+	d := b.pollers[name]
 	b.mu.Unlock()
-	if poller != nil {
-		if _, err := poller.Poll(ctx); err != nil {
+	if d != nil {
+		if _, err := d.poller.Poll(ctx); err != nil {
 			return nil, mapError("CreateOrUpdate", err)
 		}
-		if !poller.Done() {
+		if !d.poller.Done() {
+			if d.serving {
+				return &translate.FunctionState{Name: name, Phase: translate.PhaseActive, Message: "an update of the function app is being deployed"}, nil
+			}
 			return &translate.FunctionState{Name: name, Phase: translate.PhasePending, Message: "the function app is being deployed"}, nil
 		}
 		b.mu.Lock()
 		delete(b.pollers, name)
 		b.mu.Unlock()
-		res, err := poller.Result(ctx)
+		res, err := d.poller.Result(ctx)
 		if err != nil {
-			var re *azcore.ResponseError
-			st := &translate.FunctionState{Name: name, Phase: translate.PhaseFailed, Reason: "DeploymentFailed", Message: err.Error()}
-			if errors.As(err, &re) {
-				st.Reason = re.ErrorCode
-			}
-			return st, nil
+			return b.failed(name, deployError("CreateOrUpdate", err)), nil
 		}
 		// The poller read the app when the deployment finished: no
 		// second read.
-		st := b.stateOf(ctx, &res.Site)
+		st := b.observe(ctx, &res.Site)
 		st.Name, st.Tags = name, decodeTags(res.Tags)
 		return st, nil
 	}
@@ -238,17 +272,51 @@ func (b *Backend) Get(ctx context.Context, name string) (*translate.FunctionStat
 	if err != nil {
 		return nil, mapError("Get", err)
 	}
-	st := b.stateOf(ctx, &out.Site)
+	st := b.observe(ctx, &out.Site)
 	st.Tags = decodeTags(out.Tags)
 	return st, nil
+}
+
+// failed is the state of an app whose deployment failed with err (a
+// refusal); its next Deploy puts it again.
+func (b *Backend) failed(name string, err error) *translate.FunctionState {
+	_, reason := provider.Classify(err)
+	b.mu.Lock()
+	b.retry[name] = true
+	b.mu.Unlock()
+	return &translate.FunctionState{Name: name, Phase: translate.PhaseFailed, Reason: reason, Message: err.Error()}
+}
+
+// observe is the app's state as stateOf reads it from the site, except that
+// a stopped app that no deployment of this process follows has its docker
+// log read (one call): an app whose image could not be pulled is Failed
+// with provider.ReasonImageError and the Docker API's answer, which Azure
+// shows nowhere else.
+func (b *Backend) observe(ctx context.Context, s *armappservice.Site) *translate.FunctionState {
+	st := b.stateOf(ctx, s)
+	b.mu.Lock()
+	_, deploying := b.pollers[st.Name]
+	b.mu.Unlock()
+	if st.Phase != translate.PhasePending || deploying || s.Properties == nil || str(s.Properties.State) != "Stopped" {
+		return st
+	}
+	lines, err := b.containerLog(ctx, st.Name)
+	if err != nil {
+		log.G(ctx).WithError(err).Debug("reading the docker log of a stopped function app")
+		return st
+	}
+	if failure := imagePullFailure(lines); failure != "" {
+		st.Phase, st.Reason, st.Message = translate.PhaseFailed, provider.ReasonImageError, "the image could not be pulled: "+failure
+	}
+	return st
 }
 
 func (b *Backend) stateOf(_ context.Context, s *armappservice.Site) *translate.FunctionState {
 	st := &translate.FunctionState{Name: str(s.Name), Phase: translate.PhasePending, ImageID: linuxFx(s)}
 	b.mu.Lock()
-	_, deploying := b.pollers[st.Name]
+	d := b.pollers[st.Name]
 	b.mu.Unlock()
-	if s.Properties != nil && s.Properties.State != nil && *s.Properties.State == "Running" && !deploying {
+	if s.Properties != nil && s.Properties.State != nil && *s.Properties.State == "Running" && (d == nil || d.serving) {
 		st.Phase = translate.PhaseActive
 	}
 	if s.Properties != nil && s.Properties.LastModifiedTimeUTC != nil {
@@ -261,6 +329,7 @@ func (b *Backend) stateOf(_ context.Context, s *armappservice.Site) *translate.F
 func (b *Backend) Delete(ctx context.Context, name string) error {
 	b.mu.Lock()
 	delete(b.pollers, name)
+	delete(b.retry, name)
 	b.mu.Unlock()
 	_, err := b.api.Delete(ctx, b.opts.ResourceGroup, name, nil)
 	if err = mapError("Delete", err); errdefs.IsNotFound(err) {
@@ -404,7 +473,9 @@ func linuxFx(s *armappservice.Site) string {
 	return str(s.Properties.SiteConfig.LinuxFxVersion)
 }
 
-// mapError turns SDK errors into errdefs at the edge.
+// mapError turns SDK errors into errdefs at the edge, for every call but
+// Deploy's (see deployError): a 400 is the request's fault there (a
+// kubelet API request's parameters).
 func mapError(op string, err error) error {
 	if err == nil {
 		return nil

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	emu "github.com/faas-kubelet/faas-kubelet/pkg/emulator/azure"
+	"github.com/faas-kubelet/faas-kubelet/provider"
 	"github.com/faas-kubelet/faas-kubelet/provider/translate"
 )
 
@@ -146,7 +147,7 @@ func TestFailedDeploymentReportsARMError(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := waitPhase(t, b, fn.Name, translate.PhaseFailed)
-	if st.Reason != "ImagePullFailure" {
+	if st.Reason != provider.ReasonImageError || !strings.Contains(st.Message, "ImagePullFailure: Image pull failed for myregistry.azurecr.io/hello:fail-create") {
 		t.Errorf("failed state = %+v", st)
 	}
 }

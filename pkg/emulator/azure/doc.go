@@ -22,4 +22,51 @@
 // checks the function key, echoes the body, or answers 500 with the app
 // setting EMULATOR_FAIL; an app's log receives a line per deployment, setting
 // change and execution (plus EMULATOR_LOG), and the lines tests append.
+//
+// Updates: a PUT of a running site keeps it Running (and its triggers
+// answering with the previous version) until the update is deployed, as App
+// Service swaps in the new container only once it started; UpdateApplication
+// Settings restarts the app and leaves it Running.
+//
+// Refusals (see Refusals; SetRefusals, or /_emulator/refusals: PUT
+// {"roles": [...], "images": [...], "quotaExceeded": true, "plans": [...]},
+// GET, DELETE) are what the subscription cannot use yet; removing an entry
+// makes the next call succeed. They are checked once a site's PUT is valid:
+//   - A plan listed (the site's serverFarmId, any case): 404 in the Web Apps
+//     RP's own shape, {"Code":"NotFound","Message":"Cannot find ServerFarm
+//     with name <plan>.","Target":null,"Details":[...],"Innererror":null},
+//     without x-ms-error-code, so azcore's ResponseError.ErrorCode is empty
+//     (it reads only a lower-case "code"). The message is the RP's (e.g.
+//     microsoft/vscode-azurefunctions#2255, Azure/azure-powershell#3779);
+//     the shape is the RP's for all its validation errors
+//     (Azure/azure-cli#1007).
+//   - A role listed as a user-assigned identity the site names
+//     (identity.userAssignedIdentities): 400 FailedIdentityOperation,
+//     "Identity operation for resource '<site>' failed with error 'Failed to
+//     perform resource identity operation. Status: 'NotFound'. Response:
+//     '{"error":{"code":"NotFound",...}}'.'." in ARM's {"error":{...}} shape
+//     (Azure/azure-libraries-for-net#690, Azure/azure-cli#31837).
+//   - quotaExceeded: a PUT creating a site (not one updating a site) answers
+//     409 in the RP's shape, Code "Conflict", "Cannot complete the operation
+//     because the site will exceed the number of slots allowed for the
+//     'Dynamic' SKU." (the RP's answer when a plan is full,
+//     Azure/azure-functions-ux#1309; the limits are in "App Service limits",
+//     https://learn.microsoft.com/azure/azure-resource-manager/management/azure-subscription-service-limits#app-service-limits).
+//   - An image listed (linuxFxVersion without "DOCKER|"), or a role listed
+//     as the registry user name the app settings carry
+//     (DOCKER_REGISTRY_SERVER_USERNAME: the registry rejects its password):
+//     as on Azure, the PUT succeeds and the pull fails afterwards. The site
+//     shows state Stopped once deployed, and its docker log (containerlogs)
+//     shows, after "INFO  - Pulling image: <image>", App Service's lines:
+//     "ERROR - DockerApiException: Docker API responded with status
+//     code=NotFound, response={"message":"manifest for <image> not found:
+//     manifest unknown: ..."}" (or status code=InternalServerError with
+//     "... unauthorized: authentication required, ..." for the
+//     credential), "ERROR - Image pull failed: Verify docker image
+//     configuration and credentials (if using private repository)" and
+//     "INFO  - Stopping site <app> because it failed during startup."
+//     (Azure/azure-functions-docker#836, Azure/acr#124,
+//     microsoft/AzureTRE#924). On Azure the site's state may stay Running:
+//     the emulator stops it so that a reader of the site sees the failure.
+//     A later PUT pulls again.
 package azure

@@ -41,9 +41,10 @@ type Server struct {
 	opts Options
 	mux  *http.ServeMux
 
-	mu    sync.Mutex
-	sites map[string]*site // key: resourceGroup/name (lower case)
-	ops   map[string]*operation
+	mu       sync.Mutex
+	sites    map[string]*site // key: resourceGroup/name (lower case)
+	ops      map[string]*operation
+	refusals Refusals
 
 	*faults.Injector
 }
@@ -59,6 +60,12 @@ type site struct {
 	Logs          []string
 	readyAt       time.Time
 	failed        *armError
+	// pullError is the Docker API's answer to the last pull of the image,
+	// "" when it was pulled.
+	pullError string
+	// serving says the previous deployment runs until readyAt, as App
+	// Service keeps an app's running version while an update deploys.
+	serving bool
 	// executions feed Azure Monitor's metrics of the app.
 	executions []execution
 }
@@ -78,6 +85,8 @@ type armError struct {
 	Status  int    `json:"-"`
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// rp: the Web Apps RP's own shape (see rpError).
+	rp bool
 }
 
 func (e *armError) Error() string { return e.Code + ": " + e.Message }
@@ -112,6 +121,7 @@ func New(opts Options) *Server {
 	m.HandleFunc("PATCH "+sites+"/{name}/providers/Microsoft.Resources/tags/default", s.wrap("UpdateTagsAtScope", s.patchTags))
 	m.HandleFunc("GET "+sites+"/{name}/providers/Microsoft.Insights/metrics", s.wrap("ListMetrics", s.listMetrics))
 	m.HandleFunc("GET /_kudu/{name}/api/logstream", s.logStream)
+	m.HandleFunc("/_emulator/refusals", s.serveRefusals)
 	m.HandleFunc("/_apps/{name}/api/{function}", s.invokeApp)
 	m.HandleFunc("POST /_apps/{name}/admin/functions/{function}", s.invokeAdmin)
 	s.Register(m)
@@ -199,6 +209,11 @@ func writeError(w http.ResponseWriter, err error) {
 		ae = &armError{Status: http.StatusInternalServerError, Code: "InternalServerError", Message: err.Error()}
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	if ae.rp {
+		w.WriteHeader(ae.Status)
+		_, _ = w.Write(ae.rpBody())
+		return
+	}
 	w.Header().Set("x-ms-error-code", ae.Code)
 	w.WriteHeader(ae.Status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": ae})
@@ -231,12 +246,21 @@ func (s *Server) view(st *site) map[string]any {
 		cp[k] = v
 	}
 	state := "Running"
-	if s.opts.Now().Before(st.readyAt) || st.failed != nil {
+	if !s.running(st) {
 		state = "Stopped"
 	}
 	cp["state"] = state
 	out["properties"] = cp
 	return out
+}
+
+// running says the site serves: its deployment is done and its image
+// pulled, or, while an update deploys, the previous one served.
+func (s *Server) running(st *site) bool {
+	if s.opts.Now().Before(st.readyAt) {
+		return st.serving
+	}
+	return st.failed == nil && st.pullError == ""
 }
 
 func (s *Server) getResourceGroup(w http.ResponseWriter, r *http.Request) error {
@@ -263,18 +287,30 @@ func (s *Server) putSite(w http.ResponseWriter, r *http.Request) error {
 	body["id"], body["name"], body["type"] = s.siteID(rg, name), name, "Microsoft.Web/sites"
 	k := key(rg, name)
 	st, exists := s.sites[k]
+	if err := s.refuse(rg, name, body, exists); err != nil {
+		return err
+	}
 	if !exists {
 		st = &site{ResourceGroup: rg, Settings: map[string]string{}}
 		s.sites[k] = st
 	}
+	st.serving = exists && s.running(st)
 	st.Body = body
 	st.Settings = appSettings(props)
 	st.readyAt = now.Add(s.opts.ProvisionDelay)
 	st.failed = nil
-	if image := linuxFx(props); strings.HasSuffix(image, ":fail-create") {
+	image := linuxFx(props)
+	if strings.HasSuffix(image, ":fail-create") {
 		st.failed = &armError{Code: "ImagePullFailure", Message: "Image pull failed for " + image + " (emulated failure for tag fail-create)"}
 	}
-	st.Logs = append(st.Logs, now.UTC().Format(time.RFC3339Nano)+" Site "+name+" deployed: "+linuxFx(props))
+	stamp := now.UTC().Format(time.RFC3339Nano) + " "
+	st.Logs = append(st.Logs, stamp+"Site "+name+" deployed: "+image, stamp+"INFO  - Pulling image: "+image)
+	st.pullError = s.pullFailure(image, st.Settings)
+	if st.pullError != "" {
+		for _, l := range pullLog(name, st.pullError) {
+			st.Logs = append(st.Logs, stamp+l)
+		}
+	}
 	if s.opts.ProvisionDelay <= 0 && st.failed == nil {
 		// Done within the request: the Web Apps RP answers 200 with the
 		// site, whose provisioningState is terminal, and nothing to poll.
@@ -650,7 +686,7 @@ func (s *Server) execute(name, fn, reason, clientID string, took time.Duration) 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.siteNamed(name)
-	if st == nil || s.opts.Now().Before(st.readyAt) || st.failed != nil {
+	if st == nil || !s.running(st) {
 		return "", false
 	}
 	fail = st.Settings["EMULATOR_FAIL"]
