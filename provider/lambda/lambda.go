@@ -2,23 +2,17 @@ package lambda
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"net/http"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	sdk "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
-	"github.com/aws/smithy-go"
 	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
 	"github.com/virtual-kubelet/virtual-kubelet/log"
 	"golang.org/x/time/rate"
@@ -156,7 +150,10 @@ func (b *Backend) Ping(ctx context.Context) error {
 }
 
 // Deploy creates the function, or brings an existing one (a retried create,
-// or an updated pod) to the pod's image.
+// or an updated pod) to the pod's image and environment. Only createInput's
+// checks, which name the pod field, are spec errors (InvalidInput); what
+// Lambda refuses is classified by deployError, and a function Lambda
+// reports Failed carries the reason failureReason gives it.
 func (b *Backend) Deploy(ctx context.Context, fn *translate.Function) (*translate.FunctionState, error) {
 	in, notes, err := createInput(fn, &b.opts)
 	if err != nil {
@@ -175,7 +172,7 @@ func (b *Backend) Deploy(ctx context.Context, fn *translate.Function) (*translat
 	}
 	if ex.concurrency != nil {
 		if _, err := b.api.PutFunctionConcurrency(ctx, &sdk.PutFunctionConcurrencyInput{FunctionName: in.FunctionName, ReservedConcurrentExecutions: ex.concurrency}); err != nil {
-			return nil, mapError("PutFunctionConcurrency", err)
+			return nil, deployError("PutFunctionConcurrency", err, "")
 		}
 	}
 	return st, nil
@@ -193,11 +190,17 @@ func (b *Backend) functionURL(ctx context.Context, name string, auth types.Funct
 	}
 	got, err := b.api.GetFunctionUrlConfig(ctx, &sdk.GetFunctionUrlConfigInput{FunctionName: aws.String(name)})
 	if err != nil {
-		return "", mapError("GetFunctionUrlConfig", err)
+		return "", deployError("GetFunctionUrlConfig", err, "")
 	}
 	return aws.ToString(got.FunctionUrl), nil
 }
 
+// createOrAdopt creates the function, or brings the one that exists (a
+// retried create, an updated pod) to fn: a Failed one is created again when
+// its reason is healable; a changed environment is applied, then a changed
+// image. Lambda takes one update at a time, so while one is in progress
+// (or the function is being created) the change is a transient error,
+// retried after updateRetry.
 func (b *Backend) createOrAdopt(ctx context.Context, fn *translate.Function, in *sdk.CreateFunctionInput) (*translate.FunctionState, error) {
 	out, err := b.api.CreateFunction(ctx, in)
 	if err == nil {
@@ -207,53 +210,81 @@ func (b *Backend) createOrAdopt(ctx context.Context, fn *translate.Function, in 
 	}
 	var exists *types.ResourceConflictException
 	if !errors.As(err, &exists) {
-		return nil, mapError("CreateFunction", err)
+		return nil, deployError("CreateFunction", err, aws.ToString(in.Role))
 	}
 	cur, err := b.api.GetFunction(ctx, &sdk.GetFunctionInput{FunctionName: in.FunctionName})
 	if err != nil {
-		return nil, mapError("GetFunction", err)
+		return nil, deployError("GetFunction", err, "")
 	}
 	if uid := cur.Tags[translate.TagPodUID]; uid != fn.Tags[translate.TagPodUID] {
 		return nil, fmt.Errorf("function %s exists but belongs to pod UID %q, not %q", fn.Name, uid, fn.Tags[translate.TagPodUID])
 	}
 	state := stateOf(cur.Configuration, cur.Code)
 	state.Tags = cur.Tags
-	if !sameEnv(cur.Configuration, in.Environment) {
-		// The pod's env changed (a Secret or ConfigMap it reads did): the
-		// configuration first; a new image, if any, at the retry.
-		if state.Phase == translate.PhasePending {
-			return nil, fmt.Errorf("function %s is still being created or updated; the new environment will be applied after", fn.Name)
+	if state.Phase == translate.PhaseFailed {
+		if !healable(state.Reason) {
+			return state, nil
 		}
+		return b.recreate(ctx, fn, in, state)
+	}
+	want := aws.ToString(in.Code.ImageUri)
+	newImage := want != "" && cur.Code != nil && aws.ToString(cur.Code.ImageUri) != want
+	newEnv := !sameEnv(cur.Configuration, in.Environment)
+	if !newImage && !newEnv {
+		return state, nil
+	}
+	if updating(cur.Configuration) {
+		return nil, provider.Transient(fmt.Errorf("function %s is still being created or updated; the pod's change follows once that completes", fn.Name), updateRetry, false)
+	}
+	if newEnv {
+		// The pod's env changed (a Secret or ConfigMap it reads did): the
+		// configuration first; a new image, if any, once it completes.
 		env := in.Environment
 		if env == nil {
 			env = &types.Environment{Variables: map[string]string{}}
 		}
 		up, err := b.api.UpdateFunctionConfiguration(ctx, &sdk.UpdateFunctionConfigurationInput{FunctionName: in.FunctionName, Environment: env})
 		if err != nil {
-			return nil, mapError("UpdateFunctionConfiguration", err)
+			return nil, deployError("UpdateFunctionConfiguration", err, "")
 		}
 		log.G(ctx).WithField("variables", len(env.Variables)).Info("function environment updated")
-		if aws.ToString(in.Code.ImageUri) != "" && cur.Code != nil && aws.ToString(cur.Code.ImageUri) != aws.ToString(in.Code.ImageUri) {
-			return nil, fmt.Errorf("function %s: environment updated; the new image follows once the update completes", fn.Name)
+		if newImage {
+			return nil, provider.Transient(fmt.Errorf("function %s: environment updated; the new image follows once the update completes", fn.Name), updateRetry, false)
 		}
-		st := stateOf(&types.FunctionConfiguration{FunctionName: up.FunctionName, State: up.State, StateReason: up.StateReason,
-			LastUpdateStatus: up.LastUpdateStatus, LastUpdateStatusReason: up.LastUpdateStatusReason, LastModified: up.LastModified}, nil)
+		st := stateOf(reconfigured(up), cur.Code)
 		st.Tags = cur.Tags
 		return st, nil
 	}
-	want := aws.ToString(in.Code.ImageUri)
-	if want == "" || cur.Code == nil || aws.ToString(cur.Code.ImageUri) == want {
-		return state, nil
-	}
-	if state.Phase == translate.PhasePending {
-		return nil, fmt.Errorf("function %s is still being created or updated; the new image will be applied after", fn.Name)
-	}
 	up, err := b.api.UpdateFunctionCode(ctx, &sdk.UpdateFunctionCodeInput{FunctionName: in.FunctionName, ImageUri: in.Code.ImageUri})
 	if err != nil {
-		return nil, mapError("UpdateFunctionCode", err)
+		return nil, deployError("UpdateFunctionCode", err, "")
 	}
 	log.G(ctx).WithField("image", want).Info("function code updated")
-	return stateOf(updatedConfig(up), nil), nil
+	st := stateOf(updatedConfig(up), nil)
+	st.Tags = cur.Tags
+	return st, nil
+}
+
+// recreate deletes a function Lambda reports Failed for a reason outside
+// the pod and creates it again: a Failed function cannot be updated back to
+// health ("When function creation fails, Lambda sets the function state to
+// failed, and you must delete and recreate the function", Lambda function
+// states).
+func (b *Backend) recreate(ctx context.Context, fn *translate.Function, in *sdk.CreateFunctionInput, failed *translate.FunctionState) (*translate.FunctionState, error) {
+	log.G(ctx).WithField("reason", failed.Reason).WithField("message", failed.Message).Info("function failed; creating it again")
+	if _, err := b.api.DeleteFunction(ctx, &sdk.DeleteFunctionInput{FunctionName: in.FunctionName}); err != nil {
+		if err = deployError("DeleteFunction", err, ""); !errdefs.IsNotFound(err) {
+			return nil, err
+		}
+	}
+	out, err := b.api.CreateFunction(ctx, in)
+	if err != nil {
+		return nil, deployError("CreateFunction", err, aws.ToString(in.Role))
+	}
+	st := stateOf(configOf(out), nil)
+	st.Tags = fn.Tags
+	st.Notes = append(st.Notes, fmt.Sprintf("function %s had failed (%s) and was created again", fn.Name, failed.Message))
+	return st, nil
 }
 
 // sameEnv compares the function's environment with the one wanted (no
@@ -287,105 +318,6 @@ func (b *Backend) Get(ctx context.Context, name string) (*translate.FunctionStat
 	st := stateOf(out.Configuration, out.Code)
 	st.Tags = out.Tags
 	return st, nil
-}
-
-func configOf(o *sdk.CreateFunctionOutput) *types.FunctionConfiguration {
-	return &types.FunctionConfiguration{
-		FunctionName: o.FunctionName, State: o.State, StateReason: o.StateReason, StateReasonCode: o.StateReasonCode,
-		LastUpdateStatus: o.LastUpdateStatus, LastUpdateStatusReason: o.LastUpdateStatusReason,
-		LastUpdateStatusReasonCode: o.LastUpdateStatusReasonCode, LastModified: o.LastModified, CodeSha256: o.CodeSha256,
-	}
-}
-
-func updatedConfig(o *sdk.UpdateFunctionCodeOutput) *types.FunctionConfiguration {
-	return &types.FunctionConfiguration{
-		FunctionName: o.FunctionName, State: o.State, StateReason: o.StateReason, StateReasonCode: o.StateReasonCode,
-		LastUpdateStatus: o.LastUpdateStatus, LastUpdateStatusReason: o.LastUpdateStatusReason,
-		LastUpdateStatusReasonCode: o.LastUpdateStatusReasonCode, LastModified: o.LastModified, CodeSha256: o.CodeSha256,
-	}
-}
-
-// stateOf maps Lambda's State and LastUpdateStatus to the common phases:
-// Pending while created or updated, Active when both settle, Failed with
-// Lambda's reason code and text.
-func stateOf(c *types.FunctionConfiguration, code *types.FunctionCodeLocation) *translate.FunctionState {
-	st := &translate.FunctionState{Name: aws.ToString(c.FunctionName)}
-	if t, err := time.Parse("2006-01-02T15:04:05.000-0700", aws.ToString(c.LastModified)); err == nil {
-		st.Created = t
-	}
-	st.ImageID = codeID(c, code)
-	switch {
-	case c.State == types.StateFailed:
-		st.Phase, st.Reason, st.Message = translate.PhaseFailed, string(c.StateReasonCode), aws.ToString(c.StateReason)
-	case c.LastUpdateStatus == types.LastUpdateStatusFailed:
-		st.Phase, st.Reason, st.Message = translate.PhaseFailed, string(c.LastUpdateStatusReasonCode), aws.ToString(c.LastUpdateStatusReason)
-	case c.State == types.StatePending || c.LastUpdateStatus == types.LastUpdateStatusInProgress:
-		st.Phase, st.Message = translate.PhasePending, aws.ToString(c.StateReason)
-	default:
-		st.Phase = translate.PhaseActive
-	}
-	return st
-}
-
-// codeID is the image digest of an image function, else the code hash.
-func codeID(c *types.FunctionConfiguration, code *types.FunctionCodeLocation) string {
-	if code != nil && aws.ToString(code.ResolvedImageUri) != "" {
-		return aws.ToString(code.ResolvedImageUri)
-	}
-	if raw, err := base64.StdEncoding.DecodeString(aws.ToString(c.CodeSha256)); err == nil && len(raw) > 0 {
-		return "sha256:" + hex.EncodeToString(raw)
-	}
-	return ""
-}
-
-// mapError turns SDK errors into errdefs at the edge: missing functions are
-// NotFound, refused parameters InvalidInput; throttling (429), server errors
-// (5xx) and calls that got no answer are provider.Transient, with the wait
-// Lambda asked for; the rest keep their cause.
-func mapError(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var (
-		nf  *types.ResourceNotFoundException
-		ipv *types.InvalidParameterValueException
-		api smithy.APIError
-	)
-	switch {
-	case errors.As(err, &nf):
-		return errdefs.AsNotFound(fmt.Errorf("lambda %s: %w", op, err))
-	case errors.As(err, &ipv):
-		return errdefs.AsInvalidInput(fmt.Errorf("lambda %s refused the function: %s", op, aws.ToString(ipv.Message)))
-	}
-	wrapped := fmt.Errorf("lambda %s: %w", op, err)
-	if errors.As(err, &api) {
-		wrapped = fmt.Errorf("lambda %s: %s: %s: %w", op, api.ErrorCode(), api.ErrorMessage(), err)
-	}
-	var re *awshttp.ResponseError
-	switch {
-	case errors.As(err, &re):
-		if status := re.HTTPStatusCode(); status == http.StatusTooManyRequests || status >= 500 {
-			return provider.Transient(wrapped, retryAfter(err, re.Response.Header), status == http.StatusTooManyRequests)
-		}
-	case !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && api == nil:
-		return provider.Transient(wrapped, 0, false) // no answer: the endpoint was not reached
-	}
-	return wrapped
-}
-
-// retryAfter is Lambda's RetryAfterSeconds on throttling, else the
-// Retry-After header.
-func retryAfter(err error, h http.Header) time.Duration {
-	var tmr *types.TooManyRequestsException
-	if errors.As(err, &tmr) {
-		if n, convErr := strconv.Atoi(aws.ToString(tmr.RetryAfterSeconds)); convErr == nil {
-			return time.Duration(n) * time.Second
-		}
-	}
-	if n, convErr := strconv.Atoi(h.Get("Retry-After")); convErr == nil {
-		return time.Duration(n) * time.Second
-	}
-	return 0
 }
 
 // Invoke calls the function synchronously (RequestResponse).

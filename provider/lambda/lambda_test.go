@@ -77,8 +77,8 @@ func TestDeployIsIdempotentAndTracksState(t *testing.T) {
 
 	fn2 := function(t, strings.Replace(ecr, ":1", ":2", 1), nil)
 	st, err = b.Deploy(ctx, fn2)
-	if err != nil || st.Phase != translate.PhasePending || s.Calls()["UpdateFunctionCode"] != 1 {
-		t.Fatalf("image update: %+v %v calls %v", st, err, s.Calls())
+	if err != nil || st.Phase != translate.PhaseActive || len(st.Notes) != 1 || st.Notes[0] != noteUpdating || s.Calls()["UpdateFunctionCode"] != 1 {
+		t.Fatalf("image update: %+v %v calls %v (want Active while the update rolls in)", st, err, s.Calls())
 	}
 	if err := b.Delete(ctx, fn.Name); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,10 @@
 // (Pending → Active after ActivationDelay) and LastUpdateStatus (InProgress →
 // Successful after UpdateDelay, 409 to an update while one is in progress),
 // ListFunctions paged with Marker/NextMarker and, as on AWS, without State.
+// While an update is InProgress, invocations run the previous configuration
+// (its environment) until it completes, and a failed update leaves the
+// previous code in place ("Function states during updates",
+// https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html).
 //
 // Emulated functions behave deterministically:
 //   - Invoke echoes the payload (an empty payload answers {}).
@@ -23,9 +27,39 @@
 //     Duration, Memory Size, Max Memory Used); Max Memory Used is the
 //     environment variable EMULATOR_MEMORY_MB, else 42, at most Memory Size.
 //   - An image whose tag is "fail-create" makes the function go Failed
-//     (StateReasonCode ImageAccessDenied) instead of Active.
+//     (StateReasonCode ImageAccessDenied) instead of Active; given to
+//     UpdateFunctionCode, it makes the update end Failed
+//     (LastUpdateStatusReasonCode ImageAccessDenied) with the previous code
+//     kept.
+//
+// Refusals (see Refusals) are what the account cannot use yet; Lambda
+// answers each synchronously with HTTP 400, before anything changes, and
+// removing the entry makes the next call succeed:
+//   - A role listed: CreateFunction, and UpdateFunctionConfiguration naming
+//     it, answer InvalidParameterValueException "The role defined for the
+//     function cannot be assumed by Lambda." (API_CreateFunction, Errors:
+//     InvalidParameterValueException, "if you provided an IAM role ... that
+//     Lambda is unable to assume";
+//     https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html,
+//     message as Lambda sends it, e.g. serverless/serverless#6876).
+//   - An image listed: CreateFunction and UpdateFunctionCode with that
+//     ImageUri answer InvalidParameterValueException "Source image <uri>
+//     does not exist. Provide a valid source image." (Lambda's answer for
+//     an ECR tag that was never pushed, e.g. aws/aws-cdk#24648; the same
+//     error type as its "Source image <uri> is not valid" answer).
+//   - quotaExceeded: CreateFunction answers CodeStorageExceededException
+//     "Code storage limit exceeded." (API_CreateFunction, Errors:
+//     CodeStorageExceededException, HTTP 400, "Your Amazon Web Services
+//     account has exceeded its maximum total code size"; the account quota
+//     is in https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html;
+//     message as Lambda sends it, e.g. serverless-nextjs/serverless-next.js#1801).
+//
+// Refusals are checked once the request is valid and, for CreateFunction,
+// once the name is found free (an existing function answers 409 first).
 //
 // Knobs: latency per request, injected errors per operation (status and
-// count), and counters of calls per operation; in process through Options and
-// methods, out of process through /_emulator/faults and /_emulator/calls.
+// count), counters of calls per operation, and the refusals; in process
+// through Options and methods (SetRefusals), out of process through
+// /_emulator/faults, /_emulator/calls and /_emulator/refusals (PUT
+// {"roles": [...], "images": [...], "quotaExceeded": true}, GET, DELETE).
 package lambda

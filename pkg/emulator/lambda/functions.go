@@ -99,8 +99,12 @@ type function struct {
 	code        functionCode
 	tags        map[string]string
 	created     time.Time
-	activeAt    time.Time // when Pending turns Active (zero: never, Failed)
-	updateDone  time.Time // when an InProgress update turns Successful
+	activeAt    time.Time      // when Pending turns Active (zero: never, Failed)
+	updateDone  time.Time      // when an InProgress update turns Successful
+	updateFails *updateFailure // the InProgress update turns Failed instead
+	// serving is the configuration invocations run while an update is in
+	// progress: the previous one (nil: cfg).
+	serving     *configuration
 	concurrency *int32
 	url         *functionURL
 	stream      string
@@ -129,8 +133,17 @@ func (f *function) refresh(now time.Time) {
 	if f.cfg.LastUpdateStatus == "InProgress" && f.cfg.State == "Active" && !now.Before(f.updateDone) {
 		f.cfg.LastUpdateStatus = "Successful"
 		f.cfg.LastUpdateStatusReason, f.cfg.LastUpdateStatusReasonCode = "", ""
+		f.serving = nil
+		if u := f.updateFails; u != nil {
+			f.cfg.LastUpdateStatus = "Failed"
+			f.cfg.LastUpdateStatusReason, f.cfg.LastUpdateStatusReasonCode = u.reason, u.code
+			f.updateFails = nil
+		}
 	}
 }
+
+// updateFailure is how an update in progress will fail.
+type updateFailure struct{ code, reason string }
 
 func (s *Server) get(nameOrARN string) (*function, error) {
 	name := functionName(nameOrARN)
@@ -219,6 +232,9 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request) error {
 	defer s.mu.Unlock()
 	if _, exists := s.functions[req.FunctionName]; exists {
 		return conflict("Function already exist: %s", req.FunctionName)
+	}
+	if err := s.refuseCreateLocked(&req); err != nil {
+		return err
 	}
 	if req.PackageType == "" {
 		req.PackageType = "Zip"
@@ -375,6 +391,8 @@ func (s *Server) beginUpdate(f *function) error {
 		return conflict("The operation cannot be performed at this time. An update is in progress for resource: %s", f.cfg.FunctionArn)
 	}
 	now := s.opts.Now()
+	previous := f.cfg
+	f.serving = &previous
 	f.cfg.LastModified = now.UTC().Format(lastModifiedLayout)
 	f.cfg.RevisionId = newID()
 	f.cfg.LastUpdateStatus = "InProgress"
@@ -399,8 +417,18 @@ func (s *Server) updateFunctionCode(w http.ResponseWriter, r *http.Request) erro
 	if f.cfg.PackageType == "Image" && req.ImageUri == "" {
 		return invalid("Please provide ImageUri when updating a function with packageType Image.")
 	}
+	if err := s.refuseImageLocked(req.ImageUri); err != nil {
+		return err
+	}
 	if err := s.beginUpdate(f); err != nil {
 		return err
+	}
+	if strings.HasSuffix(req.ImageUri, ":fail-create") {
+		// The update fails once it has run; the previous code stays.
+		f.updateFails = &updateFailure{code: "ImageAccessDenied",
+			reason: "Lambda does not have permission to access the ECR image. Check the ECR permissions. (emulated failure for tag fail-create)"}
+		f.refresh(s.opts.Now())
+		return writeJSON(w, http.StatusOK, f.cfg)
 	}
 	f.code = req
 	f.cfg.CodeSha256, f.cfg.CodeSize = codeHash(req)
@@ -427,6 +455,9 @@ func (s *Server) updateFunctionConfiguration(w http.ResponseWriter, r *http.Requ
 		probe.Runtime, probe.Handler = f.cfg.Runtime, f.cfg.Handler
 	}
 	if err := validateCreate(&probe); err != nil {
+		return err
+	}
+	if err := s.refuseRoleLocked(req.Role); err != nil {
 		return err
 	}
 	if err := s.beginUpdate(f); err != nil {

@@ -40,11 +40,14 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) error {
 		s.mu.Unlock()
 		return &apiError{Status: http.StatusBadGateway, Code: "InvalidImageException", Message: f.cfg.StateReason}
 	}
-	env := map[string]string{}
-	if f.cfg.Environment != nil {
-		env = f.cfg.Environment.Variables
-	}
 	cfg := f.cfg
+	if f.serving != nil {
+		cfg = *f.serving // the update has not rolled in yet
+	}
+	env := map[string]string{}
+	if cfg.Environment != nil {
+		env = cfg.Environment.Variables
+	}
 	s.mu.Unlock()
 
 	switch typ {

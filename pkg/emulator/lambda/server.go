@@ -50,6 +50,7 @@ type Server struct {
 	functions map[string]*function
 	groups    map[string]*logGroup
 	seq       int
+	refusals  Refusals
 
 	*faults.Injector
 }
@@ -115,6 +116,7 @@ func (s *Server) routes() {
 	route("GET /2016-08-19/account-settings/", "GetAccountSettings", s.accountSettings)
 	m.HandleFunc("POST /{$}", s.logsDispatch)
 	s.Register(m)
+	s.registerRefusals(m)
 	s.mux = m
 }
 
