@@ -24,14 +24,24 @@ type Pinger interface {
 }
 
 // health is the node's NodeProvider. Virtual Kubelet's own ping only says
-// this process is alive (it always succeeds); the cloud's health is checked
-// here and reported as the Ready condition with a message saying why, so a
-// node whose cloud is unreachable goes NotReady rather than silently stale.
+// this process is alive (it always succeeds), and the node's Ready
+// condition stays True with it: a NotReady node has its pods evicted, and a
+// cloud that does not answer for a while (an outage of its control plane,
+// an expired credential) leaves the functions running. The cloud's health
+// is checked here and shown as the CloudReachable condition, with the
+// ping's error as its message, and while it is False the node carries
+// TaintCloudUnreachable so that new pods go elsewhere.
+//
+// There is no hysteresis: one failed ping turns CloudReachable False and
+// one good ping True again. The taint only stops new placements, so a
+// spurious one costs little, and the condition tells what the last ping
+// saw.
 type health struct {
 	cloud    Pinger
 	interval time.Duration
 	timeout  time.Duration
 	now      func() time.Time
+	taint    *cloudTaint // nil: conditions only
 
 	mu   sync.Mutex
 	node *corev1.Node
@@ -39,19 +49,21 @@ type health struct {
 
 var _ vknode.NodeProvider = (*health)(nil)
 
-func newHealth(cloud Pinger, node *corev1.Node, interval time.Duration) *health {
+func newHealth(cloud Pinger, node *corev1.Node, interval time.Duration, taint *cloudTaint) *health {
 	timeout := interval
 	if timeout > 10*time.Second {
 		timeout = 10 * time.Second
 	}
-	return &health{cloud: cloud, node: node.DeepCopy(), interval: interval, timeout: timeout, now: time.Now}
+	return &health{cloud: cloud, node: node.DeepCopy(), interval: interval, timeout: timeout, now: time.Now, taint: taint}
 }
 
 // Ping reports that this process can serve the node.
 func (h *health) Ping(ctx context.Context) error { return ctx.Err() }
 
 // NotifyNodeStatus starts the cloud health loop; cb receives the node each
-// time its Ready condition changes.
+// time its CloudReachable condition or the account's figures change.
+// Virtual Kubelet writes the whole status it was last given, heartbeat
+// included, so the condition is kept between changes.
 func (h *health) NotifyNodeStatus(ctx context.Context, cb func(*corev1.Node)) {
 	go func() {
 		t := time.NewTicker(h.interval)
@@ -69,8 +81,9 @@ func (h *health) NotifyNodeStatus(ctx context.Context, cb func(*corev1.Node)) {
 	}()
 }
 
-// check pings the cloud (reading the account where the backend can) and
-// returns the updated node when Ready or the account's figures changed.
+// check pings the cloud (reading the account where the backend can), asks
+// for the taint to follow, and returns the updated node when
+// CloudReachable or the account's figures changed.
 func (h *health) check(ctx context.Context) *corev1.Node {
 	pctx, cancel := context.WithTimeout(ctx, h.timeout)
 	var account *translate.Account
@@ -85,38 +98,58 @@ func (h *health) check(ctx context.Context) *corev1.Node {
 		return nil
 	}
 	metrics.FromContext(ctx).Ready(err == nil)
-	status, reason, msg := corev1.ConditionTrue, ReasonReady, "the cloud answers; functions can be created"
-	if err != nil {
-		status, reason, msg = corev1.ConditionFalse, ReasonUnreachable, "cloud ping failed: "+err.Error()
+	if h.taint != nil {
+		h.taint.set(err != nil)
 	}
+	cond := cloudCondition(err)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	changed := account != nil && showAccount(h.node, account)
-	for i := range h.node.Status.Conditions {
-		c := &h.node.Status.Conditions[i]
-		if c.Type != corev1.NodeReady {
-			continue
-		}
-		if c.Status == status && c.Message == msg {
-			if changed {
-				return h.node.DeepCopy()
-			}
-			return nil
-		}
-		if c.Status != status {
-			c.LastTransitionTime = metav1.NewTime(h.now())
-			if status == corev1.ConditionTrue {
-				log.G(ctx).Info("cloud reachable: node Ready")
-			} else {
-				log.G(ctx).WithError(err).Warn("cloud unreachable: node NotReady")
-			}
-		}
-		c.Status, c.Reason, c.Message = status, reason, msg
+	transition, set := setCondition(h.node, cond, h.now())
+	if transition && err == nil {
+		log.G(ctx).Info("cloud reachable")
+	} else if transition {
+		log.G(ctx).WithField("message", cond.Message).Warn("cloud unreachable: new pods are kept off the node")
 	}
-	if status == corev1.ConditionTrue {
-		h.node.Status.Phase = corev1.NodeRunning
+	if !changed && !set {
+		return nil
 	}
 	return h.node.DeepCopy()
+}
+
+// cloudCondition is CloudReachable after a ping that returned err.
+func cloudCondition(err error) corev1.NodeCondition {
+	if err == nil {
+		return corev1.NodeCondition{Type: ConditionCloudReachable, Status: corev1.ConditionTrue, Reason: ReasonReachable,
+			Message: "the cloud answers; functions can be created"}
+	}
+	return corev1.NodeCondition{Type: ConditionCloudReachable, Status: corev1.ConditionFalse, Reason: ReasonUnreachable,
+		Message: "cloud ping failed: " + redact(err.Error())}
+}
+
+// setCondition writes c into the node's conditions (its transition time
+// when the status changes) and says whether the status changed and
+// whether anything did.
+func setCondition(n *corev1.Node, c corev1.NodeCondition, now time.Time) (transition, changed bool) {
+	for i := range n.Status.Conditions {
+		old := &n.Status.Conditions[i]
+		if old.Type != c.Type {
+			continue
+		}
+		if old.Status == c.Status && old.Reason == c.Reason && old.Message == c.Message {
+			return false, false
+		}
+		transition = old.Status != c.Status
+		c.LastHeartbeatTime, c.LastTransitionTime = old.LastHeartbeatTime, old.LastTransitionTime
+		if transition {
+			c.LastTransitionTime = metav1.NewTime(now)
+		}
+		*old = c
+		return transition, true
+	}
+	c.LastTransitionTime = metav1.NewTime(now)
+	n.Status.Conditions = append(n.Status.Conditions, c)
+	return true, true
 }
 
 // ResourcePrefix names the node extended resources that show the account's

@@ -71,7 +71,9 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	hp := newHealth(opts.Backend, spec, c.HealthCheckInterval.Duration)
+	taint := newCloudTaint(opts.Client.CoreV1().Nodes(), c.Name)
+	go taint.run(ctx)
+	hp := newHealth(opts.Backend, spec, c.HealthCheckInterval.Duration, taint)
 	mux := http.NewServeMux()
 
 	// One event broadcaster for the library's pod controller and our core.
@@ -145,7 +147,7 @@ func Run(ctx context.Context, opts Options) error {
 		informers:     caches,
 		recorder:      recorder,
 		workers:       opts.Workers,
-		onStatusError: recreateNode(opts.Client, spec),
+		onStatusError: recreateNode(opts.Client, spec, taint),
 	})
 	if err != nil {
 		return fmt.Errorf("node %s: %w", c.Name, err)
@@ -227,14 +229,19 @@ func webhookAuth(ctx context.Context, client kubernetes.Interface, nodeName, cli
 }
 
 // recreateNode registers the node again when someone deleted it, as a
-// kubelet does; any other status update error is returned as it is.
-func recreateNode(client kubernetes.Interface, spec *corev1.Node) vknode.ErrorHandler {
+// kubelet does, with the cloud-unreachable taint if the cloud does not
+// answer; any other status update error is returned as it is.
+func recreateNode(client kubernetes.Interface, spec *corev1.Node, taint *cloudTaint) vknode.ErrorHandler {
 	return func(ctx context.Context, err error) error {
 		if !apierrors.IsNotFound(err) {
 			return err
 		}
 		log.G(ctx).Warn("node object was deleted; registering it again")
-		_, cerr := client.CoreV1().Nodes().Create(ctx, spec.DeepCopy(), metav1.CreateOptions{})
+		n := spec.DeepCopy()
+		n.Spec.Taints, _ = withCloudTaint(n.Spec.Taints, taint.present())
+		_, cerr := client.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{})
+		// The cloud's health may have changed meanwhile.
+		taint.resync()
 		return cerr
 	}
 }

@@ -3,12 +3,17 @@ package node
 import (
 	"context"
 	"errors"
+	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/faas-kubelet/faas-kubelet/pkg/config"
 	"github.com/faas-kubelet/faas-kubelet/provider/translate"
@@ -48,8 +53,11 @@ func TestSpecCarriesLabelsTaintCapacityAndEndpoint(t *testing.T) {
 	if n.Status.DaemonEndpoints.KubeletEndpoint.Port != config.DefaultKubeletPort || n.Status.Addresses[0].Address != "10.0.0.5" {
 		t.Errorf("endpoint = %v addresses = %v", n.Status.DaemonEndpoints, n.Status.Addresses)
 	}
-	if ready := readyCondition(n); ready.Status != corev1.ConditionFalse || ready.Reason != ReasonNotChecked {
-		t.Errorf("a new node must start NotReady until the cloud answers: %+v", ready)
+	if ready := condition(n, corev1.NodeReady); ready.Status != corev1.ConditionTrue || ready.Reason != ReasonReady || n.Status.Phase != corev1.NodeRunning {
+		t.Errorf("a new node is Ready (Running) while this process serves it: %+v, phase %s", ready, n.Status.Phase)
+	}
+	if cloud := condition(n, ConditionCloudReachable); cloud.Status != corev1.ConditionUnknown || cloud.Reason != ReasonNotChecked {
+		t.Errorf("a new node's cloud is not checked yet: %+v", cloud)
 	}
 }
 
@@ -70,54 +78,143 @@ type pinger struct {
 func (p *pinger) Ping(context.Context) error { p.mu.Lock(); defer p.mu.Unlock(); return p.err }
 func (p *pinger) set(err error)              { p.mu.Lock(); p.err = err; p.mu.Unlock() }
 
-func readyCondition(n *corev1.Node) corev1.NodeCondition {
+func condition(n *corev1.Node, typ corev1.NodeConditionType) corev1.NodeCondition {
 	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
+		if c.Type == typ {
 			return c
 		}
 	}
 	return corev1.NodeCondition{}
 }
 
+// taintsOf reads the node's taints from the API server.
+func taintsOf(t *testing.T, client *fake.Clientset, name string) []corev1.Taint {
+	t.Helper()
+	n, err := client.CoreV1().Nodes().Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n.Spec.Taints
+}
+
+// A failed ping leaves the node Ready, turns CloudReachable False with the
+// error and taints the node NoSchedule, once; a good ping turns it back
+// and removes the taint, keeping the taints others put on the node.
 func TestHealthFollowsTheCloud(t *testing.T) {
 	spec, err := Spec(testNodeConfig(), "v", time.Unix(0, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
+	client := fake.NewClientset(spec.DeepCopy())
+	taint := newCloudTaint(client.CoreV1().Nodes(), spec.Name)
 	p := &pinger{}
-	h := newHealth(p, spec, time.Hour)
+	h := newHealth(p, spec, time.Hour, taint)
+	now := time.Unix(1000, 0)
+	h.now = func() time.Time { return now }
 	ctx := context.Background()
+	provTaint := spec.Spec.Taints[0]
+	ours := corev1.Taint{Key: TaintCloudUnreachable, Effect: corev1.TaintEffectNoSchedule}
 
 	n := h.check(ctx)
-	if n == nil || readyCondition(n).Status != corev1.ConditionTrue || n.Status.Phase != corev1.NodeRunning {
-		t.Fatalf("after a good ping: %+v", n)
+	if c := condition(n, ConditionCloudReachable); c.Status != corev1.ConditionTrue || c.Reason != ReasonReachable || !c.LastTransitionTime.Time.Equal(now) {
+		t.Fatalf("after a good ping: %+v", c)
+	}
+	client.ClearActions()
+	if err := taint.sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := taintsOf(t, client, spec.Name); !reflect.DeepEqual(got, []corev1.Taint{provTaint}) {
+		t.Errorf("taints while the cloud answers: %v", got)
+	}
+	for _, a := range client.Actions() {
+		if a.GetVerb() == "patch" {
+			t.Errorf("an untainted node was patched: %v", a)
+		}
 	}
 	if again := h.check(ctx); again != nil {
 		t.Errorf("an unchanged condition was reported again")
 	}
+
+	now = now.Add(time.Minute)
 	p.set(errors.New("dial tcp: connection refused"))
 	n = h.check(ctx)
-	c := readyCondition(n)
-	if c.Status != corev1.ConditionFalse || c.Reason != ReasonUnreachable || c.Message != "cloud ping failed: dial tcp: connection refused" {
-		t.Errorf("after a failed ping: %+v", c)
+	if n == nil {
+		t.Fatal("a failed ping was not reported")
+	}
+	if c := condition(n, corev1.NodeReady); c.Status != corev1.ConditionTrue || c.Reason != ReasonReady {
+		t.Errorf("Ready after a failed ping: %+v", c)
+	}
+	c := condition(n, ConditionCloudReachable)
+	if c.Status != corev1.ConditionFalse || c.Reason != ReasonUnreachable || c.Message != "cloud ping failed: dial tcp: connection refused" || !c.LastTransitionTime.Time.Equal(now) {
+		t.Errorf("CloudReachable after a failed ping: %+v", c)
 	}
 	if n.Status.Capacity.Pods().IsZero() || len(n.Labels) == 0 {
 		t.Error("the reported node lost its capacity or labels")
 	}
+	if err := taint.sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.check(ctx) // still failing: nothing more to write
+	if err := taint.sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := taintsOf(t, client, spec.Name); !reflect.DeepEqual(got, []corev1.Taint{provTaint, ours}) {
+		t.Errorf("taints while the cloud fails: %v", got)
+	}
+
+	// Someone else taints the node meanwhile.
+	node, _ := client.CoreV1().Nodes().Get(ctx, spec.Name, metav1.GetOptions{})
+	maintenance := corev1.Taint{Key: "example.com/maintenance", Effect: corev1.TaintEffectPreferNoSchedule}
+	node.Spec.Taints = append(node.Spec.Taints, maintenance)
+	if _, err := client.CoreV1().Nodes().Update(ctx, node, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	p.set(nil)
-	if c := readyCondition(h.check(ctx)); c.Status != corev1.ConditionTrue || c.Reason != ReasonReady {
+	if c := condition(h.check(ctx), ConditionCloudReachable); c.Status != corev1.ConditionTrue || c.Reason != ReasonReachable {
 		t.Errorf("after recovery: %+v", c)
+	}
+	if err := taint.sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := taintsOf(t, client, spec.Name); !reflect.DeepEqual(got, []corev1.Taint{provTaint, maintenance}) {
+		t.Errorf("taints after recovery: %v", got)
+	}
+}
+
+// The condition shows the ping's error, masking what looks like a
+// credential: backends promise error texts without secrets, and an SDK's
+// signed URL or token must not reach everyone who can read nodes.
+func TestCloudConditionShowsTheErrorWithoutSecrets(t *testing.T) {
+	err := errors.New(`Get "https://ak:s3cr3t-pass@fc.cn-hangzhou.aliyuncs.com/?AccessKeyId=LTAI&Signature=c2lnbmF0dXJl&X-Amz-Security-Token=sess-tok": ` +
+		`dial tcp: connection refused; body {"SecretAccessKey": "wJalrXUtn"}; Authorization: Bearer eyJhbGciOi.payload.sig`)
+	c := cloudCondition(err)
+	if c.Status != corev1.ConditionFalse || c.Reason != ReasonUnreachable {
+		t.Errorf("condition: %+v", c)
+	}
+	for _, secret := range []string{"s3cr3t-pass", "c2lnbmF0dXJl", "sess-tok", "wJalrXUtn", "eyJhbGciOi"} {
+		if strings.Contains(c.Message, secret) {
+			t.Errorf("message carries %q: %s", secret, c.Message)
+		}
+	}
+	for _, shown := range []string{"cloud ping failed: Get ", "fc.cn-hangzhou.aliyuncs.com", "dial tcp: connection refused"} {
+		if !strings.Contains(c.Message, shown) {
+			t.Errorf("message lost %q: %s", shown, c.Message)
+		}
+	}
+	long := cloudCondition(errors.New(strings.Repeat("é", 2*maxMessage)))
+	if len(long.Message) > len("cloud ping failed: ")+maxMessage+len("…") || !utf8.ValidString(long.Message) {
+		t.Errorf("a long error is not cut cleanly: %d bytes", len(long.Message))
 	}
 }
 
 func TestHealthLoopNotifies(t *testing.T) {
 	spec, _ := Spec(testNodeConfig(), "v", time.Unix(0, 0))
 	p := &pinger{err: errors.New("down")}
-	h := newHealth(p, spec, 10*time.Millisecond)
+	h := newHealth(p, spec, 10*time.Millisecond, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	got := make(chan corev1.ConditionStatus, 10)
-	h.NotifyNodeStatus(ctx, func(n *corev1.Node) { got <- readyCondition(n).Status })
+	h.NotifyNodeStatus(ctx, func(n *corev1.Node) { got <- condition(n, ConditionCloudReachable).Status })
 	if s := <-got; s != corev1.ConditionFalse {
 		t.Fatalf("first report %s, want False", s)
 	}
@@ -167,7 +264,7 @@ func TestHealthShowsTheAccountAndItsQuota(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := &accountPinger{free: 1000}
-	h := newHealth(a, spec, time.Hour)
+	h := newHealth(a, spec, time.Hour, nil)
 	ctx := context.Background()
 	n := h.check(ctx)
 	const res = corev1.ResourceName("faas-kubelet.io/concurrent-executions")

@@ -21,15 +21,36 @@ const (
 	LabelRegion       = corev1.LabelTopologyRegion
 )
 
-// Reasons of the node's Ready condition.
+// ConditionCloudReachable is the node condition that shows whether the
+// node's cloud answers its health ping. It is kept apart from Ready: Ready
+// says this process serves the node (as a kubelet's does), and a NotReady
+// node has its pods evicted, while a cloud that does not answer for a while
+// leaves the functions running. The node lifecycle controller and the
+// scheduler ignore conditions they do not know; the node's
+// TaintCloudUnreachable is what keeps new pods off.
+const ConditionCloudReachable corev1.NodeConditionType = "CloudReachable"
+
+// Reasons of the node's conditions.
 const (
-	ReasonReady       = "KubeletReady"
-	ReasonNotChecked  = "CloudNotChecked"
+	// ReasonReady is Ready's reason, always True while the node is served.
+	ReasonReady = "KubeletReady"
+	// ReasonNotChecked is CloudReachable's reason (Unknown) until the
+	// first ping ends.
+	ReasonNotChecked = "CloudNotChecked"
+	// ReasonReachable is CloudReachable's reason while the cloud answers.
+	ReasonReachable = "CloudReachable"
+	// ReasonUnreachable is CloudReachable's reason while the ping fails.
 	ReasonUnreachable = "CloudUnreachable"
 )
 
-// Spec is the Node object a node config registers. It starts NotReady: the
-// first successful ping of the cloud turns it Ready.
+// readyMessage is Ready's message; it says where the cloud's health is
+// shown, for whoever looks for it on Ready.
+const readyMessage = "faas-kubelet is posting ready status; the cloud's health is the CloudReachable condition"
+
+// Spec is the Node object a node config registers. It is Ready from the
+// start (this process serves it once it is registered) and its cloud is not
+// checked yet; it never carries TaintCloudUnreachable, which the health
+// loop adds only once a ping has failed.
 func Spec(c *config.Node, kubeletVersion string, now time.Time) (*corev1.Node, error) {
 	labels := map[string]string{}
 	for k, v := range c.Labels {
@@ -63,7 +84,7 @@ func Spec(c *config.Node, kubeletVersion string, now time.Time) (*corev1.Node, e
 	n := &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{Name: c.Name, Labels: labels},
 		Status: corev1.NodeStatus{
-			Phase:       corev1.NodePending,
+			Phase:       corev1.NodeRunning,
 			Capacity:    capacity,
 			Allocatable: capacity.DeepCopy(),
 			Addresses: []corev1.NodeAddress{
@@ -77,7 +98,8 @@ func Spec(c *config.Node, kubeletVersion string, now time.Time) (*corev1.Node, e
 				KubeletVersion:  kubeletVersion,
 			},
 			Conditions: []corev1.NodeCondition{
-				{Type: corev1.NodeReady, Status: corev1.ConditionFalse, Reason: ReasonNotChecked, Message: "the cloud has not been pinged yet"},
+				{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: ReasonReady, Message: readyMessage},
+				{Type: ConditionCloudReachable, Status: corev1.ConditionUnknown, Reason: ReasonNotChecked, Message: "the cloud has not been pinged yet"},
 				{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasSufficientMemory", Message: "functions run in the cloud"},
 				{Type: corev1.NodeDiskPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasNoDiskPressure", Message: "functions run in the cloud"},
 				{Type: corev1.NodePIDPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasSufficientPID", Message: "functions run in the cloud"},
