@@ -18,6 +18,7 @@ import (
 	"github.com/virtual-kubelet/virtual-kubelet/node/api"
 	"github.com/virtual-kubelet/virtual-kubelet/node/nodeutil"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 
@@ -126,6 +127,28 @@ type podRecord struct {
 	deployed string
 	// env is the digest of the environment last deployed.
 	env string
+	// waiting is set while the pod's function could not be created.
+	waiting *waitingPod
+	// deleting is set once DeletePod began: a retry that creates the
+	// function after that deletes it again.
+	deleting bool
+}
+
+// waitingPod is a pod whose function the cloud refused or the translation
+// rejected. A kubelet keeps such a container Waiting and retries it with
+// backoff; so does the core, and the pod is never failed for it, so that
+// no controller replaces it in a loop.
+type waitingPod struct {
+	// pod is the pod as Virtual Kubelet handed it (env resolved), to deploy
+	// again; nil for a spec error, which is never retried.
+	pod *corev1.Pod
+	// key identifies what was refused: the function's fingerprint, or the
+	// translation's error. An update of the pod that changes it is tried
+	// at once.
+	key      string
+	backoff  time.Duration
+	next     time.Time
+	inFlight bool
 }
 
 // tracked counts the pods every node of the process tracks.
@@ -187,8 +210,21 @@ func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 // among them.
 func (p *Provider) UpdatePod(ctx context.Context, pod *corev1.Pod) error {
 	fn, ferr := translate.FromPod(pod, p.opts.NodeName, p.opts.ServiceAccountAnnotations(pod.Namespace, pod.Spec.ServiceAccountName))
+	key := refusalKey(fn, ferr)
 	p.mu.Lock()
 	r, ok := p.pods[pod.UID]
+	if ok && r.waiting != nil && r.waiting.key == key {
+		// Refused as it is: the retry (or nothing, for a spec error) goes
+		// on; a new env or image is tried at once.
+		refreshed := recorded(pod)
+		refreshed.Status = *r.pod.Status.DeepCopy()
+		r.pod = refreshed
+		if r.waiting.pod != nil {
+			r.waiting.pod = pod.DeepCopy()
+		}
+		p.mu.Unlock()
+		return nil
+	}
 	if ok && (r.phase == translate.PhaseFailed || isFinished(r.pod) || ferr == nil && r.deployed != "" && r.deployed == fingerprint(fn)) {
 		refreshed := recorded(pod)
 		refreshed.Status = *r.pod.Status.DeepCopy()
@@ -233,42 +269,51 @@ func envDigest(env map[string]string) string {
 }
 
 func (p *Provider) deploy(ctx context.Context, pod *corev1.Pod) error {
+	return p.deployAs(ctx, pod, nil)
+}
+
+// deployAs deploys the pod's function. retry is the record of a waiting
+// pod whose deployment is tried again (nil for Virtual Kubelet's calls):
+// its outcome is kept only while that record is still the pod's and the
+// pod is not being deleted, and a function created too late is deleted.
+func (p *Provider) deployAs(ctx context.Context, pod *corev1.Pod, retry *podRecord) error {
 	name := translate.FunctionName(pod)
 	ctx = log.WithLogger(ctx, log.G(ctx).WithFields(log.Fields{"pod": pod.Namespace + "/" + pod.Name, "uid": pod.UID, "function": name}))
 	fn, err := translate.FromPod(pod, p.opts.NodeName, p.opts.ServiceAccountAnnotations(pod.Namespace, pod.Spec.ServiceAccountName))
 	var state *translate.FunctionState
 	if err == nil {
 		state, err = p.opts.Backend.Deploy(ctx, fn)
+		if err == nil && state.Phase == translate.PhaseFailed && IsRetriedReason(state.Reason) {
+			// Created, but failed on something outside the pod (an image it
+			// may not pull yet): wait and deploy again, as for a refusal.
+			err = Refused(state.Reason, errors.New(state.Message))
+		}
 	}
 	if err != nil {
-		if !errdefs.IsInvalidInput(err) && !errors.Is(err, ErrNotSupported) {
-			p.opts.Recorder.Eventf(pod, corev1.EventTypeWarning, "FunctionDeployFailed", "deploying function %s: %v (will retry)", name, err)
-			return fmt.Errorf("deploying function %s: %w", name, err)
+		if ctx.Err() != nil {
+			return err // the node is stopping; Virtual Kubelet syncs the pod again at the next start
 		}
-		log.G(ctx).WithError(err).Warn("pod refused")
-		p.opts.Recorder.Eventf(pod, corev1.EventTypeWarning, "InvalidSpec", "%v", err)
-		state = &translate.FunctionState{Name: name, Phase: translate.PhaseFailed, Reason: "InvalidSpec", Message: err.Error()}
-	} else {
-		state.Job = p.jobOnDeploy(ctx, pod, state)
-		log.G(ctx).WithField("phase", state.Phase).Info("function deployed")
-		for _, n := range state.Notes {
-			p.opts.Recorder.Eventf(pod, corev1.EventTypeNormal, "FunctionNote", "%s", n)
-		}
-		if state.Endpoint != "" && pod.Annotations[AnnotationFunctionURL] != state.Endpoint && p.opts.AnnotatePod != nil {
-			if err := p.opts.AnnotatePod(ctx, pod.Namespace, pod.Name, map[string]string{AnnotationFunctionURL: state.Endpoint}); err != nil {
-				log.G(ctx).WithError(err).Warn("showing the function URL on the pod")
-			} else {
-				// Virtual Kubelet writes the status with the metadata of the
-				// pod we report, and the API server keeps that metadata: the
-				// reported pod must carry the annotation, or it is erased.
-				pod = pod.DeepCopy()
-				if pod.Annotations == nil {
-					pod.Annotations = map[string]string{}
-				}
-				pod.Annotations[AnnotationFunctionURL] = state.Endpoint
+		p.refuse(ctx, pod, fn, err, retry)
+		return nil
+	}
+	if fn != nil {
+		state.Notes = append(append([]string(nil), fn.Notes...), state.Notes...)
+	}
+	state.Job = p.jobOnDeploy(ctx, pod, state)
+	log.G(ctx).WithField("phase", state.Phase).Info("function deployed")
+	if state.Endpoint != "" && pod.Annotations[AnnotationFunctionURL] != state.Endpoint && p.opts.AnnotatePod != nil {
+		if err := p.opts.AnnotatePod(ctx, pod.Namespace, pod.Name, map[string]string{AnnotationFunctionURL: state.Endpoint}); err != nil {
+			log.G(ctx).WithError(err).Warn("showing the function URL on the pod")
+		} else {
+			// Virtual Kubelet writes the status with the metadata of the
+			// pod we report, and the API server keeps that metadata: the
+			// reported pod must carry the annotation, or it is erased.
+			pod = pod.DeepCopy()
+			if pod.Annotations == nil {
+				pod.Annotations = map[string]string{}
 			}
+			pod.Annotations[AnnotationFunctionURL] = state.Endpoint
 		}
-		p.opts.Recorder.Eventf(pod, corev1.EventTypeNormal, "FunctionDeployed", "function %s deployed to %s (%s)", name, p.opts.Backend.Cloud(), state.Phase)
 	}
 	p.mu.Lock()
 	previousEnv := ""
@@ -276,19 +321,79 @@ func (p *Provider) deploy(ctx context.Context, pod *corev1.Pod) error {
 		previousEnv = r.env
 	}
 	p.mu.Unlock()
-	p.store(pod, state)
-	if err == nil {
-		env := envDigest(fn.Env)
-		p.mu.Lock()
-		if r, ok := p.pods[pod.UID]; ok {
-			r.deployed, r.env = fingerprint(fn), env
+	if !p.storeAs(pod, state, retry) {
+		// The pod was deleted while its function was being created.
+		log.G(ctx).Info("pod deleted while its function was created; deleting the function")
+		if err := p.opts.Backend.Delete(ctx, name); err != nil {
+			log.G(ctx).WithError(err).Warn("deleting the function of a deleted pod; the resync deletes it later")
 		}
-		p.mu.Unlock()
-		if previousEnv != "" && previousEnv != env {
-			p.opts.Recorder.Eventf(pod, corev1.EventTypeNormal, "FunctionEnvUpdated", "function %s's environment updated (%d variables)", name, len(fn.Env))
-		}
+		return nil
+	}
+	for _, n := range state.Notes {
+		p.opts.Recorder.Eventf(pod, corev1.EventTypeNormal, "FunctionNote", "%s", n)
+	}
+	p.opts.Recorder.Eventf(pod, corev1.EventTypeNormal, "FunctionDeployed", "function %s deployed to %s (%s)", name, p.opts.Backend.Cloud(), state.Phase)
+	env := envDigest(fn.Env)
+	p.mu.Lock()
+	if r, ok := p.pods[pod.UID]; ok {
+		r.deployed, r.env = fingerprint(fn), env
+	}
+	p.mu.Unlock()
+	if previousEnv != "" && previousEnv != env {
+		p.opts.Recorder.Eventf(pod, corev1.EventTypeNormal, "FunctionEnvUpdated", "function %s's environment updated (%d variables)", name, len(fn.Env))
 	}
 	return nil
+}
+
+// refusalKey identifies what a pod asks for, for comparing a refused pod
+// with its update.
+func refusalKey(fn *translate.Function, ferr error) string {
+	if ferr != nil {
+		return "invalid: " + ferr.Error()
+	}
+	return fingerprint(fn)
+}
+
+// refuse records a pod whose function could not be created: as a kubelet
+// does for a container it cannot create, the pod stays Pending with the
+// container Waiting and the reason, and is tried again with backoff. Only
+// a spec error of a pod that nothing recreates in a loop (a run-once pod,
+// whose Job counts the failure against its backoffLimit with a backoff of
+// its own, or a bare pod) ends the pod Failed.
+func (p *Provider) refuse(ctx context.Context, pod *corev1.Pod, fn *translate.Function, err error, retry *podRecord) {
+	name := translate.FunctionName(pod)
+	class, reason := Classify(err)
+	if class == FailureSpec {
+		log.G(ctx).WithError(err).Warn("pod refused")
+		p.opts.Recorder.Eventf(pod, corev1.EventTypeWarning, ReasonInvalidSpec, "%v", err)
+		if translate.IsJob(pod) || metav1.GetControllerOf(pod) == nil {
+			p.storeAs(pod, &translate.FunctionState{Name: name, Phase: translate.PhaseFailed, Reason: ReasonInvalidSpec, Message: err.Error()}, retry)
+			return
+		}
+	}
+	w := &waitingPod{backoff: retryFirst}
+	if fn == nil {
+		w.key = refusalKey(nil, err) // the translation refused it
+	} else {
+		w.key = refusalKey(fn, nil)
+	}
+	p.mu.Lock()
+	if r, ok := p.pods[pod.UID]; ok && r.waiting != nil && r.waiting.key == w.key {
+		w.backoff = min(r.waiting.backoff*2, retryMax)
+	}
+	p.mu.Unlock()
+	w.next = p.opts.Now().Add(w.backoff)
+	msg := err.Error()
+	if class == FailureSpec {
+		w.next = time.Time{}
+	} else {
+		w.pod = pod.DeepCopy()
+		log.G(ctx).WithError(err).WithField("reason", reason).WithField("retryIn", w.backoff).Warn("function not created; will retry")
+		p.opts.Recorder.Eventf(pod, corev1.EventTypeWarning, reason, "creating function %s: %s (retrying in %s)", name, msg, w.backoff)
+	}
+	if !p.storeWaiting(pod, &translate.FunctionState{Name: name, Phase: translate.PhasePending, Reason: reason, Message: msg}, w, retry) && retry != nil {
+		log.G(ctx).Info("pod deleted while waiting for its function")
+	}
 }
 
 // recorded is what the core keeps of a pod: its metadata, and of its spec
@@ -320,6 +425,22 @@ func report(pod *corev1.Pod) *corev1.Pod {
 
 // store records the pod with the function's state and reports the status.
 func (p *Provider) store(pod *corev1.Pod, state *translate.FunctionState) {
+	p.storeAs(pod, state, nil)
+}
+
+// storeWaiting records a pod whose function waits to be created.
+func (p *Provider) storeWaiting(pod *corev1.Pod, state *translate.FunctionState, w *waitingPod, retry *podRecord) bool {
+	return p.record(pod, state, w, retry)
+}
+
+// storeAs stores unless retry is set and is no longer the pod's record (or
+// the pod is being deleted); it reports whether it stored.
+func (p *Provider) storeAs(pod *corev1.Pod, state *translate.FunctionState, retry *podRecord) bool {
+	return p.record(pod, state, nil, retry)
+}
+
+// record is store, with the pod's waiting state (nil: not waiting).
+func (p *Provider) record(pod *corev1.Pod, state *translate.FunctionState, w *waitingPod, retry *podRecord) bool {
 	updated := recorded(pod)
 	updated.Status = translate.PodStatus(pod, state, p.opts.Now())
 	if ip := p.opts.PodIP; ip != "" && updated.Status.Phase == corev1.PodRunning {
@@ -328,6 +449,10 @@ func (p *Provider) store(pod *corev1.Pod, state *translate.FunctionState) {
 	}
 	p.mu.Lock()
 	r, ok := p.pods[pod.UID]
+	if retry != nil && (!ok || r != retry || r.deleting) {
+		p.mu.Unlock()
+		return false
+	}
 	if !ok {
 		r = &podRecord{function: state.Name}
 		p.pods[pod.UID] = r
@@ -340,7 +465,11 @@ func (p *Provider) store(pod *corev1.Pod, state *translate.FunctionState) {
 	kept.Tags, kept.Notes = nil, nil
 	r.pod, r.phase, r.state = updated, state.Phase, &kept
 	r.reported = p.opts.Now()
-	if state.Phase == translate.PhasePending {
+	r.waiting = w
+	if w != nil {
+		r.deployed = ""
+	}
+	if state.Phase == translate.PhasePending && w == nil {
 		r.backoff = firstCheck
 		r.nextCheck = p.opts.Now().Add(firstCheck)
 	}
@@ -360,6 +489,7 @@ func (p *Provider) store(pod *corev1.Pod, state *translate.FunctionState) {
 	if startJob {
 		go p.runJob(pod.UID, state.Name)
 	}
+	return true
 }
 
 // event tells the user when the function's phase changes.
@@ -371,7 +501,7 @@ func (p *Provider) event(pod *corev1.Pod, previous translate.Phase, st *translat
 	case translate.PhaseActive:
 		p.opts.Recorder.Eventf(pod, corev1.EventTypeNormal, "FunctionActive", "function %s is active", st.Name)
 	case translate.PhaseFailed:
-		if st.Reason != "InvalidSpec" {
+		if st.Reason != ReasonInvalidSpec {
 			p.opts.Recorder.Eventf(pod, corev1.EventTypeWarning, "FunctionFailed", "function %s failed: %s: %s", st.Name, st.Reason, st.Message)
 		}
 	}
@@ -380,6 +510,11 @@ func (p *Provider) event(pod *corev1.Pod, previous translate.Phase, st *translat
 // DeletePod deletes the function and reports the pod's final status.
 func (p *Provider) DeletePod(ctx context.Context, pod *corev1.Pod) error {
 	name := translate.FunctionName(pod)
+	p.mu.Lock()
+	if r, ok := p.pods[pod.UID]; ok {
+		r.deleting = true // a retry in flight deletes what it creates
+	}
+	p.mu.Unlock()
 	if err := p.opts.Backend.Delete(ctx, name); err != nil {
 		p.opts.Recorder.Eventf(pod, corev1.EventTypeWarning, "FunctionDeleteFailed", "deleting function %s: %v (will retry)", name, err)
 		return fmt.Errorf("deleting function %s: %w", name, err)
@@ -507,7 +642,7 @@ func (p *Provider) countAwaiting() int {
 	defer p.mu.Unlock()
 	n := 0
 	for _, r := range p.pods {
-		if r.phase == translate.PhasePending {
+		if r.phase == translate.PhasePending && r.waiting == nil {
 			n++
 		}
 	}

@@ -237,17 +237,6 @@ func TestRefusedSpecFailsThePodNotTheCall(t *testing.T) {
 	}
 }
 
-func TestTransientDeployErrorIsReturnedForRetry(t *testing.T) {
-	b := &fakeBackend{deployFn: func(*translate.Function) (*translate.FunctionState, error) { return nil, errors.New("503 from cloud") }}
-	p, notified := newProvider(t, b)
-	if err := p.CreatePod(context.Background(), newPod("uid-1", "x")); err == nil {
-		t.Error("a transient error was swallowed")
-	}
-	if len(*notified) != 0 {
-		t.Errorf("a pod status was reported for a failed call: %v", *notified)
-	}
-}
-
 func TestUnsupportedRoutesSayWhat(t *testing.T) {
 	p, _ := newProvider(t, &fakeBackend{})
 	err := p.AttachToContainer(context.Background(), "default", "x", "app", nil)

@@ -101,3 +101,14 @@ const (
 	retryFirst = 10 * time.Second
 	retryMax   = 5 * time.Minute
 )
+
+// IsRetriedReason says whether a function reported Failed for reason is
+// deployed again with backoff (the cause is outside the pod) rather than
+// failing its pod.
+func IsRetriedReason(reason string) bool {
+	switch reason {
+	case ReasonCreateError, ReasonImageError, ReasonRoleError, ReasonQuotaExceeded, ReasonConfigError, ReasonNotReady:
+		return true
+	}
+	return false
+}

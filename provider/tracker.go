@@ -34,6 +34,9 @@ func (p *Provider) track(ctx context.Context) {
 				rec.CheckLag(now.Sub(d.at))
 				p.check(ctx, d.uid)
 			}
+			for _, r := range p.dueRetries() {
+				go p.retryDeploy(ctx, r)
+			}
 		}
 	}
 }
@@ -96,11 +99,46 @@ func (p *Provider) due() []dueCheck {
 	defer p.mu.Unlock()
 	var out []dueCheck
 	for uid, r := range p.pods {
-		if r.phase == translate.PhasePending && !now.Before(r.nextCheck) {
+		if r.phase == translate.PhasePending && r.waiting == nil && !now.Before(r.nextCheck) {
 			out = append(out, dueCheck{uid, r.nextCheck})
 		}
 	}
 	return out
+}
+
+// dueRetries lists the waiting pods whose function should be created
+// again now, and marks them in flight.
+func (p *Provider) dueRetries() []*podRecord {
+	now := p.opts.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []*podRecord
+	for _, r := range p.pods {
+		if w := r.waiting; w != nil && w.pod != nil && !w.inFlight && !r.deleting && !now.Before(w.next) {
+			w.inFlight = true
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// retryDeploy deploys a waiting pod's function again. Its outcome replaces
+// the record only if the record is still the pod's.
+func (p *Provider) retryDeploy(ctx context.Context, r *podRecord) {
+	p.mu.Lock()
+	w := r.waiting
+	if w == nil || w.pod == nil {
+		p.mu.Unlock()
+		return
+	}
+	pod := w.pod
+	p.mu.Unlock()
+	_ = p.deployAs(ctx, pod, r)
+	p.mu.Lock()
+	if r.waiting == w {
+		w.inFlight = false // not recorded (the node stops): try again
+	}
+	p.mu.Unlock()
 }
 
 func (p *Provider) check(ctx context.Context, uid types.UID) {

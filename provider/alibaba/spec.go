@@ -157,15 +157,17 @@ func specFor(fn *translate.Function, o *Options) (*spec, error) {
 	default:
 		return nil, errdefs.InvalidInputf("spec.containers[0].resources.limits.ephemeral-storage: Function Compute offers at most %d MiB of disk; the pod asks for %d MiB", largeDiskMiB, d)
 	}
-	if len(fn.Env) > 0 {
-		size := 0
-		f.EnvironmentVariables = map[string]*string{}
-		for k, v := range fn.Env {
-			size += len(k) + len(v)
-			f.EnvironmentVariables[k] = tea.String(v)
-		}
-		if size > maxEnvBytes {
+	env, note := fn.EnvWithin(maxEnvBytes, envBytes)
+	if note != "" {
+		s.Notes = append(s.Notes, note)
+	}
+	if len(env) > 0 {
+		if size := envBytes(env); size > maxEnvBytes {
 			return nil, errdefs.InvalidInputf("spec.containers[0].env: Function Compute allows %d bytes of environment variables; the pod's take %d", maxEnvBytes, size)
+		}
+		f.EnvironmentVariables = map[string]*string{}
+		for k, v := range env {
+			f.EnvironmentVariables[k] = tea.String(v)
 		}
 	}
 	if t := fn.Annotations[AnnotationTimeout]; t != "" {
@@ -237,4 +239,14 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+// envBytes measures an environment as Function Compute counts its 4 KB
+// limit: names and values.
+func envBytes(env map[string]string) int {
+	n := 0
+	for k, v := range env {
+		n += len(k) + len(v)
+	}
+	return n
 }

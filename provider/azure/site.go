@@ -1,6 +1,7 @@
 package azure
 
 import (
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -33,7 +34,8 @@ func siteFor(fn *translate.Function, o *Options) (armappservice.Site, error) {
 		return armappservice.Site{}, errdefs.InvalidInputf("spec.containers[0].image: %q contains '|', which Azure's linuxFxVersion cannot carry", fn.Image)
 	}
 	settings := map[string]string{}
-	for k, v := range fn.Env {
+	env, _ := fn.EnvWithin(math.MaxInt, func(map[string]string) int { return 0 }) // app settings have room for the Service links
+	for k, v := range env {
 		settings[k] = v
 	}
 	for _, reserved := range []string{settingExtensionVersion, settingAppStorage, settingStorage, settingRegistryURL, settingRegistryUser, settingRegistryPassword} {

@@ -46,6 +46,14 @@ type Function struct {
 	// Description says which pod owns the function, for people and for
 	// listings that return no tags.
 	Description string
+	// ServiceLinks are the variables Kubernetes adds for the Services of
+	// the pod's namespace (enableServiceLinks), kept out of Env: a function
+	// cannot reach those addresses, and they must not count against a
+	// cloud's limit on the environment (see EnvWithin).
+	ServiceLinks map[string]string
+	// Notes tell the user what the translation left out (the events of the
+	// pod show them).
+	Notes []string
 }
 
 // Phase is a function's lifecycle state, common to all clouds.

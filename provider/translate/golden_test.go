@@ -36,6 +36,10 @@ func TestGoldenTranslation(t *testing.T) {
 			"active":  PodStatus(pod, &FunctionState{Name: fn.Name, Phase: PhaseActive, ImageID: "sha256:abc", Created: created}, goldenNow),
 			"failed":  PodStatus(pod, &FunctionState{Name: fn.Name, Phase: PhaseFailed, Reason: "ImageAccessDenied", Message: "Lambda does not have permission to access the ECR image.", Created: created}, goldenNow),
 		}
+		out.Status["refused"] = PodStatus(pod, &FunctionState{Name: fn.Name, Phase: PhasePending, Reason: "FunctionRoleError", Message: "lambda CreateFunction: The role defined for the function cannot be assumed by Lambda."}, goldenNow)
+		running := pod.DeepCopy()
+		running.Status = out.Status["active"]
+		out.Status["deleted"] = TerminatedStatus(running, goldenNow.Add(time.Minute))
 		if IsJob(pod) {
 			out.Status["jobSucceeded"] = PodStatus(pod, &FunctionState{Name: fn.Name, Phase: PhaseActive, Created: created, Job: Job{State: JobSucceeded}}, goldenNow)
 			out.Status["jobFailed"] = PodStatus(pod, &FunctionState{Name: fn.Name, Phase: PhaseActive, Created: created, Job: Job{State: JobFailed, Message: "EmulatedError: boom", Restarts: 2}}, goldenNow)

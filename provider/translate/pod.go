@@ -39,12 +39,7 @@ func FromPod(pod *corev1.Pod, node string, saAnnotations map[string]string) (*Fu
 		Tags:                      Tags(pod, node),
 		Description:               Description(pod, node),
 	}
-	if len(c.Env) > 0 {
-		fn.Env = map[string]string{}
-		for _, e := range c.Env {
-			fn.Env[e.Name] = e.Value
-		}
-	}
+	fn.Env, fn.ServiceLinks, fn.Notes = splitEnv(pod, &c)
 	if q, field := quantity(c.Resources, corev1.ResourceMemory); q != nil {
 		fn.MemoryMiB = ceilMiB(q)
 		fn.MemoryField = field
@@ -95,8 +90,8 @@ func validatePod(pod *corev1.Pod) error {
 		return fmt.Errorf("spec.hostIPC: functions have no host IPC namespace")
 	}
 	for i, v := range spec.Volumes {
-		if v.Projected != nil && strings.HasPrefix(v.Name, "kube-api-access-") {
-			continue // the ServiceAccount token volume every pod gets; functions do not mount it
+		if isTokenVolume(v) {
+			continue // a token volume Kubernetes or an identity webhook added (see splitEnv)
 		}
 		return fmt.Errorf("spec.volumes[%d].%s: functions cannot mount volumes (volume %q)", i, volumeSource(v), v.Name)
 	}
@@ -113,8 +108,14 @@ func validatePod(pod *corev1.Pod) error {
 			return fmt.Errorf("%s.securityContext.capabilities.add: functions cannot gain capabilities (%s)", p, sc.Capabilities.Add[0])
 		}
 	}
+	tokens := map[string]bool{}
+	for _, v := range spec.Volumes {
+		if isTokenVolume(v) {
+			tokens[v.Name] = true
+		}
+	}
 	for i, m := range c.VolumeMounts {
-		if strings.HasPrefix(m.Name, "kube-api-access-") {
+		if tokens[m.Name] {
 			continue
 		}
 		return fmt.Errorf("%s.volumeMounts[%d]: functions cannot mount volumes (%s)", p, i, m.MountPath)

@@ -44,8 +44,15 @@ func PodStatus(pod *corev1.Pod, fn *FunctionState, now time.Time) corev1.PodStat
 		ready = true
 		cs.Running = &corev1.ContainerStateRunning{StartedAt: started}
 	default:
+		// A function being created, or one the cloud refused for now: the
+		// container waits with the reason, as a kubelet's does while it
+		// pulls an image or backs off.
 		status.Phase = corev1.PodPending
-		cs.Waiting = &corev1.ContainerStateWaiting{Reason: "FunctionPending", Message: fn.Message}
+		reason := fn.Reason
+		if reason == "" {
+			reason = "FunctionPending"
+		}
+		cs.Waiting = &corev1.ContainerStateWaiting{Reason: reason, Message: fn.Message}
 	}
 	for _, c := range pod.Spec.Containers {
 		s := corev1.ContainerStatus{Name: c.Name, Image: c.Image, ImageID: fn.ImageID, Ready: ready, State: cs,
@@ -84,12 +91,18 @@ func conditions(prev []corev1.PodCondition, t metav1.Time, want ...corev1.PodCon
 }
 
 // TerminatedStatus is the final status of a pod whose function was deleted.
+// A pod that had finished keeps its outcome. Any other pod did not
+// complete: its function was deleted under it, as a kubelet kills a
+// container, so it ends Failed with exit code 137 and reason
+// FunctionDeleted. A deleted pod never counts as a Job's completion.
 func TerminatedStatus(pod *corev1.Pod, now time.Time) corev1.PodStatus {
 	t := nowTime(now)
 	status := *pod.Status.DeepCopy()
-	if status.Phase != corev1.PodFailed {
-		status.Phase = corev1.PodSucceeded
+	if status.Phase == corev1.PodSucceeded || status.Phase == corev1.PodFailed {
+		return status
 	}
+	status.Phase = corev1.PodFailed
+	status.Reason, status.Message = ReasonFunctionDeleted, "the pod was deleted and its function with it"
 	for i := range status.ContainerStatuses {
 		cs := &status.ContainerStatuses[i]
 		if cs.State.Terminated != nil {
@@ -100,8 +113,9 @@ func TerminatedStatus(pod *corev1.Pod, now time.Time) corev1.PodStatus {
 			started = cs.State.Running.StartedAt
 		}
 		cs.Ready = false
+		cs.Started = boolPtr(false)
 		cs.State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
-			ExitCode: 0, Reason: "Completed", Message: "function deleted", StartedAt: started, FinishedAt: t,
+			ExitCode: 137, Reason: ReasonFunctionDeleted, Message: "function deleted with its pod", StartedAt: started, FinishedAt: t,
 		}}
 	}
 	for i := range status.Conditions {
@@ -112,6 +126,10 @@ func TerminatedStatus(pod *corev1.Pod, now time.Time) corev1.PodStatus {
 	}
 	return status
 }
+
+// ReasonFunctionDeleted ends a pod whose function was deleted before the
+// pod finished.
+const ReasonFunctionDeleted = "FunctionDeleted"
 
 func boolPtr(b bool) *bool { return &b }
 
