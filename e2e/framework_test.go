@@ -400,7 +400,9 @@ func (k *kubelet) dumpLog(t *testing.T) {
 	t.Logf("last lines of faas-kubelet log:\n%s", strings.Join(lines, "\n"))
 }
 
-// waitNodeReady waits until the node's Ready condition has the status.
+// waitNodeReady waits until the node's Ready condition has the status;
+// Ready True also waits for the cloud to have answered (CloudReachable
+// True, on nodes that have that condition).
 func waitNodeReady(t *testing.T, node string, want corev1.ConditionStatus, timeout time.Duration) *corev1.Node {
 	t.Helper()
 	var got *corev1.Node
@@ -409,13 +411,16 @@ func waitNodeReady(t *testing.T, node string, want corev1.ConditionStatus, timeo
 		if err != nil {
 			return false, err.Error()
 		}
-		for _, c := range n.Status.Conditions {
-			if c.Type == corev1.NodeReady {
-				got = n
-				return c.Status == want, fmt.Sprintf("Ready=%s reason=%s message=%q", c.Status, c.Reason, c.Message)
-			}
+		r, cloud := nodeCondition(n, string(corev1.NodeReady)), nodeCondition(n, "CloudReachable")
+		if r == nil {
+			return false, "no Ready condition"
 		}
-		return false, "no Ready condition"
+		got = n
+		desc := fmt.Sprintf("Ready=%s reason=%s message=%q", r.Status, r.Reason, r.Message)
+		if cloud != nil {
+			desc += fmt.Sprintf(" CloudReachable=%s message=%q", cloud.Status, cloud.Message)
+		}
+		return r.Status == want && (want != corev1.ConditionTrue || cloud == nil || cloud.Status == corev1.ConditionTrue), desc
 	})
 	return got
 }

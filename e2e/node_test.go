@@ -7,7 +7,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -100,34 +99,6 @@ func TestNodeLeaseRenewed(t *testing.T) {
 		}
 		return l.Spec.RenewTime.After(first.Spec.RenewTime.Time), fmt.Sprintf("renewTime still %s", l.Spec.RenewTime)
 	})
-}
-
-// A failing backend ping turns the node NotReady with a message saying why;
-// the node comes back Ready when the backend answers again.
-func TestNodeNotReadyWhileBackendFails(t *testing.T) {
-	k := startKubelet(t, kubeletOptions{})
-	waitNodeReady(t, k.node, corev1.ConditionTrue, 30*time.Second)
-
-	if err := os.WriteFile(k.faultFile, []byte("region unavailable (injected)"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	n := waitNodeReady(t, k.node, corev1.ConditionFalse, 30*time.Second)
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			if c.Reason != "CloudUnreachable" || !strings.Contains(c.Message, "region unavailable (injected)") {
-				t.Errorf("Ready condition: reason %q message %q; want CloudUnreachable naming the failure", c.Reason, c.Message)
-			}
-		}
-	}
-	out := mustKubectl(t, "get", "node", k.node, "--no-headers")
-	if !strings.Contains(out, "NotReady") {
-		t.Errorf("kubectl get node: want NotReady, got %q", out)
-	}
-
-	if err := os.Remove(k.faultFile); err != nil {
-		t.Fatal(err)
-	}
-	waitNodeReady(t, k.node, corev1.ConditionTrue, 30*time.Second)
 }
 
 // The kubelet API refuses anonymous requests, as the real kubelet does.

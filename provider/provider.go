@@ -149,6 +149,9 @@ type waitingPod struct {
 	backoff  time.Duration
 	next     time.Time
 	inFlight bool
+	// update: the function serves its previous version meanwhile, and the
+	// pod stays Running.
+	update bool
 }
 
 // tracked counts the pods every node of the process tracks.
@@ -345,6 +348,66 @@ func (p *Provider) deployAs(ctx context.Context, pod *corev1.Pod, retry *podReco
 	return nil
 }
 
+// refuseUpdate handles a refused update of a function that serves: the
+// cloud keeps running the previous version (as a kubelet keeps a running
+// container whose new spec it cannot apply), so the pod stays Running and
+// Ready and the update is tried again with backoff. It reports whether the
+// pod's function serves.
+func (p *Provider) refuseUpdate(ctx context.Context, pod *corev1.Pod, fn *translate.Function, err error, class Failure, reason string) bool {
+	key := refusalKey(fn, err)
+	if fn != nil {
+		key = refusalKey(fn, nil)
+	}
+	p.mu.Lock()
+	r, ok := p.pods[pod.UID]
+	serving := ok && r.phase == translate.PhaseActive && !isFinished(r.pod) && (r.deployed != "" || r.waiting != nil && r.waiting.update)
+	// After a restart, a pod the API server shows Running is one whose
+	// function served until now.
+	adopted := !ok && !translate.IsJob(pod) && pod.Status.Phase == corev1.PodRunning
+	if !serving && !adopted {
+		p.mu.Unlock()
+		return false
+	}
+	if adopted {
+		p.mu.Unlock()
+		p.record(pod, &translate.FunctionState{Name: translate.FunctionName(pod), Phase: translate.PhaseActive, Created: runningSince(pod)}, nil, nil)
+		p.mu.Lock()
+		if r, ok = p.pods[pod.UID]; !ok {
+			p.mu.Unlock()
+			return true
+		}
+	}
+	w := &waitingPod{key: key, backoff: retryFirst, update: true}
+	if r.waiting != nil && r.waiting.key == key {
+		w.backoff = min(r.waiting.backoff*2, retryMax)
+	}
+	w.next = p.opts.Now().Add(w.backoff)
+	if class != FailureSpec {
+		w.pod = pod.DeepCopy() // a spec error is not tried again
+	}
+	r.waiting, r.deployed = w, ""
+	p.mu.Unlock()
+	name := translate.FunctionName(pod)
+	if class == FailureSpec {
+		p.opts.Recorder.Eventf(pod, corev1.EventTypeWarning, ReasonInvalidSpec, "updating function %s: %v; the previous version keeps serving", name, err)
+		return true
+	}
+	log.G(ctx).WithError(err).WithField("reason", reason).WithField("retryIn", w.backoff).Warn("function update not applied; the previous version serves; will retry")
+	p.opts.Recorder.Eventf(pod, corev1.EventTypeWarning, "FunctionUpdateFailed", "updating function %s: %s: %v; the previous version keeps serving (retrying in %s)", name, reason, err, w.backoff)
+	return true
+}
+
+// runningSince is when the pod's container started running, as the API
+// server has it.
+func runningSince(pod *corev1.Pod) time.Time {
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.State.Running != nil {
+			return cs.State.Running.StartedAt.Time
+		}
+	}
+	return time.Time{}
+}
+
 // refusalKey identifies what a pod asks for, for comparing a refused pod
 // with its update.
 func refusalKey(fn *translate.Function, ferr error) string {
@@ -363,6 +426,9 @@ func refusalKey(fn *translate.Function, ferr error) string {
 func (p *Provider) refuse(ctx context.Context, pod *corev1.Pod, fn *translate.Function, err error, retry *podRecord) {
 	name := translate.FunctionName(pod)
 	class, reason := Classify(err)
+	if p.refuseUpdate(ctx, pod, fn, err, class, reason) {
+		return
+	}
 	if class == FailureSpec {
 		log.G(ctx).WithError(err).Warn("pod refused")
 		p.opts.Recorder.Eventf(pod, corev1.EventTypeWarning, ReasonInvalidSpec, "%v", err)

@@ -421,3 +421,82 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+// An update the cloud refuses (an update already in progress, a role not
+// assumable yet) leaves the pod Running and Ready: the previous version
+// keeps serving, and the update is tried again with backoff.
+func TestRefusedUpdateKeepsThePodServing(t *testing.T) {
+	var mu sync.Mutex
+	refuse := false
+	b := &fakeBackend{deployFn: func(fn *translate.Function) (*translate.FunctionState, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if refuse {
+			return nil, Transient(errors.New("lambda UpdateFunctionConfiguration: ResourceConflictException: An update is in progress"), 0, false)
+		}
+		return &translate.FunctionState{Name: fn.Name, Phase: translate.PhaseActive}, nil
+	}}
+	f := newRefusalFixture(t, b)
+	pod := replicaSetPod("uid-1", "web")
+	if err := f.p.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	refuse = true
+	mu.Unlock()
+	updated := pod.DeepCopy()
+	updated.Spec.Containers[0].Env[0].Value = "hello"
+	if err := f.p.UpdatePod(context.Background(), updated); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := f.p.GetPodStatus(context.Background(), pod.Namespace, pod.Name)
+	if st.Phase != corev1.PodRunning || condition(st, corev1.PodReady) != corev1.ConditionTrue {
+		t.Fatalf("a refused update took the pod out of Ready: %s %s", st.Phase, condition(st, corev1.PodReady))
+	}
+	found := false
+	for _, e := range f.drainEvents() {
+		found = found || strings.HasPrefix(e, "Warning FunctionUpdateFailed") && strings.Contains(e, "keeps serving")
+	}
+	if !found {
+		t.Error("no FunctionUpdateFailed event")
+	}
+	mu.Lock()
+	refuse = false
+	mu.Unlock()
+	f.clock.Step(10 * time.Second)
+	f.waitDeploys(t, 3)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		f.p.mu.Lock()
+		w := f.p.pods["uid-1"].waiting
+		f.p.mu.Unlock()
+		if w == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the retried update was not recorded")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if env := b.deployed[2].Env; env["GREETING"] != "hello" {
+		t.Errorf("retried update deployed env %v", env)
+	}
+}
+
+// After a restart, a Running pod whose function cannot be read back yet
+// (the cloud throttles the restart's burst) stays Running.
+func TestRestartedCoreKeepsRunningPodsWhenTheCloudRefuses(t *testing.T) {
+	b := &fakeBackend{deployFn: func(*translate.Function) (*translate.FunctionState, error) {
+		return nil, Transient(errors.New("429"), 0, true)
+	}}
+	f := newRefusalFixture(t, b)
+	pod := replicaSetPod("uid-1", "web")
+	pod.Status = translate.PodStatus(pod, &translate.FunctionState{Name: translate.FunctionName(pod), Phase: translate.PhaseActive}, now)
+	if err := f.p.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := f.p.GetPodStatus(context.Background(), pod.Namespace, pod.Name)
+	if st.Phase != corev1.PodRunning || condition(st, corev1.PodReady) != corev1.ConditionTrue {
+		t.Errorf("status after a refused re-adoption = %s ready %s", st.Phase, condition(st, corev1.PodReady))
+	}
+}

@@ -222,7 +222,7 @@ func (b *Backend) createOrAdopt(ctx context.Context, fn *translate.Function, in 
 	state := stateOf(cur.Configuration, cur.Code)
 	state.Tags = cur.Tags
 	if state.Phase == translate.PhaseFailed {
-		if !healable(state.Reason) {
+		if !provider.IsRetriedReason(state.Reason) {
 			return state, nil
 		}
 		return b.recreate(ctx, fn, in, state)

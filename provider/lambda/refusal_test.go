@@ -189,8 +189,8 @@ func TestFailureReasons(t *testing.T) {
 		if got := failureReason(code); got != want {
 			t.Errorf("failureReason(%s) = %s, want %s", code, got, want)
 		}
-		if imagesFault := want == code; healable(want) == imagesFault {
-			t.Errorf("healable(%s) = %v; the image's own faults fail the pod, the rest wait", want, healable(want))
+		if imagesFault := want == code; provider.IsRetriedReason(want) == imagesFault {
+			t.Errorf("provider.IsRetriedReason(%s) = %v; the image's own faults fail the pod, the rest wait", want, provider.IsRetriedReason(want))
 		}
 	}
 }

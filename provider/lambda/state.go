@@ -117,16 +117,6 @@ func failureReason(code string) string {
 	return provider.ReasonCreateError
 }
 
-// healable says whether a Failed function's reason is one the core waits
-// out, so Deploy should create the function again.
-func healable(reason string) bool {
-	switch reason {
-	case provider.ReasonImageError, provider.ReasonRoleError, provider.ReasonQuotaExceeded, provider.ReasonConfigError, provider.ReasonCreateError:
-		return true
-	}
-	return false
-}
-
 // codeID is the image digest of an image function, else the code hash.
 func codeID(c *types.FunctionConfiguration, code *types.FunctionCodeLocation) string {
 	if code != nil && aws.ToString(code.ResolvedImageUri) != "" {
