@@ -178,6 +178,7 @@ func TestChaos(t *testing.T) {
 	// Subtest names name the nodes: DNS labels.
 	t.Run("kills", func(t *testing.T) { chaosKills(t, rnd) })
 	t.Run("cloud-faults", chaosCloudFaults)
+	t.Run("healable-refusal", chaosRefusal)
 	t.Run("apiserver-outage", chaosAPIServer)
 	t.Run("leader-loss", chaosLeader)
 	line := fmt.Sprintf("chaos: pods=%d kills=%d faults=%d leaked=%d wrongly_deleted=%d duplicates=%d unconverged=%d seconds=%d",
@@ -247,6 +248,36 @@ func chaosCloudFaults(t *testing.T) {
 		}
 	}
 	t.Logf("%d faults injected; %d cloud calls besides listings for %d pods (%.1f per pod), retries included: %v", injected, total, n, float64(total)/float64(n), calls)
+	record(v, deletes(t, emu), n)
+	mustKubectl(t, "delete", "deployment/hello", "-n", ns, "--wait=false")
+	totals.leaked += drained(t, emu, ns, 5*time.Minute)
+}
+
+// The cloud refuses the node's execution role for 20 s of a rollout (as
+// IAM does until a new role propagates) and faas-kubelet is killed while
+// pods wait for it: every pod converges, each with one function, and no
+// pod was replaced.
+func chaosRefusal(t *testing.T) {
+	n := chaosPods(100)
+	expect(n)
+	emu := startEmulator(t)
+	k := startKubelet(t, kubeletOptions{cloud: "aws-lambda", lambdaEndpoint: emu.endpoint, nodeExtra: chaosLimits, pods: 2 * n})
+	waitNodeReady(t, k.node, corev1.ConditionTrue, 30*time.Second)
+	emu.setRefusals(t, "aws-lambda", `{"roles": ["arn:aws:iam::123456789012:role/e2e"]}`)
+	ns := namespace(t)
+	applyYAML(t, ns, deploymentOf(n))
+	time.Sleep(8 * time.Second)
+	k.kill(t)
+	totals.kills++
+	k.start(t)
+	time.Sleep(12 * time.Second)
+	emu.setRefusals(t, "aws-lambda", "")
+	totals.faults++
+	v := converge(t, emu, ns, n, 8*time.Minute)
+	if pods := listPods(t, ns, "app=hello"); len(pods) != n {
+		t.Errorf("%d pods, want %d: pods were replaced while the cloud refused them", len(pods), n)
+		v.unconverged += len(pods) - n
+	}
 	record(v, deletes(t, emu), n)
 	mustKubectl(t, "delete", "deployment/hello", "-n", ns, "--wait=false")
 	totals.leaked += drained(t, emu, ns, 5*time.Minute)

@@ -226,9 +226,39 @@ func TestEnvFollowsSecrets(t *testing.T) {
 					return strings.Contains(logs, want), logs
 				}
 			}
+			applyYAML(t, ns, functionDeployment("fleet", 3, "        image: "+c.image+"\n        env: [{name: EMULATOR_LOG, valueFrom: {secretKeyRef: {name: cfg, key: msg}}}]\n"))
+			eventually(t, 60*time.Second, "3 pods of fleet Running", func() (bool, string) {
+				running, desc := runningPods(t, ns, "app=fleet")
+				return len(running) == 3, desc
+			})
 			eventually(t, 30*time.Second, "the function logging the Secret's first value", invokedWith("config-one"))
+			// While the functions are updated, every replica stays Ready:
+			// the previous configuration serves until the update is done.
+			stop, sampled := make(chan struct{}), make(chan string, 1)
+			go func() {
+				var lost []string
+				for {
+					select {
+					case <-stop:
+						sampled <- strings.Join(lost, "; ")
+						return
+					case <-time.After(200 * time.Millisecond):
+					}
+					if running, desc := runningPods(t, ns, "app=fleet"); len(running) != 3 {
+						lost = append(lost, desc)
+					}
+				}
+			}()
 			applyYAML(t, ns, fmt.Sprintf(secret, "config-two"))
 			eventually(t, 60*time.Second, "the function logging the Secret's new value", invokedWith("config-two"))
+			eventually(t, 30*time.Second, "FunctionEnvUpdated on the 3 pods of fleet", func() (bool, string) {
+				out, _ := kubectl(t, "get", "events", "-n", ns, "--field-selector", "reason=FunctionEnvUpdated", "-o", "custom-columns=NAME:.involvedObject.name", "--no-headers")
+				return strings.Count(out, "fleet-") >= 3, out
+			})
+			close(stop)
+			if lost := <-sampled; lost != "" {
+				t.Errorf("replicas left Ready during the Secret's update: %s", lost)
+			}
 			eventually(t, 10*time.Second, "a FunctionEnvUpdated event on the pod", func() (bool, string) {
 				out, _ := kubectl(t, "get", "events", "-n", ns, "--field-selector", "involvedObject.name=reader", "-o", "custom-columns=REASON:.reason,MESSAGE:.message", "--no-headers")
 				return strings.Contains(out, "FunctionEnvUpdated") && strings.Contains(out, "EnvSourceChanged"), out

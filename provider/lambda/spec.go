@@ -125,15 +125,15 @@ func createInput(fn *translate.Function, o *Options) (*sdk.CreateFunctionInput, 
 		}
 		in.EphemeralStorage = &types.EphemeralStorage{Size: aws.Int32(int32(fn.EphemeralStorageMiB))}
 	}
-	if len(fn.Env) > 0 {
-		size := 0
-		for k, v := range fn.Env {
-			size += len(k) + len(v)
-		}
-		if size > maxEnvBytes {
+	env, note := fn.EnvWithin(maxEnvBytes, envBytes)
+	if note != "" {
+		notes = append(notes, note)
+	}
+	if len(env) > 0 {
+		if size := envBytes(env); size > maxEnvBytes {
 			return nil, nil, errdefs.InvalidInputf("spec.containers[0].env: Lambda allows %d bytes of environment variables; the pod's take %d", maxEnvBytes, size)
 		}
-		in.Environment = &types.Environment{Variables: fn.Env}
+		in.Environment = &types.Environment{Variables: env}
 	}
 	if t := fn.Annotations[AnnotationTimeout]; t != "" {
 		n, err := strconv.Atoi(t)
@@ -249,4 +249,14 @@ func extras(fn *translate.Function) (extra, error) {
 		e.concurrency = aws.Int32(int32(n))
 	}
 	return e, nil
+}
+
+// envBytes measures an environment as the 4 KB limit counts it: names and
+// values.
+func envBytes(env map[string]string) int {
+	n := 0
+	for k, v := range env {
+		n += len(k) + len(v)
+	}
+	return n
 }
