@@ -22,14 +22,14 @@ import (
 
 // refusalsOf are, per cloud, the emulator refusals that stand for "the
 // role does not exist yet" (Azure: the node's plan), the Waiting reason
-// and a part of the cloud's message pods show for it, and what the pod
-// template adds so that the refused thing is used.
-var refusalsOf = map[string]struct{ refusals, reason, message, annotations string }{
-	"aws-lambda": {`{"roles": ["arn:aws:iam::123456789012:role/e2e"]}`, "FunctionRoleError", "cannot be assumed by Lambda", ""},
+// and a part of the cloud's message pods show for it, what the pod
+// template adds so that the refused thing is used, and the call refused.
+var refusalsOf = map[string]struct{ refusals, reason, message, annotations, op string }{
+	"aws-lambda": {`{"roles": ["arn:aws:iam::123456789012:role/e2e"]}`, "FunctionRoleError", "cannot be assumed by Lambda", "", "CreateFunction"},
 	"alibaba-fc": {fmt.Sprintf(`{"roles": ["acs:ram::%s:role/e2e"]}`, alibabaemu.DefaultAccountID), "FunctionRoleError", "assume the role",
-		fmt.Sprintf(`{faas-kubelet.io/role-arn: "acs:ram::%s:role/e2e"}`, alibabaemu.DefaultAccountID)},
+		fmt.Sprintf(`{faas-kubelet.io/role-arn: "acs:ram::%s:role/e2e"}`, alibabaemu.DefaultAccountID), "CreateService"},
 	"azure-functions": {fmt.Sprintf(`{"plans": ["/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Web/serverfarms/plan-e2e"]}`, azureemu.DefaultSubscription, e2eResourceGroup),
-		"FunctionConfigError", "Cannot find ServerFarm", ""},
+		"FunctionConfigError", "Cannot find ServerFarm", "", "CreateOrUpdate"},
 }
 
 // setRefusals replaces what the cloud's emulator refuses (DELETE: nothing).
@@ -159,7 +159,7 @@ func TestRefusedDeploymentsWaitWithoutChurn(t *testing.T) {
 			mustKubectl(t, "delete", "deployment", "bad", "-n", ns, "--wait=false")
 
 			emu.setRefusals(t, c.name, ref.refusals)
-			creates = emu.callsOf(t, c.name)[c.createOp]
+			creates = emu.callsOf(t, c.name)[ref.op]
 			start := time.Now()
 			applyYAML(t, ns, deployment("hello", c.image, 3, ref.annotations, ""))
 			var uids []string
@@ -175,8 +175,8 @@ func TestRefusedDeploymentsWaitWithoutChurn(t *testing.T) {
 				}
 				time.Sleep(time.Second)
 			}
-			if n, most := emu.callsOf(t, c.name)[c.createOp]-creates, 3*attemptsBy(time.Since(start)); n > most || n < 3 {
-				t.Errorf("%d %s calls in %s, want 3 to %d (one per pod and backoff step)", n, c.createOp, time.Since(start).Round(time.Second), most)
+			if n, most := emu.callsOf(t, c.name)[ref.op]-creates, 3*attemptsBy(time.Since(start)); n > most || n < 3 {
+				t.Errorf("%d %s calls in %s, want 3 to %d (one per pod and backoff step)", n, ref.op, time.Since(start).Round(time.Second), most)
 			}
 			events := mustKubectl(t, "get", "events", "-n", ns, "--field-selector", "reason="+ref.reason, "-o", "jsonpath={range .items[*]}{.message}{\"\\n\"}{end}")
 			if !strings.Contains(events, "retrying in") {

@@ -132,6 +132,10 @@ type podRecord struct {
 	// deleting is set once DeletePod began: a retry that creates the
 	// function after that deletes it again.
 	deleting bool
+	// spec is the pod as deployed (env resolved), kept only while its
+	// function is Pending: a function that then fails for a cause outside
+	// the pod is deployed again from it.
+	spec *corev1.Pod
 }
 
 // waitingPod is a pod whose function the cloud refused or the translation
@@ -340,6 +344,9 @@ func (p *Provider) deployAs(ctx context.Context, pod *corev1.Pod, retry *podReco
 	p.mu.Lock()
 	if r, ok := p.pods[pod.UID]; ok {
 		r.deployed, r.env = fingerprint(fn), env
+		if r.phase == translate.PhasePending {
+			r.spec = pod.DeepCopy()
+		}
 	}
 	p.mu.Unlock()
 	if previousEnv != "" && previousEnv != env {
@@ -532,6 +539,9 @@ func (p *Provider) record(pod *corev1.Pod, state *translate.FunctionState, w *wa
 	r.pod, r.phase, r.state = updated, state.Phase, &kept
 	r.reported = p.opts.Now()
 	r.waiting = w
+	if state.Phase != translate.PhasePending || w != nil {
+		r.spec = nil
+	}
 	if w != nil {
 		r.deployed = ""
 	}

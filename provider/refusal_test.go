@@ -500,3 +500,42 @@ func TestRestartedCoreKeepsRunningPodsWhenTheCloudRefuses(t *testing.T) {
 		t.Errorf("status after a refused re-adoption = %s ready %s", st.Phase, condition(st, corev1.PodReady))
 	}
 }
+
+// A function the cloud accepted and then failed for a cause outside the
+// pod (Azure: the image pull fails after the app was created) waits and is
+// deployed again; it does not fail the pod.
+func TestFunctionFailingAfterCreateIsDeployedAgain(t *testing.T) {
+	var mu sync.Mutex
+	deploys := 0
+	b := &fakeBackend{deployFn: func(fn *translate.Function) (*translate.FunctionState, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		deploys++
+		if deploys == 1 {
+			return &translate.FunctionState{Name: fn.Name, Phase: translate.PhasePending}, nil
+		}
+		return &translate.FunctionState{Name: fn.Name, Phase: translate.PhaseActive}, nil
+	}, getState: &translate.FunctionState{Phase: translate.PhaseFailed, Reason: ReasonImageError, Message: "manifest for hello:1 not found"}}
+	f := newRefusalFixture(t, b)
+	pod := replicaSetPod("uid-1", "late")
+	if err := f.p.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Step(time.Second) // the tracker reads the function: Failed
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, _ := f.p.GetPodStatus(context.Background(), pod.Namespace, pod.Name)
+		if w := st.ContainerStatuses[0].State.Waiting; w != nil && w.Reason == ReasonImageError {
+			break
+		}
+		if st.Phase == corev1.PodFailed || time.Now().After(deadline) {
+			t.Fatalf("status = %s %+v, want waiting with FunctionImageError", st.Phase, st.ContainerStatuses[0].State)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	f.clock.Step(10 * time.Second)
+	waitPhase(t, f.p, pod, corev1.PodRunning)
+	if env := f.b.deployed[1].Env; env["GREETING"] != "hi" {
+		t.Errorf("redeployed without the pod's env: %v", env)
+	}
+}

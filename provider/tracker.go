@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
@@ -170,8 +171,32 @@ func (p *Provider) check(ctx context.Context, uid types.UID) {
 		p.backOff(uid)
 		return
 	}
+	if state.Phase == translate.PhaseFailed && IsRetriedReason(state.Reason) && p.redeployLater(ctx, uid, state) {
+		return
+	}
 	state.Job = job
 	p.transition(uid, pod, state)
+}
+
+// redeployLater makes a pod whose function failed after it was created,
+// for a cause outside the pod (an image the cloud may not pull yet), wait
+// and be deployed again, as a refusal of the create would. It reports
+// whether it did (the pod's spec is kept while its function is Pending).
+func (p *Provider) redeployLater(ctx context.Context, uid types.UID, state *translate.FunctionState) bool {
+	p.mu.Lock()
+	r, ok := p.pods[uid]
+	if !ok || r.spec == nil || r.deleting {
+		p.mu.Unlock()
+		return false
+	}
+	pod := r.spec
+	p.mu.Unlock()
+	fn, err := translate.FromPod(pod, p.opts.NodeName, p.opts.ServiceAccountAnnotations(pod.Namespace, pod.Spec.ServiceAccountName))
+	if err != nil {
+		return false
+	}
+	p.refuse(ctx, pod, fn, Refused(state.Reason, errors.New(state.Message)), r)
+	return true
 }
 
 // transition records a new phase for a pod still known under uid.
