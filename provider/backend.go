@@ -19,7 +19,7 @@ type Backend interface {
 	// Cloud names the backend, as written in the config ("memory", "aws-lambda").
 	Cloud() string
 	// Ping checks that the cloud answers with the configured credentials. The
-	// node's Ready condition follows it; the error text is shown to users, so
+	// node's CloudReachable condition follows it; the error text is shown to users, so
 	// it must not carry secrets.
 	Ping(ctx context.Context) error
 	// Deploy creates the function, or updates it to match fn. It is

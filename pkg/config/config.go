@@ -46,7 +46,7 @@ const (
 )
 
 // DefaultHealthCheckInterval is how often a node pings its cloud to drive
-// the node's Ready condition.
+// the node's CloudReachable condition.
 var DefaultHealthCheckInterval = metav1.Duration{Duration: 10 * time.Second}
 
 // Leader election defaults: a standby takes over within 12 s + 2 s of the
@@ -177,7 +177,7 @@ type Node struct {
 	// Credentials says where the backend finds the cloud's credentials.
 	Credentials Credentials `json:"credentials"`
 	// HealthCheckInterval is how often the cloud is pinged for the node's
-	// Ready condition.
+	// CloudReachable condition.
 	HealthCheckInterval metav1.Duration `json:"healthCheckInterval,omitempty"`
 	// ResyncInterval is how often stable functions are confirmed against
 	// the cloud by a paged listing.

@@ -59,7 +59,7 @@ func New() *Metrics {
 	m.checkLag = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace, Name: "status_check_lag_seconds",
 		Help: "How late the status tracker read a pending function's state after the check was due.", Buckets: prometheus.ExponentialBuckets(0.01, 4, 8)}, node)
 	m.nodeStatuses = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "node_ready",
-		Help: "1 when the node reports Ready (its cloud answers), else 0."}, node)
+		Help: "1 while the node's cloud answers its health ping (condition CloudReachable True), else 0."}, node)
 	m.reg.MustRegister(m.operations, m.opDuration, m.requests, m.limiterWait, m.slotWait, m.inFlight, m.checkLag, m.nodeStatuses,
 		&podCollector{m: m}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -161,7 +161,7 @@ func (n *Node) CheckLag(d time.Duration) {
 	}
 }
 
-// Ready records whether the node reports Ready.
+// Ready records whether the node's cloud answers its health ping.
 func (n *Node) Ready(ready bool) {
 	if n == nil {
 		return
