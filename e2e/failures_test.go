@@ -136,6 +136,7 @@ func attemptsBy(elapsed time.Duration) int {
 func TestRefusedDeploymentsWaitWithoutChurn(t *testing.T) {
 	for _, c := range clouds {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel() // minutes of waiting on each cloud, side by side
 			emu, _ := c.start(t)
 			ns := namespace(t)
 			ref := refusalsOf[c.name]
@@ -146,7 +147,7 @@ func TestRefusedDeploymentsWaitWithoutChurn(t *testing.T) {
 				pods, desc, _ := waitingPods(t, ns, "app=bad")
 				return allWaiting(pods, 3, "InvalidSpec", "spec.hostNetwork"), desc
 			})
-			for range 15 {
+			for range 60 {
 				pods, desc, _ := waitingPods(t, ns, "app=bad")
 				if !allWaiting(pods, 3, "InvalidSpec", "spec.hostNetwork") {
 					t.Fatalf("pods of a spec error changed: %s", desc)
@@ -168,10 +169,10 @@ func TestRefusedDeploymentsWaitWithoutChurn(t *testing.T) {
 				uids = u
 				return allWaiting(pods, 3, ref.reason, ref.message), desc
 			})
-			for range 20 {
+			for time.Since(start) < 2*time.Minute {
 				pods, desc, u := waitingPods(t, ns, "app=hello")
-				if len(pods) != 3 || strings.Join(u, ",") != strings.Join(uids, ",") {
-					t.Fatalf("pods replaced while the cloud refused them: %s", desc)
+				if len(pods) != 3 || strings.Join(u, ",") != strings.Join(uids, ",") || !allWaiting(pods, 3, ref.reason, ref.message) {
+					t.Fatalf("pods replaced or changed while the cloud refused them: %s", desc)
 				}
 				time.Sleep(time.Second)
 			}
@@ -183,8 +184,10 @@ func TestRefusedDeploymentsWaitWithoutChurn(t *testing.T) {
 				t.Errorf("no %s events saying when it is retried:\n%s", ref.reason, events)
 			}
 
+			// The next attempt comes within the backoff step the events
+			// announced last (after 2 minutes: 80 s).
 			emu.setRefusals(t, c.name, "")
-			eventually(t, 60*time.Second, "the same 3 pods Running", func() (bool, string) {
+			eventually(t, 100*time.Second, "the same 3 pods Running within one backoff step", func() (bool, string) {
 				running, desc := runningPods(t, ns, "app=hello")
 				_, _, u := waitingPods(t, ns, "app=hello")
 				return len(running) == 3 && strings.Join(u, ",") == strings.Join(uids, ","), desc
@@ -313,6 +316,61 @@ func TestDeletedJobPodIsNotACompletion(t *testing.T) {
 	if j := job(t, ns, "cut"); j.Status.Succeeded != 0 {
 		t.Errorf("job.status.succeeded = %d after its pod was deleted mid-invocation", j.Status.Succeeded)
 	}
+	// The invocation the deletion did not stop still has its result told.
+	eventually(t, 40*time.Second, "the cut invocation's result in the pod's events", func() (bool, string) {
+		out, _ := kubectl(t, "get", "events", "-n", ns, "--field-selector", "involvedObject.name="+pod, "-o", "custom-columns=REASON:.reason", "--no-headers")
+		return strings.Contains(out, "InvocationSucceeded") || strings.Contains(out, "InvocationFailed"), out
+	})
+}
+
+// A Deployment's pod deleted while it runs never reports Completed: its
+// last status is Failed with exit code 137 (or it is gone at once).
+func TestDeletedDeploymentPodIsNotCompleted(t *testing.T) {
+	startKubelet(t, kubeletOptions{})
+	ns := namespace(t)
+	applyYAML(t, ns, deployment("web", "example.com/web:1", 1, "", ""))
+	var pod *corev1.Pod
+	eventually(t, 60*time.Second, "the pod Running", func() (bool, string) {
+		pods := listPods(t, ns, "app=web")
+		if len(pods) == 1 && pods[0].Status.Phase == corev1.PodRunning {
+			pod = &pods[0]
+			return true, ""
+		}
+		return false, fmt.Sprint(len(pods), " pods")
+	})
+	w, err := cluster.client.CoreV1().Pods(ns).Watch(context.Background(), metav1.ListOptions{FieldSelector: "metadata.name=" + pod.Name, ResourceVersion: pod.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	mustKubectl(t, "delete", "pod", pod.Name, "-n", ns, "--wait=false")
+	deadline := time.After(60 * time.Second)
+	for {
+		select {
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				t.Fatal("the watch ended before the pod was deleted")
+			}
+			p, isPod := ev.Object.(*corev1.Pod)
+			if !isPod {
+				continue
+			}
+			if p.Status.Phase == corev1.PodSucceeded {
+				t.Fatalf("a deleted Deployment pod reported Succeeded")
+			}
+			for _, cs := range p.Status.ContainerStatuses {
+				if term := cs.State.Terminated; term != nil && (term.ExitCode != 137 || term.Reason == "Completed") {
+					t.Fatalf("a deleted Deployment pod's container terminated %+v", term)
+				}
+			}
+			if ev.Type == "DELETED" {
+				t.Logf("last status of the deleted pod: %s", p.Status.Phase)
+				return
+			}
+		case <-deadline:
+			t.Fatal("the pod was not deleted within 60 s")
+		}
+	}
 }
 
 // A pod with the token volume EKS's pod identity webhook injects, in a
@@ -393,7 +451,7 @@ func TestCloudTroubleDoesNotEvict(t *testing.T) {
 			fmt.Sprintf("CloudReachable=%+v taint=%v", cloud, taint)
 	})
 	applyYAML(t, ns, fmt.Sprintf(podTemplate, "newcomer", "  containers:\n  - {name: app, image: example.com/app:1}\n"))
-	for range 60 { // a minute of cloud trouble: the 20 s toleration would have run out
+	for range 90 { // 90 s of cloud trouble: the 20 s toleration would have run out
 		n, err := cluster.client.CoreV1().Nodes().Get(context.Background(), k.node, metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)

@@ -226,14 +226,37 @@ func TestEnvFollowsSecrets(t *testing.T) {
 					return strings.Contains(logs, want), logs
 				}
 			}
-			applyYAML(t, ns, functionDeployment("fleet", 3, "        image: "+c.image+"\n        env: [{name: EMULATOR_LOG, valueFrom: {secretKeyRef: {name: cfg, key: msg}}}]\n"))
+			applyYAML(t, ns, functionDeployment("fleet", 3, "        image: "+c.image+"\n        ports: [{containerPort: 8080}]\n"+
+				"        env: [{name: EMULATOR_LOG, valueFrom: {secretKeyRef: {name: cfg, key: msg}}}]\n")+
+				"---\napiVersion: v1\nkind: Service\nmetadata: {name: fleet}\nspec:\n  selector: {app: fleet}\n  ports: [{port: 80, targetPort: 8080}]\n")
 			eventually(t, 60*time.Second, "3 pods of fleet Running", func() (bool, string) {
 				running, desc := runningPods(t, ns, "app=fleet")
 				return len(running) == 3, desc
 			})
+			endpoints := serviceEndpoints(t, ns, "fleet", 3)
+			client := &http.Client{Timeout: 30 * time.Second}
+			call := func() string {
+				req, _ := http.NewRequest(http.MethodPost, "http://"+endpoints[0]+httpPaths("fleet")[c.name], strings.NewReader(`{"call":1}`))
+				req.Host = "fleet." + ns + ".svc.cluster.local"
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				if err != nil {
+					return err.Error()
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					return fmt.Sprintf("HTTP %d", resp.StatusCode)
+				}
+				return ""
+			}
+			if failed := call(); failed != "" {
+				t.Fatalf("the Service's gateway before the update: %s", failed)
+			}
 			eventually(t, 30*time.Second, "the function logging the Secret's first value", invokedWith("config-one"))
-			// While the functions are updated, every replica stays Ready:
-			// the previous configuration serves until the update is done.
+			// While the functions are updated, every replica stays Ready and
+			// the Service's gateway answers: the previous configuration
+			// serves until the update is done.
 			stop, sampled := make(chan struct{}), make(chan string, 1)
 			go func() {
 				var lost []string
@@ -247,6 +270,9 @@ func TestEnvFollowsSecrets(t *testing.T) {
 					if running, desc := runningPods(t, ns, "app=fleet"); len(running) != 3 {
 						lost = append(lost, desc)
 					}
+					if failed := call(); failed != "" {
+						lost = append(lost, "the gateway answered "+failed)
+					}
 				}
 			}()
 			applyYAML(t, ns, fmt.Sprintf(secret, "config-two"))
@@ -257,7 +283,7 @@ func TestEnvFollowsSecrets(t *testing.T) {
 			})
 			close(stop)
 			if lost := <-sampled; lost != "" {
-				t.Errorf("replicas left Ready during the Secret's update: %s", lost)
+				t.Errorf("replicas left Ready or calls failed during the Secret's update: %s", lost)
 			}
 			eventually(t, 10*time.Second, "a FunctionEnvUpdated event on the pod", func() (bool, string) {
 				out, _ := kubectl(t, "get", "events", "-n", ns, "--field-selector", "involvedObject.name=reader", "-o", "custom-columns=REASON:.reason,MESSAGE:.message", "--no-headers")
@@ -274,7 +300,7 @@ func TestEnvFollowsSecrets(t *testing.T) {
 // (no container runtime runs on these machines to host kube-proxy's
 // rules), calling the Service by its DNS name.
 func TestServicesReachFunctions(t *testing.T) {
-	paths := map[string]string{"aws-lambda": "/orders", "azure-functions": "/api/web", "alibaba-fc": "/orders"}
+	paths := httpPaths("web")
 	for _, c := range clouds {
 		t.Run(c.name, func(t *testing.T) {
 			c.start(t)
@@ -287,29 +313,7 @@ spec:
   selector: {app: web}
   ports: [{port: 80, targetPort: 8080}]
 `)
-			var endpoints []string
-			eventually(t, 90*time.Second, "two ready endpoints for Service web", func() (bool, string) {
-				slices, err := cluster.client.DiscoveryV1().EndpointSlices(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=web"})
-				if err != nil {
-					return false, err.Error()
-				}
-				endpoints = nil
-				ready := 0
-				for _, s := range slices.Items {
-					for _, e := range s.Endpoints {
-						if e.Conditions.Ready == nil || !*e.Conditions.Ready {
-							continue
-						}
-						ready++
-						for _, p := range s.Ports {
-							for _, a := range e.Addresses {
-								endpoints = append(endpoints, net.JoinHostPort(a, fmt.Sprint(*p.Port)))
-							}
-						}
-					}
-				}
-				return ready == 2, fmt.Sprintf("%d ready: %v", ready, endpoints)
-			})
+			endpoints := serviceEndpoints(t, ns, "web", 2)
 			client := &http.Client{Timeout: 30 * time.Second}
 			served := map[string]int{}
 			for i := range 6 {
@@ -338,4 +342,40 @@ spec:
 			}
 		})
 	}
+}
+
+// httpPaths are, per cloud, a path the function of app serves over HTTP
+// (Azure's HTTP trigger is /api/<function name>).
+func httpPaths(app string) map[string]string {
+	return map[string]string{"aws-lambda": "/orders", "azure-functions": "/api/" + app, "alibaba-fc": "/orders"}
+}
+
+// serviceEndpoints waits for want ready endpoints of the Service and
+// returns their addresses (host:port), as kube-proxy would take them.
+func serviceEndpoints(t *testing.T, ns, svc string, want int) []string {
+	t.Helper()
+	var endpoints []string
+	eventually(t, 90*time.Second, fmt.Sprintf("%d ready endpoints for Service %s", want, svc), func() (bool, string) {
+		slices, err := cluster.client.DiscoveryV1().EndpointSlices(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=" + svc})
+		if err != nil {
+			return false, err.Error()
+		}
+		endpoints = nil
+		ready := 0
+		for _, s := range slices.Items {
+			for _, e := range s.Endpoints {
+				if e.Conditions.Ready == nil || !*e.Conditions.Ready {
+					continue
+				}
+				ready++
+				for _, p := range s.Ports {
+					for _, a := range e.Addresses {
+						endpoints = append(endpoints, net.JoinHostPort(a, fmt.Sprint(*p.Port)))
+					}
+				}
+			}
+		}
+		return ready == want, fmt.Sprintf("%d ready: %v", ready, endpoints)
+	})
+	return endpoints
 }

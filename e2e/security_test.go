@@ -57,12 +57,12 @@ func TestKubeletAPIAuthorizesThroughRBAC(t *testing.T) {
 }
 
 // A canary Secret value planted in pods' env on every cloud (a running pod,
-// a refused pod and a failing Job) never appears in anything faas-kubelet
+// a refused pod, a pod waiting for the cloud and a failing Job) never appears in anything faas-kubelet
 // writes: its log (at debug level), the events and the pods' statuses.
 func TestSecretValuesNeverLeak(t *testing.T) {
 	for _, c := range clouds {
 		t.Run(c.name, func(t *testing.T) {
-			_, k := c.start(t)
+			emu, k := c.start(t)
 			ns := namespace(t)
 			canary := fmt.Sprintf("canary-%d-s3cr3t", time.Now().UnixNano())
 			mustKubectl(t, "create", "secret", "generic", "canary", "-n", ns, "--from-literal=value="+canary)
@@ -73,10 +73,18 @@ func TestSecretValuesNeverLeak(t *testing.T) {
 			applyYAML(t, ns, strings.ReplaceAll(strings.ReplaceAll(fmt.Sprintf(jobYAML, "fails", "boom"), ecrImage, c.image),
 				"        env: [{name: EMULATOR_FAIL, value: \"boom\"}]\n",
 				"        env:\n        - {name: EMULATOR_FAIL, value: boom}\n        - name: CANARY\n          valueFrom: {secretKeyRef: {name: canary, key: value}}\n"))
-			eventually(t, 60*time.Second, "pod runs Running, pod refused Failed, job fails Failed", func() (bool, string) {
+			// A pod the cloud refuses for now (its role is not known yet)
+			// waits, with the cloud's message in its status and events.
+			ref := refusalsOf[c.name]
+			emu.setRefusals(t, c.name, ref.refusals)
+			applyYAML(t, ns, deployment("waits", c.image, 1, ref.annotations, "")+
+				"        env:\n        - name: CANARY\n          valueFrom: {secretKeyRef: {name: canary, key: value}}\n")
+			eventually(t, 60*time.Second, "pod runs Running, pod refused Failed, job fails Failed, waits waiting", func() (bool, string) {
 				runs, refused := podPhase(t, ns, "runs"), podPhase(t, ns, "refused")
 				job, _ := jobCondition(t, ns, "fails")
-				return runs == corev1.PodRunning && refused == corev1.PodFailed && job == "Failed", fmt.Sprint(runs, refused, job)
+				waits, desc, _ := waitingPods(t, ns, "app=waits")
+				return runs == corev1.PodRunning && refused == corev1.PodFailed && job == "Failed" && allWaiting(waits, 1, ref.reason, ref.message),
+					fmt.Sprint(runs, refused, job, desc)
 			})
 			logs, _ := readFile(k.logFile)
 			events := mustKubectl(t, "get", "events", "-n", ns, "-o", "yaml")
@@ -86,7 +94,7 @@ func TestSecretValuesNeverLeak(t *testing.T) {
 					t.Errorf("the Secret's value appears in %s", what)
 				}
 			}
-			if len(logs) < 1000 || !strings.Contains(events, "InvalidSpec") {
+			if len(logs) < 1000 || !strings.Contains(events, "InvalidSpec") || !strings.Contains(events, ref.reason) {
 				t.Errorf("nothing to scan: %d bytes of log, events without the refusal", len(logs))
 			}
 		})

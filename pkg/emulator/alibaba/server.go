@@ -59,7 +59,7 @@ type Server struct {
 	mu       sync.Mutex
 	services map[string]*service
 	projects map[string]*project
-	refusals Refusals
+	refusals faults.RefusalBook
 
 	*faults.Injector
 }
@@ -129,7 +129,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /logstores/{logstore}", s.wrap("GetLogs", s.verifySLS, writeSLSError, s.getLogsV2))
 
 	s.Register(m)
-	s.registerRefusals(m)
+	s.refusals.Serve(m)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{Status: http.StatusBadRequest, Code: "PathNotSupported",
 			Message: fmt.Sprintf("'%s' against '%s' is not supported", r.Method, r.URL.Path)})

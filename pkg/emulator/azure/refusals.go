@@ -7,78 +7,40 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/faas-kubelet/faas-kubelet/pkg/emulator/faults"
 )
 
-// Refusals are things outside a pod that Azure refuses a function app for,
-// set at run time (SetRefusals, or PUT /_emulator/refusals). Removing an
-// entry makes the next call succeed. The JSON keys are shared by every
-// cloud's emulator.
-type Refusals struct {
-	// Roles are identities that do not exist or may not be used: the
-	// resource IDs of user-assigned identities a site names (its PUT is
-	// refused), and registry user names (DOCKER_REGISTRY_SERVER_USERNAME)
-	// whose password the registry rejects (the site is created and its
-	// image pull fails).
-	Roles []string `json:"roles"`
-	// Images do not exist in their registry (linuxFxVersion without
-	// "DOCKER|"): the site is created and its image pull fails.
-	Images []string `json:"images"`
-	// QuotaExceeded makes the plan refuse new sites.
-	QuotaExceeded bool `json:"quotaExceeded"`
-	// Plans are serverFarm resource IDs that do not exist.
-	Plans []string `json:"plans"`
-}
+// Refusals are things outside a pod that Azure refuses a function app for
+// (the keys are faults.Refusals'), set at run time (SetRefusals, or PUT
+// /_emulator/refusals). Roles are the resource IDs of user-assigned
+// identities a site names (its PUT is refused) and registry user names
+// (DOCKER_REGISTRY_SERVER_USERNAME) whose password the registry rejects
+// (the site is created and its image pull fails); Images do not exist in
+// their registry (the site is created and its pull fails); QuotaExceeded
+// makes the plan refuse new sites; Plans are serverFarm IDs that do not
+// exist.
+type Refusals = faults.Refusals
 
-// SetRefusals replaces the refusals.
-func (s *Server) SetRefusals(r Refusals) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.refusals = r
-}
+// SetRefusals replaces the refusals (the zero value clears them).
+func (s *Server) SetRefusals(r Refusals) { s.refusals.Set(r) }
 
 // Refusals returns the refusals in force.
-func (s *Server) Refusals() Refusals {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.refusals
-}
-
-// serveRefusals is PUT (replace, JSON), GET and DELETE (clear)
-// /_emulator/refusals.
-func (s *Server) serveRefusals(w http.ResponseWriter, r *http.Request) {
-	switch r.Method {
-	case http.MethodPut:
-		var in Refusals
-		dec := json.NewDecoder(r.Body)
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&in); err != nil {
-			http.Error(w, "refusals: "+err.Error(), http.StatusBadRequest)
-			return
-		}
-		s.SetRefusals(in)
-	case http.MethodDelete:
-		s.SetRefusals(Refusals{})
-	case http.MethodGet:
-	default:
-		http.Error(w, "", http.StatusMethodNotAllowed)
-		return
-	}
-	_ = writeJSON(w, http.StatusOK, s.Refusals())
-}
+func (s *Server) Refusals() Refusals { return s.refusals.Get() }
 
 // refuse answers a site's PUT as the Web Apps RP and ARM do when something
 // the site names is refused; s.mu is held. exists says the PUT updates a
 // site.
 func (s *Server) refuse(rg, name string, body map[string]any, exists bool) error {
 	props, _ := body["properties"].(map[string]any)
-	if farm, _ := props["serverFarmId"].(string); containsFold(s.refusals.Plans, farm) {
+	if farm, _ := props["serverFarmId"].(string); s.refusals.Get().RefusesPlan(farm) {
 		plan := farm[strings.LastIndex(farm, "/")+1:]
 		return rpError(http.StatusNotFound, "NotFound", fmt.Sprintf("Cannot find ServerFarm with name %s.", plan))
 	}
 	identity, _ := body["identity"].(map[string]any)
 	uami, _ := identity["userAssignedIdentities"].(map[string]any)
 	for id := range uami {
-		if containsFold(s.refusals.Roles, id) {
+		if containsFold(s.refusals.Get().Roles, id) {
 			inner, _ := json.Marshal(map[string]any{"error": map[string]string{"code": "NotFound",
 				"message": fmt.Sprintf("Resource '%s' was not found.", id)}})
 			return &armError{Status: http.StatusBadRequest, Code: "FailedIdentityOperation", Message: fmt.Sprintf(
@@ -86,7 +48,7 @@ func (s *Server) refuse(rg, name string, body map[string]any, exists bool) error
 				s.siteID(rg, name), inner)}
 		}
 	}
-	if s.refusals.QuotaExceeded && !exists {
+	if s.refusals.Get().QuotaExceeded && !exists {
 		return rpError(http.StatusConflict, "Conflict", "Cannot complete the operation because the site will exceed the number of slots allowed for the 'Dynamic' SKU.")
 	}
 	return nil
@@ -101,10 +63,10 @@ func (s *Server) pullFailure(image string, settings map[string]string) string {
 	}
 	host, path, _ := strings.Cut(repo, "/")
 	switch {
-	case slices.Contains(s.refusals.Images, image):
+	case s.refusals.Get().RefusesImage(image):
 		msg, _ := json.Marshal(map[string]string{"message": fmt.Sprintf("manifest for %s not found: manifest unknown: manifest tagged by %q is not found", image, tag)})
 		return "Docker API responded with status code=NotFound, response=" + string(msg)
-	case settings["DOCKER_REGISTRY_SERVER_USERNAME"] != "" && slices.Contains(s.refusals.Roles, settings["DOCKER_REGISTRY_SERVER_USERNAME"]):
+	case s.refusals.Get().RefusesRole(settings["DOCKER_REGISTRY_SERVER_USERNAME"]):
 		msg, _ := json.Marshal(map[string]string{"message": fmt.Sprintf("Get https://%s/v2/%s/manifests/%s: unauthorized: authentication required, visit https://aka.ms/acr/authorization for more information.", host, path, tag)})
 		return "Docker API responded with status code=InternalServerError, response=" + string(msg)
 	}

@@ -44,7 +44,7 @@ type Server struct {
 	mu       sync.Mutex
 	sites    map[string]*site // key: resourceGroup/name (lower case)
 	ops      map[string]*operation
-	refusals Refusals
+	refusals faults.RefusalBook
 
 	*faults.Injector
 }
@@ -121,7 +121,7 @@ func New(opts Options) *Server {
 	m.HandleFunc("PATCH "+sites+"/{name}/providers/Microsoft.Resources/tags/default", s.wrap("UpdateTagsAtScope", s.patchTags))
 	m.HandleFunc("GET "+sites+"/{name}/providers/Microsoft.Insights/metrics", s.wrap("ListMetrics", s.listMetrics))
 	m.HandleFunc("GET /_kudu/{name}/api/logstream", s.logStream)
-	m.HandleFunc("/_emulator/refusals", s.serveRefusals)
+	s.refusals.Serve(m)
 	m.HandleFunc("/_apps/{name}/api/{function}", s.invokeApp)
 	m.HandleFunc("POST /_apps/{name}/admin/functions/{function}", s.invokeAdmin)
 	s.Register(m)

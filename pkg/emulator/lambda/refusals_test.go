@@ -117,8 +117,11 @@ func TestRefusalsKnobOverHTTP(t *testing.T) {
 		}
 		return r
 	}
-	if r := get(); len(r.Roles) != 0 || len(r.Images) != 0 || r.QuotaExceeded || r.Roles == nil {
-		t.Errorf("initial refusals %+v, want empty lists", r)
+	if r := get(); len(r.Roles) != 0 || len(r.Images) != 0 || r.QuotaExceeded {
+		t.Errorf("initial refusals %+v, want none", r)
+	}
+	if resp := do(http.MethodPut, `{"plans": ["/subscriptions/s/plan"]}`); resp.StatusCode != http.StatusNoContent {
+		t.Errorf("PUT with Azure's plans (one body for every cloud): %s, want 204", resp.Status)
 	}
 	if resp := do(http.MethodPut, `{"roles": ["`+role+`"], "images": ["`+image+`"], "quotaExceeded": true}`); resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("PUT: %s", resp.Status)

@@ -50,7 +50,7 @@ type Server struct {
 	functions map[string]*function
 	groups    map[string]*logGroup
 	seq       int
-	refusals  Refusals
+	refusals  faults.RefusalBook
 
 	*faults.Injector
 }
@@ -116,7 +116,7 @@ func (s *Server) routes() {
 	route("GET /2016-08-19/account-settings/", "GetAccountSettings", s.accountSettings)
 	m.HandleFunc("POST /{$}", s.logsDispatch)
 	s.Register(m)
-	s.registerRefusals(m)
+	s.refusals.Serve(m)
 	s.mux = m
 }
 
