@@ -16,6 +16,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/appservice/armappservice/v4"
 	"github.com/google/uuid"
 	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
@@ -325,13 +326,23 @@ func (b *Backend) stateOf(_ context.Context, s *armappservice.Site) *translate.F
 	return st
 }
 
-// Delete deletes the app; one already gone counts as deleted.
+// deleteOptions keep the App Service plan when the app deleted was its
+// last one: the Web Apps API deletes an empty plan by default
+// (WebAppsClientDeleteOptions), and the plan is the node's configuration,
+// which every later pod's app needs. The app's Azure Monitor metrics are
+// kept (DeleteMetrics false): they age out with Azure Monitor's retention
+// and are, once the pod is gone, the only record of what it used; no
+// later app reuses them, since app names carry the pod's UID.
+var deleteOptions = &armappservice.WebAppsClientDeleteOptions{DeleteEmptyServerFarm: to.Ptr(false), DeleteMetrics: to.Ptr(false)}
+
+// Delete deletes the app and keeps its plan; one already gone counts as
+// deleted.
 func (b *Backend) Delete(ctx context.Context, name string) error {
 	b.mu.Lock()
 	delete(b.pollers, name)
 	delete(b.retry, name)
 	b.mu.Unlock()
-	_, err := b.api.Delete(ctx, b.opts.ResourceGroup, name, nil)
+	_, err := b.api.Delete(ctx, b.opts.ResourceGroup, name, deleteOptions)
 	if err = mapError("Delete", err); errdefs.IsNotFound(err) {
 		return nil
 	}

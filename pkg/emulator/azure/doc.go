@@ -23,6 +23,20 @@
 // setting EMULATOR_FAIL; an app's log receives a line per deployment, setting
 // change and execution (plus EMULATOR_LOG), and the lines tests append.
 //
+// App Service plans (Microsoft.Web/serverfarms) exist until deleted: every
+// serverFarmId is a plan, so the node's configured plan needs no setup.
+// Deleting a site deletes its plan when no other site is left on it, unless
+// the DELETE says deleteEmptyServerFarm=false ("Specify false if you want
+// to keep empty App Service plan. By default, empty App Service plan is
+// deleted.": the Web Apps Delete API, armappservice
+// WebAppsClientDeleteOptions, and
+// https://learn.microsoft.com/javascript/api/@azure-rest/arm-appservice/webappsdeletequeryparamproperties);
+// deleteMetrics is accepted and, the emulator keeping no metrics of a
+// deleted app, changes nothing. A PUT of a site on a deleted plan answers
+// the RP's 404 "Cannot find ServerFarm with name <plan>." (as for a refused
+// plan, below); GET .../serverfarms/<plan> answers 404 ResourceNotFound, and
+// a PUT of it creates it again.
+//
 // Updates: a PUT of a running site keeps it Running (and its triggers
 // answering with the previous version) until the update is deployed, as App
 // Service swaps in the new container only once it started; UpdateApplication

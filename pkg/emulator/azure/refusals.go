@@ -33,7 +33,7 @@ func (s *Server) Refusals() Refusals { return s.refusals.Get() }
 // site.
 func (s *Server) refuse(rg, name string, body map[string]any, exists bool) error {
 	props, _ := body["properties"].(map[string]any)
-	if farm, _ := props["serverFarmId"].(string); s.refusals.Get().RefusesPlan(farm) {
+	if farm, _ := props["serverFarmId"].(string); s.refusals.Get().RefusesPlan(farm) || s.deletedPlans[strings.ToLower(farm)] {
 		plan := farm[strings.LastIndex(farm, "/")+1:]
 		return rpError(http.StatusNotFound, "NotFound", fmt.Sprintf("Cannot find ServerFarm with name %s.", plan))
 	}

@@ -41,10 +41,13 @@ type Server struct {
 	opts Options
 	mux  *http.ServeMux
 
-	mu       sync.Mutex
-	sites    map[string]*site // key: resourceGroup/name (lower case)
-	ops      map[string]*operation
-	refusals faults.RefusalBook
+	mu    sync.Mutex
+	sites map[string]*site // key: resourceGroup/name (lower case)
+	// deletedPlans are the App Service plans (serverFarm IDs, lower case)
+	// deleted since the emulator started; every other plan exists.
+	deletedPlans map[string]bool
+	ops          map[string]*operation
+	refusals     faults.RefusalBook
 
 	*faults.Injector
 }
@@ -105,7 +108,7 @@ func New(opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Server{opts: opts, sites: map[string]*site{}, ops: map[string]*operation{}, Injector: faults.New()}
+	s := &Server{opts: opts, sites: map[string]*site{}, ops: map[string]*operation{}, deletedPlans: map[string]bool{}, Injector: faults.New()}
 	m := http.NewServeMux()
 	const sites = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Web/sites"
 	m.HandleFunc("PUT "+sites+"/{name}", s.wrap("CreateOrUpdate", s.putSite))
@@ -117,6 +120,9 @@ func New(opts Options) *Server {
 	m.HandleFunc("POST "+sites+"/{name}/containerlogs", s.wrap("GetWebSiteContainerLogs", s.containerLogs))
 	m.HandleFunc("GET /subscriptions/{sub}/providers/Microsoft.Web/locations/{loc}/operations/{id}", s.wrap("GetOperation", s.getOperation))
 	m.HandleFunc("GET /subscriptions/{sub}/resourceGroups/{rg}", s.wrap("GetResourceGroup", s.getResourceGroup))
+	const plans = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Web/serverfarms/{plan}"
+	m.HandleFunc("GET "+plans, s.wrap("GetPlan", s.getPlan))
+	m.HandleFunc("PUT "+plans, s.wrap("CreateOrUpdatePlan", s.putPlan))
 	m.HandleFunc("POST "+sites+"/{name}/host/default/listkeys", s.wrap("ListHostKeys", s.listHostKeys))
 	m.HandleFunc("PATCH "+sites+"/{name}/providers/Microsoft.Resources/tags/default", s.wrap("UpdateTagsAtScope", s.patchTags))
 	m.HandleFunc("GET "+sites+"/{name}/providers/Microsoft.Insights/metrics", s.wrap("ListMetrics", s.listMetrics))
@@ -398,17 +404,94 @@ func (s *Server) getSite(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, s.view(st))
 }
 
+// deleteSite deletes the site and, unless deleteEmptyServerFarm=false, its
+// App Service plan when no other site is left on it, as the Web Apps RP
+// does by default.
 func (s *Server) deleteSite(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	keepPlan := false
+	for _, p := range []string{"deleteEmptyServerFarm", "deleteMetrics"} {
+		v := q.Get(p)
+		if v != "" && v != "true" && v != "false" {
+			return &armError{Status: http.StatusBadRequest, Code: "BadRequest", Message: fmt.Sprintf("The value '%s' is not valid for %s.", v, p)}
+		}
+		keepPlan = keepPlan || p == "deleteEmptyServerFarm" && v == "false"
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := key(r.PathValue("rg"), r.PathValue("name"))
-	if _, ok := s.sites[k]; !ok {
+	st, ok := s.sites[k]
+	if !ok {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
 	delete(s.sites, k)
+	if farm := serverFarm(st.Body); farm != "" && !keepPlan && !s.planUsed(farm) {
+		s.deletedPlans[strings.ToLower(farm)] = true
+	}
 	w.WriteHeader(http.StatusOK)
 	return nil
+}
+
+// serverFarm is the plan a site body names, "" on a Container Apps
+// environment.
+func serverFarm(body map[string]any) string {
+	props, _ := body["properties"].(map[string]any)
+	farm, _ := props["serverFarmId"].(string)
+	return farm
+}
+
+// planUsed says whether a site is on the plan; s.mu is held.
+func (s *Server) planUsed(farm string) bool {
+	for _, st := range s.sites {
+		if strings.EqualFold(serverFarm(st.Body), farm) {
+			return true
+		}
+	}
+	return false
+}
+
+// PlanExists says whether the App Service plan (a serverFarm ID) exists:
+// every plan does until it is deleted.
+func (s *Server) PlanExists(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.deletedPlans[strings.ToLower(id)]
+}
+
+func (s *Server) planID(r *http.Request) string {
+	return fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Web/serverfarms/%s", s.opts.Subscription, r.PathValue("rg"), r.PathValue("plan"))
+}
+
+func (s *Server) planBody(r *http.Request, sites int) map[string]any {
+	return map[string]any{"id": s.planID(r), "name": r.PathValue("plan"), "type": "Microsoft.Web/serverfarms", "location": DefaultLocation,
+		"kind": "linux", "properties": map[string]any{"numberOfSites": sites, "reserved": true, "provisioningState": "Succeeded"}}
+}
+
+func (s *Server) getPlan(w http.ResponseWriter, r *http.Request) error {
+	id := s.planID(r)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.deletedPlans[strings.ToLower(id)] {
+		return &armError{Status: http.StatusNotFound, Code: "ResourceNotFound",
+			Message: fmt.Sprintf("The Resource 'Microsoft.Web/serverFarms/%s' under resource group '%s' was not found.", r.PathValue("plan"), r.PathValue("rg"))}
+	}
+	n := 0
+	for _, st := range s.sites {
+		if strings.EqualFold(serverFarm(st.Body), id) {
+			n++
+		}
+	}
+	return writeJSON(w, http.StatusOK, s.planBody(r, n))
+}
+
+// putPlan creates (again) a plan: an admin's fix for a deleted one.
+func (s *Server) putPlan(w http.ResponseWriter, r *http.Request) error {
+	id := s.planID(r)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.deletedPlans, strings.ToLower(id))
+	return writeJSON(w, http.StatusOK, s.planBody(r, 0))
 }
 
 func (s *Server) listSites(w http.ResponseWriter, r *http.Request) error {
