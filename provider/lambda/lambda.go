@@ -216,11 +216,15 @@ func (b *Backend) createOrAdopt(ctx context.Context, fn *translate.Function, in 
 	if err != nil {
 		return nil, deployError("GetFunction", err, "")
 	}
-	if uid := cur.Tags[translate.TagPodUID]; uid != fn.Tags[translate.TagPodUID] {
+	tags, err := tagsOf(fn.Name, cur)
+	if err != nil {
+		return nil, provider.Refused(provider.ReasonCreateError, err)
+	}
+	if uid := tags[translate.TagPodUID]; uid != fn.Tags[translate.TagPodUID] {
 		return nil, fmt.Errorf("function %s exists but belongs to pod UID %q, not %q", fn.Name, uid, fn.Tags[translate.TagPodUID])
 	}
 	state := stateOf(cur.Configuration, cur.Code)
-	state.Tags = cur.Tags
+	state.Tags = tags
 	if state.Phase == translate.PhaseFailed {
 		if !provider.IsRetriedReason(state.Reason) {
 			return state, nil
@@ -315,9 +319,29 @@ func (b *Backend) Get(ctx context.Context, name string) (*translate.FunctionStat
 	if err != nil {
 		return nil, mapError("GetFunction", err)
 	}
+	tags, err := tagsOf(name, out)
+	if err != nil {
+		return nil, err
+	}
 	st := stateOf(out.Configuration, out.Code)
-	st.Tags = out.Tags
+	st.Tags = tags
 	return st, nil
+}
+
+// tagsOf reads the tags GetFunction returned. Lambda returns them only to
+// a caller allowed lambda:ListTags (GetFunction API reference, Tags), and
+// every function of ours has tags (its pod's UID), so none means the
+// node's policy lacks that permission: an error, not an untagged function,
+// or a restarted node would take a recorded Job for one never run.
+func tagsOf(name string, out *sdk.GetFunctionOutput) (map[string]string, error) {
+	if len(out.Tags) > 0 {
+		return out.Tags, nil
+	}
+	why := "no tags"
+	if e := out.TagsError; e != nil {
+		why = aws.ToString(e.ErrorCode) + ": " + aws.ToString(e.Message)
+	}
+	return nil, fmt.Errorf("lambda GetFunction %s: %s; Lambda returns a function's tags only when the node's IAM policy allows lambda:ListTags", name, why)
 }
 
 // Invoke calls the function synchronously (RequestResponse).

@@ -1,12 +1,22 @@
 package lambda
 
 import (
+	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"reflect"
 	"slices"
 	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+
+	emu "github.com/faas-kubelet/faas-kubelet/pkg/emulator/lambda"
+	"github.com/faas-kubelet/faas-kubelet/provider/translate"
 )
+
+const policyPath = "../../deploy/cloud-policies/aws-lambda-iam-policy.json"
 
 // policyActions reads every action a policy document allows.
 func policyActions(t *testing.T, path string) []string {
@@ -38,9 +48,19 @@ func policyActions(t *testing.T, path string) []string {
 	return out
 }
 
-// Every call the backend can make is allowed by the shipped IAM policy.
+// implied are the permissions a call needs besides its own action, for
+// what the backend does with it.
+var implied = map[string][]string{
+	// The backend reads GetFunction's Tags (a pod's UID, a Job's
+	// progress): "Lambda returns tag data only if you have explicit allow
+	// permissions for lambda:ListTags" (GetFunction API reference).
+	"GetFunction": {"lambda:ListTags"},
+}
+
+// Every call the backend can make is allowed by the shipped IAM policy,
+// with the permissions what it reads of the answers implies.
 func TestPolicyAllowsEveryCall(t *testing.T) {
-	allowed := policyActions(t, "../../deploy/cloud-policies/aws-lambda-iam-policy.json")
+	allowed := policyActions(t, policyPath)
 	action := map[string]string{"Invoke": "lambda:InvokeFunction"}
 	for _, api := range []struct {
 		prefix string
@@ -55,9 +75,70 @@ func TestPolicyAllowsEveryCall(t *testing.T) {
 			if !slices.Contains(allowed, want) {
 				t.Errorf("the backend calls %s but the policy does not allow %s", m, want)
 			}
+			for _, also := range implied[m] {
+				if !slices.Contains(allowed, also) {
+					t.Errorf("the backend calls %s, which needs %s, but the policy does not allow it", m, also)
+				}
+			}
 		}
 	}
 	if !slices.Contains(allowed, "iam:PassRole") {
 		t.Error("creating functions needs iam:PassRole for their execution role")
+	}
+}
+
+// Every path of the backend works for a caller allowed only the shipped
+// policy's actions: the emulator answers as Lambda does a caller without
+// a permission (AccessDeniedException, or GetFunction without Tags).
+func TestBackendPathsUnderShippedPolicy(t *testing.T) {
+	b, s := setup(t, emu.DefaultSecretKey, emu.Options{Permissions: emu.Permissions{Allow: policyActions(t, policyPath)}})
+	ctx := context.Background()
+	fn := function(t, ecr, func(p *corev1.Pod) {
+		p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 8080}}
+		p.Annotations = map[string]string{AnnotationConcurrency: "5"}
+	})
+	if _, err := b.Deploy(ctx, fn); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	if _, err := b.Deploy(ctx, fn); err != nil {
+		t.Fatalf("adopt: %v", err)
+	}
+	st, err := b.Get(ctx, fn.Name)
+	if err != nil || st.Tags[translate.TagPodUID] != "uid-1" {
+		t.Fatalf("get: %+v %v", st, err)
+	}
+	if err := b.Tag(ctx, fn.Name, translate.JobTags(translate.Job{State: translate.JobRunning})); err != nil {
+		t.Errorf("tag: %v", err)
+	}
+	if _, err := b.Invoke(ctx, fn.Name, []byte(`{}`)); err != nil {
+		t.Errorf("invoke: %v", err)
+	}
+	if _, err := b.InvokeAsync(ctx, fn.Name, []byte(`{}`)); err != nil {
+		t.Errorf("invoke async: %v", err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "/", http.NoBody)
+	if resp, err := b.HTTP(ctx, fn.Name, req); err != nil {
+		t.Errorf("http: %v", err)
+	} else {
+		resp.Body.Close()
+	}
+	if _, err := b.List(ctx, "vk"); err != nil {
+		t.Errorf("list: %v", err)
+	}
+	if _, err := b.Account(ctx); err != nil {
+		t.Errorf("account: %v", err)
+	}
+	rc, err := b.Logs(ctx, fn.Name, translate.LogOptions{})
+	if err != nil {
+		t.Errorf("logs: %v", err)
+	} else {
+		_, _ = io.ReadAll(rc)
+		rc.Close()
+	}
+	if err := b.Delete(ctx, fn.Name); err != nil {
+		t.Errorf("delete: %v", err)
+	}
+	if s.Calls()["ListTags"] != 0 {
+		t.Errorf("the backend calls ListTags, which the API interface does not name: %v", s.Calls())
 	}
 }

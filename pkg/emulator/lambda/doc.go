@@ -57,9 +57,26 @@
 // Refusals are checked once the request is valid and, for CreateFunction,
 // once the name is found free (an existing function answers 409 first).
 //
+// Permissions (see Permissions) are the IAM actions the caller's policy
+// allows; by default every action, as the shipped policy allows every
+// action faas-kubelet uses:
+//   - An operation whose action is not allowed answers 403
+//     AccessDeniedException "User: ... is not authorized to perform:
+//     lambda:<Action> on resource: <arn> because no identity-based policy
+//     allows the lambda:<Action> action" (Troubleshooting Lambda identity
+//     and access, https://docs.aws.amazon.com/lambda/latest/dg/security_iam_troubleshoot.html);
+//     Invoke's action is lambda:InvokeFunction.
+//   - GetFunction returns Tags only when lambda:ListTags is allowed ("Lambda
+//     returns tag data only if you have explicit allow permissions for
+//     lambda:ListTags", GetFunction API reference, GetFunctionOutput.Tags;
+//     https://docs.aws.amazon.com/lambda/latest/api/API_GetFunction.html).
+//
 // Knobs: latency per request, injected errors per operation (status and
-// count), counters of calls per operation, and the refusals; in process
-// through Options and methods (SetRefusals), out of process through
-// /_emulator/faults, /_emulator/calls and /_emulator/refusals (PUT
-// {"roles": [...], "images": [...], "quotaExceeded": true}, GET, DELETE).
+// count), counters of calls per operation, the refusals and the
+// permissions; in process through Options and methods (SetRefusals,
+// SetPermissions), out of process through
+// /_emulator/faults, /_emulator/calls, /_emulator/refusals (PUT
+// {"roles": [...], "images": [...], "quotaExceeded": true}, GET, DELETE)
+// and /_emulator/permissions (PUT {"allow": ["lambda:GetFunction", ...]},
+// GET, DELETE).
 package lambda

@@ -310,7 +310,10 @@ func (s *Server) getFunction(w http.ResponseWriter, r *http.Request) error {
 		code["RepositoryType"] = "S3"
 		code["Location"] = "https://awslambda-" + s.opts.Region + "-tasks.s3." + s.opts.Region + ".amazonaws.com/snapshots/" + f.cfg.FunctionName
 	}
-	out := map[string]any{"Configuration": f.cfg, "Code": code, "Tags": f.tags}
+	out := map[string]any{"Configuration": f.cfg, "Code": code}
+	if s.allowedLocked("lambda:ListTags") {
+		out["Tags"] = f.tags // only with ListTags (see the package doc)
+	}
 	if f.concurrency != nil {
 		out["Concurrency"] = map[string]int32{"ReservedConcurrentExecutions": *f.concurrency}
 	}

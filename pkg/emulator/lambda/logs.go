@@ -113,6 +113,10 @@ func (s *Server) wrapLogs(op string, h handler) http.HandlerFunc {
 			writeLogsError(w, &apiError{Status: ae.Status, Code: ae.Code, Message: ae.Message})
 			return
 		}
+		if act := action("logs", op); !s.allowed(act) {
+			writeLogsError(w, s.accessDenied(act, ""))
+			return
+		}
 		if faulty {
 			writeLogsError(w, faultError(f))
 			return

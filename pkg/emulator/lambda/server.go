@@ -29,6 +29,9 @@ type Options struct {
 	ConcurrentExecutions int
 	// Now returns the current time; tests set it.
 	Now func() time.Time
+	// Permissions are what the caller's IAM policy allows (zero: every
+	// action; see SetPermissions).
+	Permissions Permissions
 }
 
 // Defaults for a local emulator.
@@ -51,6 +54,7 @@ type Server struct {
 	groups    map[string]*logGroup
 	seq       int
 	refusals  faults.RefusalBook
+	perms     Permissions
 
 	*faults.Injector
 }
@@ -83,6 +87,7 @@ func New(opts Options) *Server {
 		functions: map[string]*function{},
 		groups:    map[string]*logGroup{},
 		Injector:  faults.New(),
+		perms:     opts.Permissions,
 	}
 	s.routes()
 	return s
@@ -117,6 +122,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /{$}", s.logsDispatch)
 	s.Register(m)
 	s.refusals.Serve(m)
+	s.servePermissions(m)
 	s.mux = m
 }
 
@@ -134,6 +140,10 @@ func (s *Server) wrap(op string, v *awsauth.Verifier, h handler) http.HandlerFun
 		if _, err := v.Verify(r); err != nil {
 			ae := err.(*awsauth.Error)
 			writeError(w, &apiError{Status: ae.Status, Code: ae.Code, Message: ae.Message})
+			return
+		}
+		if act := action("lambda", op); !s.allowed(act) {
+			writeError(w, s.accessDenied(act, s.resourceOf(r)))
 			return
 		}
 		if faulty {
