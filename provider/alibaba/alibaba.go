@@ -228,7 +228,7 @@ func (b *Backend) ensureService(ctx context.Context, fn *translate.Function, s *
 	}
 	tags := map[string]string{}
 	if err == nil {
-		tags = fromTea(got.Body.Tags)
+		tags = decodeTags(fromTea(got.Body.Tags))
 	}
 	if tags[translate.TagPodUID] == "" {
 		// The process stopped between creating the service and tagging it.
@@ -238,9 +238,10 @@ func (b *Backend) ensureService(ctx context.Context, fn *translate.Function, s *
 	return tags, nil
 }
 
-// tag merges tags into the service's; the caller maps the SDK's error.
+// tag merges tags into the service's, each value encoded to fit FC's rules
+// (see tagValue); the caller maps the SDK's error.
 func (b *Backend) tag(name string, tags map[string]string) error {
-	_, err := b.api.TagResourceWithOptions(&fc.TagResourceRequest{ResourceArn: tea.String(b.serviceARN(name)), Tags: toTea(tags)}, &fc.TagResourceHeaders{}, rt())
+	_, err := b.api.TagResourceWithOptions(&fc.TagResourceRequest{ResourceArn: tea.String(b.serviceARN(name)), Tags: toTea(encodeTags(tags))}, &fc.TagResourceHeaders{}, rt())
 	return err
 }
 
@@ -483,7 +484,8 @@ func header(h map[string]*string, name string) string {
 	return ""
 }
 
-// Tag merges tags into the service's tags.
+// Tag merges tags into the service's tags; values are encoded to fit FC's
+// rules, so an empty or long message or one with URLs is recorded too.
 func (b *Backend) Tag(ctx context.Context, name string, tags map[string]string) error {
 	if err := ctx.Err(); err != nil {
 		return err

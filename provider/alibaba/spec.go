@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	fc "github.com/alibabacloud-go/fc-open-20210406/v2/client"
 	"github.com/alibabacloud-go/tea/tea"
@@ -40,7 +42,6 @@ const (
 	maxEnvBytes     = 4096
 	maxTags         = 20
 	maxTagKey       = 128
-	maxTagValue     = 256
 	maxDescription  = 256
 	defaultCAPort   = 9000
 	runtimeName     = "custom-container"
@@ -205,8 +206,10 @@ func specFor(fn *translate.Function, o *Options) (*spec, error) {
 var rolePattern = regexp.MustCompile(`^acs:ram::\d+:role/[A-Za-z0-9._-]+$`)
 
 // checkTags refuses labels Function Compute cannot keep as tags: at most 20
-// tags per service (three are kept for a run-once pod's progress), keys of
-// at most 128 and values of at most 256 characters.
+// tags per service (three are kept for a run-once pod's progress), and keys
+// of 1 to 128 characters that do not start with aliyun or acs: and hold no
+// http:// or https:// (TagResource, API 2021-04-06). Values are not
+// refused: tagValue fits every value to FC's rules.
 func checkTags(tags map[string]string) error {
 	if len(tags) > maxTags-reservedJobTags {
 		return errdefs.InvalidInputf("metadata.labels: Function Compute allows %d tags on a service; the pod's labels and identity make %d, and %d are kept for faas-kubelet", maxTags, len(tags), reservedJobTags)
@@ -217,11 +220,13 @@ func checkTags(tags map[string]string) error {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if len(k) > maxTagKey {
+		switch {
+		case utf8.RuneCountInString(k) > maxTagKey:
 			return errdefs.InvalidInputf("metadata.labels[%s]: Function Compute tag keys are at most %d characters", k, maxTagKey)
-		}
-		if len(tags[k]) > maxTagValue {
-			return errdefs.InvalidInputf("metadata.labels[%s]: Function Compute tag values are at most %d characters", k, maxTagValue)
+		case strings.HasPrefix(k, "aliyun") || strings.HasPrefix(k, "acs:"):
+			return errdefs.InvalidInputf("metadata.labels[%s]: Function Compute tag keys may not start with aliyun or acs:", k)
+		case strings.Contains(strings.ToLower(k), "http://") || strings.Contains(strings.ToLower(k), "https://"):
+			return errdefs.InvalidInputf("metadata.labels[%s]: Function Compute tag keys may not contain http:// or https://", k)
 		}
 	}
 	return nil

@@ -23,6 +23,16 @@
 // urlInternet the emulator serves, checking the "FC" signature when the
 // trigger's authType is "function".
 //
+// Rules the emulator enforces, each with the document it follows:
+//   - Tags (TagResource, FC 2.0 API 2021-04-06,
+//     https://www.alibabacloud.com/help/en/functioncompute/fc-2-0/developer-reference/api-fc-open-2021-04-06-tagresource):
+//     keys and values are 1 to 128 characters ("key ... [1, 128]",
+//     "value ... [1, 128]"), counted as Unicode characters as FC's "Configure
+//     tags" page counts them; keys may not start with aliyun or acs:; keys and
+//     values may not contain http:// or https:// (matched ignoring case: our
+//     reading, the stricter one). Refused with 400 InvalidArgument. Only
+//     TagResource writes tags in FC 2.0 (CreateService takes none).
+//
 // Emulated functions behave deterministically, whether invoked through
 // InvokeFunction or an HTTP trigger:
 //   - The payload is echoed (an empty payload answers {}).

@@ -4,10 +4,42 @@ import (
 	"maps"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 )
 
-// maxTags is how many tags FC lets a resource carry.
-const maxTags = 20
+// FC's limits on tags (TagResource, API 2021-04-06).
+const (
+	maxTags     = 20
+	maxTagChars = 128
+)
+
+// checkTag refuses a tag FC's TagResource refuses: keys and values of 1 to
+// 128 (Unicode) characters, keys not starting with aliyun or acs:, neither
+// containing http:// or https://.
+func checkTag(k, v string) error {
+	switch n := utf8.RuneCountInString(k); {
+	case n == 0 || n > maxTagChars:
+		return invalid("tag key '%s' is invalid: it must be 1 to %d characters long", k, maxTagChars)
+	case strings.HasPrefix(k, "aliyun") || strings.HasPrefix(k, "acs:"):
+		return invalid("tag key '%s' is invalid: it cannot start with aliyun or acs:", k)
+	case hasURL(k):
+		return invalid("tag key '%s' is invalid: it cannot contain http:// or https://", k)
+	}
+	switch n := utf8.RuneCountInString(v); {
+	case n == 0 || n > maxTagChars:
+		return invalid("the value of tag '%s' is invalid: it must be 1 to %d characters long, got %d", k, maxTagChars, n)
+	case hasURL(v):
+		return invalid("the value of tag '%s' is invalid: it cannot contain http:// or https://", k)
+	}
+	return nil
+}
+
+// hasURL: FC's documents do not say whether the check ignores case; the
+// emulator takes the stricter reading.
+func hasURL(s string) bool {
+	l := strings.ToLower(s)
+	return strings.Contains(l, "http://") || strings.Contains(l, "https://")
+}
 
 // serviceARN is the resource ARN tags attach to in FC 2.0.
 func (s *Server) serviceARN(name string) string {
@@ -38,13 +70,8 @@ func (s *Server) tagResource(w http.ResponseWriter, _ *http.Request, body []byte
 		return invalid("tags is required")
 	}
 	for k, v := range in.Tags {
-		switch {
-		case k == "" || len(k) > 128:
-			return invalid("tag key '%s' is invalid: it must be 1 to 128 characters long", k)
-		case strings.HasPrefix(k, "aliyun") || strings.HasPrefix(k, "acs:"):
-			return invalid("tag key '%s' is invalid: it cannot start with aliyun or acs:", k)
-		case len(v) > 256:
-			return invalid("the value of tag '%s' is longer than 256 characters", k)
+		if err := checkTag(k, v); err != nil {
+			return err
 		}
 	}
 	s.mu.Lock()
