@@ -379,3 +379,17 @@ func TestRedeployUpdatesTheEnvironment(t *testing.T) {
 		t.Errorf("function env after the update: %v %v", out.Configuration.Environment, err)
 	}
 }
+
+// A pod that sets no timeout gets 60 s, not Lambda's default of 3 s; the
+// annotation overrides it.
+func TestDefaultTimeout(t *testing.T) {
+	b, _ := setup(t, emu.DefaultSecretKey, emu.Options{})
+	in, _, err := createInput(function(t, ecr, nil), &b.opts)
+	if err != nil || aws.ToInt32(in.Timeout) != 60 {
+		t.Errorf("timeout without annotation = %v (%v), want 60", aws.ToInt32(in.Timeout), err)
+	}
+	in, _, err = createInput(function(t, ecr, func(p *corev1.Pod) { p.Annotations = map[string]string{AnnotationTimeout: "900"} }), &b.opts)
+	if err != nil || aws.ToInt32(in.Timeout) != 900 {
+		t.Errorf("timeout with annotation 900 = %v (%v)", aws.ToInt32(in.Timeout), err)
+	}
+}

@@ -40,8 +40,13 @@ const (
 	maxStorageMiB = 10240
 	maxEnvBytes   = 4096
 	maxTimeout    = 900
-	maxTags       = 50
-	baseImageRepo = "public.ecr.aws/lambda/"
+	// defaultTimeout replaces Lambda's own default of 3 seconds
+	// (CreateFunction API reference, Timeout), which ends most work a pod
+	// was written for mid-way: a container has no deadline unless its pod
+	// sets one.
+	defaultTimeout = 60
+	maxTags        = 50
+	baseImageRepo  = "public.ecr.aws/lambda/"
 )
 
 var ecrImage = regexp.MustCompile(`^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/`)
@@ -135,6 +140,7 @@ func createInput(fn *translate.Function, o *Options) (*sdk.CreateFunctionInput, 
 		}
 		in.Environment = &types.Environment{Variables: env}
 	}
+	in.Timeout = aws.Int32(defaultTimeout)
 	if t := fn.Annotations[AnnotationTimeout]; t != "" {
 		n, err := strconv.Atoi(t)
 		if err != nil || n < 1 || n > maxTimeout {

@@ -21,6 +21,17 @@
 //     EMULATOR_FAIL=msg, makes the invocation a function error
 //     (X-Amz-Function-Error: Unhandled, body {"errorMessage": "msg", ...}).
 //   - A payload {"sleepMs": N} sleeps N ms (at most 30 s) before answering.
+//     Past the function's Timeout (3 s when CreateFunction sets none: "The
+//     default is 3 seconds, and the maximum allowed value is 900 seconds",
+//     CreateFunction API reference, Timeout) the invocation ends at the
+//     Timeout as Lambda ends it: X-Amz-Function-Error Unhandled, body
+//     {"errorType": "Sandbox.Timedout", "errorMessage": "RequestId: <id>
+//     Error: Task timed out after N.NN seconds"}, and the log line
+//     "<time> <id> Task timed out after N.NN seconds" after REPORT (the
+//     shapes of Lambda's runtime interface emulator,
+//     aws/aws-lambda-runtime-interface-emulator, and of Lambda's answers
+//     as users report them, e.g.
+//     alexa-samples/skill-sample-nodejs-smarthome-switch#18).
 //   - The function environment variable EMULATOR_LOG=text adds that line to
 //     each invocation's log, between START and END/REPORT.
 //   - Every invocation ends with Lambda's REPORT line (Duration, Billed

@@ -242,3 +242,31 @@ func TestFailCreateImageGoesFailed(t *testing.T) {
 		t.Errorf("state %s %s", out.State, out.StateReasonCode)
 	}
 }
+
+// An invocation that runs past the function's Timeout (3 s unless
+// CreateFunction sets one) ends as Lambda ends it: a function error
+// Sandbox.Timedout, "Task timed out after N.NN seconds".
+func TestInvocationTimesOut(t *testing.T) {
+	s, c, _ := start(t, Options{})
+	ctx := context.Background()
+	create(t, c, "fn", image, nil)
+	if got := s.functions["fn"].cfg.Timeout; got != 3 {
+		t.Errorf("default Timeout = %d, want 3", got)
+	}
+	if _, err := c.UpdateFunctionConfiguration(ctx, &sdk.UpdateFunctionConfigurationInput{FunctionName: aws.String("fn"), Timeout: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	out, err := c.Invoke(ctx, &sdk.InvokeInput{FunctionName: aws.String("fn"), Payload: []byte(`{"sleepMs": 5000}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took > 4*time.Second {
+		t.Errorf("the invocation ran %v, past its 1 s timeout", took)
+	}
+	if aws.ToString(out.FunctionError) != "Unhandled" ||
+		!strings.Contains(string(out.Payload), `"errorType":"Sandbox.Timedout"`) ||
+		!strings.Contains(string(out.Payload), "Error: Task timed out after 1.00 seconds") {
+		t.Errorf("timed-out invocation: %q %s", aws.ToString(out.FunctionError), out.Payload)
+	}
+}

@@ -96,14 +96,19 @@ func (s *Server) run(cfg configuration, env map[string]string, payload []byte, i
 		SleepMs int     `json:"sleepMs"`
 	}
 	_ = json.Unmarshal(payload, &steer)
-	if steer.SleepMs > 0 {
-		time.Sleep(min(time.Duration(steer.SleepMs)*time.Millisecond, maxSleep))
-	}
 	lines := []string{fmt.Sprintf("START RequestId: %s Version: $LATEST", id)}
 	if msg := env["EMULATOR_LOG"]; msg != "" {
 		lines = append(lines, msg)
 	}
 	res := result{requestID: id}
+	if steer.SleepMs > 0 {
+		sleep, timeout := min(time.Duration(steer.SleepMs)*time.Millisecond, maxSleep), time.Duration(cfg.Timeout)*time.Second
+		if timeout > 0 && sleep > timeout {
+			time.Sleep(timeout)
+			return s.timedOut(cfg, env, id, lines)
+		}
+		time.Sleep(sleep)
+	}
 	fail := env["EMULATOR_FAIL"]
 	if steer.Fail != nil {
 		fail = *steer.Fail
@@ -129,6 +134,22 @@ func (s *Server) run(cfg configuration, env map[string]string, payload []byte, i
 	s.appendLogs(cfg.LoggingConfig.LogGroup, cfg.FunctionName, lines)
 	res.log = strings.Join(lines, "\n") + "\n"
 	return res
+}
+
+// timedOut ends an invocation that ran past the function's Timeout as
+// Lambda does: a function error of type Sandbox.Timedout, and the log's
+// "Task timed out" line after its REPORT (see the package doc).
+func (s *Server) timedOut(cfg configuration, env map[string]string, id string, lines []string) result {
+	msg := fmt.Sprintf("Task timed out after %.2f seconds", float64(cfg.Timeout))
+	body, _ := json.Marshal(map[string]string{"errorType": "Sandbox.Timedout", "errorMessage": "RequestId: " + id + " Error: " + msg})
+	ms := int64(cfg.Timeout) * 1000
+	lines = append(lines,
+		fmt.Sprintf("END RequestId: %s", id),
+		fmt.Sprintf("REPORT RequestId: %s\tDuration: %d.00 ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB\tStatus: timeout",
+			id, ms, ms, cfg.MemorySize, min(cfg.MemorySize, memoryUsed(env))),
+		fmt.Sprintf("%s %s %s", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), id, msg))
+	s.appendLogs(cfg.LoggingConfig.LogGroup, cfg.FunctionName, lines)
+	return result{requestID: id, body: body, fnErr: "Sandbox.Timedout", log: strings.Join(lines, "\n") + "\n"}
 }
 
 func truncate(s string, n int) string {
