@@ -266,7 +266,7 @@ func (b *Backend) ensureFunction(ctx context.Context, fn *translate.Function, s 
 	f := s.Function
 	up, err := b.api.UpdateFunctionWithOptions(tea.String(fn.Name), tea.String(fn.Name), &fc.UpdateFunctionRequest{
 		CustomContainerConfig: f.CustomContainerConfig, Runtime: f.Runtime, Handler: f.Handler, CaPort: f.CaPort,
-		MemorySize: f.MemorySize, Timeout: f.Timeout, InstanceConcurrency: f.InstanceConcurrency,
+		MemorySize: f.MemorySize, InstanceType: f.InstanceType, Timeout: f.Timeout, InstanceConcurrency: f.InstanceConcurrency,
 		EnvironmentVariables: f.EnvironmentVariables, DiskSize: f.DiskSize, Description: f.Description,
 	}, &fc.UpdateFunctionHeaders{}, rt())
 	if err != nil {

@@ -36,6 +36,7 @@ const (
 	minMemoryMiB    = 128
 	maxMemoryMiB    = 32768
 	memoryStepMiB   = 64
+	maxElasticMiB   = 3072
 	defaultTimeout  = 60
 	maxTimeout      = 86400
 	maxConcurrency  = 200
@@ -50,6 +51,9 @@ const (
 	largeDiskMiB    = 10240
 	reservedJobTags = 3 // room for translate.JobTags on run-once pods
 )
+
+// performanceMiB are the memory sizes of a performance instance (c1).
+var performanceMiB = []int64{4096, 8192, 16384, 32768}
 
 // acrImage matches Alibaba Cloud Container Registry, capturing the region:
 // the personal edition (registry[-vpc|-intl].<region>.aliyuncs.com) and
@@ -136,6 +140,7 @@ func specFor(fn *translate.Function, o *Options) (*spec, error) {
 		Handler:               tea.String("not-used"),
 		CustomContainerConfig: ccc,
 		CaPort:                tea.Int32(port),
+		InstanceType:          tea.String("e1"),
 		MemorySize:            tea.Int32(minMemoryMiB),
 		Timeout:               tea.Int32(defaultTimeout),
 	}
@@ -143,11 +148,11 @@ func specFor(fn *translate.Function, o *Options) (*spec, error) {
 		if fn.MemoryMiB < minMemoryMiB || fn.MemoryMiB > maxMemoryMiB {
 			return nil, errdefs.InvalidInputf("%s: Function Compute memory must be between %d and %d MiB; the pod asks for %d MiB", fn.MemoryField, minMemoryMiB, maxMemoryMiB, fn.MemoryMiB)
 		}
-		mem := (fn.MemoryMiB + memoryStepMiB - 1) / memoryStepMiB * memoryStepMiB
-		if mem != fn.MemoryMiB {
-			s.Notes = append(s.Notes, fmt.Sprintf("memory rounded up from %d to %d MiB: Function Compute sizes memory in steps of %d MiB", fn.MemoryMiB, mem, memoryStepMiB))
+		instanceType, mem, note := instanceFor(fn.MemoryMiB)
+		if note != "" {
+			s.Notes = append(s.Notes, note)
 		}
-		f.MemorySize = tea.Int32(int32(mem))
+		f.InstanceType, f.MemorySize = tea.String(instanceType), tea.Int32(int32(mem))
 	}
 	switch d := fn.EphemeralStorageMiB; {
 	case d == 0:
@@ -201,6 +206,30 @@ func specFor(fn *translate.Function, o *Options) (*spec, error) {
 		s.Trigger = &fc.CreateTriggerRequest{TriggerName: tea.String(triggerName), TriggerType: tea.String("http"), TriggerConfig: tea.String(string(cfg))}
 	}
 	return s, nil
+}
+
+// instanceFor picks the instance type for a pod's memory and the memory
+// FC gives it (FC 2.0 "Instance types and usage modes"; the sizes as
+// ALIYUN::FC::Function lists them): elastic instances (e1) take 128 to
+// 3,072 MB in steps of 64; above that only performance instances (c1) of
+// 4, 8, 16 or 32 GB. mib is within minMemoryMiB..maxMemoryMiB.
+func instanceFor(mib int64) (instanceType string, mem int64, note string) {
+	if mib <= maxElasticMiB {
+		mem = (mib + memoryStepMiB - 1) / memoryStepMiB * memoryStepMiB
+		if mem != mib {
+			note = fmt.Sprintf("memory rounded up from %d to %d MiB: Function Compute sizes memory in steps of %d MiB", mib, mem, memoryStepMiB)
+		}
+		return "e1", mem, note
+	}
+	for _, mem = range performanceMiB {
+		if mem >= mib {
+			break
+		}
+	}
+	if mem != mib {
+		note = fmt.Sprintf("memory rounded up from %d to %d MiB: above %d MiB Function Compute runs the function on a performance instance (c1), of 4, 8, 16 or 32 GiB", mib, mem, maxElasticMiB)
+	}
+	return "c1", mem, note
 }
 
 var rolePattern = regexp.MustCompile(`^acs:ram::\d+:role/[A-Za-z0-9._-]+$`)

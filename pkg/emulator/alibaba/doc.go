@@ -14,8 +14,8 @@
 // 400 InvalidArgument, 412 ServiceNotEmpty / FunctionNotEmpty), the ACS3-
 // HMAC-SHA256 signature recomputed and checked against the body's SHA-256
 // (403 InvalidAccessKeyID / SignatureNotMatch), SLS's v1 "LOG" signature
-// (401 Unauthorized / SignatureNotMatch), FC's name, memory (multiple of 64,
-// 128–32768), timeout (1–86400), concurrency and Container Registry image
+// (401 Unauthorized / SignatureNotMatch), FC's name, memory (per instance
+// type, see below), timeout (1–86400), concurrency and Container Registry image
 // rules, list paging with limit (default 20, at most 100), nextToken, prefix
 // and startKey, tags on services (acs:fc:<region>:<account>:services/<name>,
 // at most 20), custom-container image acceleration (accelerationInfo.status
@@ -32,6 +32,15 @@
 //     values may not contain http:// or https:// (matched ignoring case: our
 //     reading, the stricter one). Refused with 400 InvalidArgument. Only
 //     TagResource writes tags in FC 2.0 (CreateService takes none).
+//   - Memory per instance type (CreateFunction's instanceType and
+//     memorySize, API 2021-04-06, which point to "Instance types and usage
+//     modes"; the values are those ALIYUN::FC::Function lists,
+//     https://help.aliyun.com/document_detail/115390.html): instanceType is
+//     e1 (elastic, the default), c1 (performance) or a GPU type; e1 takes
+//     128 to 3,072 MB in steps of 64, c1 takes 4,096, 8,192, 16,384 or
+//     32,768 MB; GPU types keep the general 128 to 32,768 MB rule. Create
+//     and update check the function as it would be stored; 400
+//     InvalidArgument.
 //
 // Emulated functions behave deterministically, whether invoked through
 // InvokeFunction or an HTTP trigger:

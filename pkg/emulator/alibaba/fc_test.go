@@ -322,3 +322,42 @@ func TestInjectedFaultsAndCounters(t *testing.T) {
 		t.Errorf("calls = %v", calls)
 	}
 }
+
+// TestMemoryFollowsTheInstanceType pins FC 2.0's instance types: elastic
+// instances (e1, the default) take 128 to 3,072 MB in steps of 64;
+// performance instances (c1) take 4,096, 8,192, 16,384 or 32,768 MB.
+func TestMemoryFollowsTheInstanceType(t *testing.T) {
+	e := start(t, Options{})
+	createService(t, e.fc, "pods", false)
+	create := func(name, instanceType string, mem int32) error {
+		req := functionRequest(name, image, nil)
+		req.MemorySize = tea.Int32(mem)
+		if instanceType != "" {
+			req.InstanceType = tea.String(instanceType)
+		}
+		_, err := e.fc.CreateFunctionWithOptions(tea.String("pods"), req, &fc.CreateFunctionHeaders{}, rt)
+		return err
+	}
+	for i, c := range []struct {
+		instanceType string
+		mem          int32
+		ok           bool
+	}{
+		{"", 3072, true}, {"e1", 128, true}, {"", 3136, false}, {"", 4096, false}, {"e1", 32768, false},
+		{"c1", 4096, true}, {"c1", 32768, true}, {"c1", 3072, false}, {"c1", 5120, false}, {"x9", 512, false},
+	} {
+		err := create(fmt.Sprintf("f%d", i), c.instanceType, c.mem)
+		if c.ok && err != nil {
+			t.Errorf("%q with %d MB refused: %v", c.instanceType, c.mem, err)
+		}
+		if !c.ok {
+			wantFCError(t, fmt.Sprintf("%q with %d MB", c.instanceType, c.mem), err, http.StatusBadRequest, "InvalidArgument")
+		}
+	}
+	// UpdateFunction checks the function as it would be after the update.
+	_, err := e.fc.UpdateFunctionWithOptions(tea.String("pods"), tea.String("f0"), &fc.UpdateFunctionRequest{MemorySize: tea.Int32(8192)}, &fc.UpdateFunctionHeaders{}, rt)
+	wantFCError(t, "an elastic function updated to 8192 MB", err, http.StatusBadRequest, "InvalidArgument")
+	if _, err := e.fc.UpdateFunctionWithOptions(tea.String("pods"), tea.String("f0"), &fc.UpdateFunctionRequest{MemorySize: tea.Int32(8192), InstanceType: tea.String("c1")}, &fc.UpdateFunctionHeaders{}, rt); err != nil {
+		t.Errorf("moving a function to c1 with 8192 MB: %v", err)
+	}
+}

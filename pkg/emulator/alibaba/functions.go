@@ -107,6 +107,13 @@ var (
 		"nodejs12", "nodejs14", "nodejs16", "nodejs18", "nodejs20", "java8", "java11", "php7.2", "dotnetcore3.1", "go1"}
 )
 
+// instanceTypes are CreateFunction's instanceType values (API 2021-04-06);
+// e1 is the default. performanceMemory is what a c1 instance offers.
+var (
+	instanceTypes     = []string{"e1", "c1", "fc.gpu.tesla.1", "fc.gpu.ampere.1", "g1"}
+	performanceMemory = []int32{4096, 8192, 16384, 32768}
+)
+
 func customRuntime(r string) bool { return strings.HasPrefix(r, "custom") }
 
 func (in *functionInput) apply(c *functionConfig, fc *code) {
@@ -200,6 +207,12 @@ func (s *Server) validate(c *functionConfig, fc code) error {
 		return invalid("runtime '%s' is not supported, valid values: %s", c.Runtime, strings.Join(runtimes, ", "))
 	case c.Handler == "":
 		return invalid("handler is required")
+	case !slices.Contains(instanceTypes, c.InstanceType):
+		return invalid("instanceType '%s' is not supported, valid values: %s", c.InstanceType, strings.Join(instanceTypes, ", "))
+	case c.InstanceType == "e1" && (c.MemorySize < 128 || c.MemorySize > 3072 || c.MemorySize%64 != 0):
+		return invalid("memorySize %d MB is invalid for instanceType e1 (elastic instances): it must be a multiple of 64 between 128 and 3072; choose instanceType c1 for more", c.MemorySize)
+	case c.InstanceType == "c1" && !slices.Contains(performanceMemory, c.MemorySize):
+		return invalid("memorySize %d MB is invalid for instanceType c1 (performance instances): valid values are 4096, 8192, 16384 and 32768", c.MemorySize)
 	case c.MemorySize < 128 || c.MemorySize > 32768 || c.MemorySize%64 != 0:
 		return invalid("memorySize %d MB is invalid: it must be a multiple of 64 between 128 and 32768", c.MemorySize)
 	case c.Timeout < 1 || c.Timeout > 86400:
