@@ -291,8 +291,15 @@ func (c cloudUnderTest) deleteFunction(t *testing.T, emu *emulator, name string)
 // start runs the emulator and a node of this cloud.
 func (c cloudUnderTest) start(t *testing.T) (*emulator, *kubelet) {
 	t.Helper()
+	return c.startWith(t, "")
+}
+
+// startWith runs the emulator and a node of this cloud whose config has
+// nodeExtra (indented two spaces) appended.
+func (c cloudUnderTest) startWith(t *testing.T, nodeExtra string) (*emulator, *kubelet) {
+	t.Helper()
 	emu := startEmulator(t)
-	k := startKubelet(t, kubeletOptions{cloud: c.name, lambdaEndpoint: emu.endpoint, azureEndpoint: emu.azureEndpoint, alibabaEndpoint: emu.alibabaEndpoint})
+	k := startKubelet(t, kubeletOptions{cloud: c.name, lambdaEndpoint: emu.endpoint, azureEndpoint: emu.azureEndpoint, alibabaEndpoint: emu.alibabaEndpoint, nodeExtra: nodeExtra})
 	waitNodeReady(t, k.node, corev1.ConditionTrue, 30*time.Second)
 	return emu, k
 }

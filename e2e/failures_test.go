@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sdk "github.com/aws/aws-sdk-go-v2/service/lambda"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,13 +25,15 @@ import (
 // refusalsOf are, per cloud, the emulator refusals that stand for "the
 // role does not exist yet" (Azure: the node's plan), the Waiting reason
 // and a part of the cloud's message pods show for it, what the pod
-// template adds so that the refused thing is used, and the call refused.
-var refusalsOf = map[string]struct{ refusals, reason, message, annotations, op string }{
-	"aws-lambda": {`{"roles": ["arn:aws:iam::123456789012:role/e2e"]}`, "FunctionRoleError", "cannot be assumed by Lambda", "", "CreateFunction"},
+// template adds so that the refused thing is used, the call refused, and
+// what the node's config needs for the template (a grant of the role).
+var refusalsOf = map[string]struct{ refusals, reason, message, annotations, op, nodeExtra string }{
+	"aws-lambda": {`{"roles": ["arn:aws:iam::123456789012:role/e2e"]}`, "FunctionRoleError", "cannot be assumed by Lambda", "", "CreateFunction", ""},
 	"alibaba-fc": {fmt.Sprintf(`{"roles": ["acs:ram::%s:role/e2e"]}`, alibabaemu.DefaultAccountID), "FunctionRoleError", "assume the role",
-		fmt.Sprintf(`{faas-kubelet.io/role-arn: "acs:ram::%s:role/e2e"}`, alibabaemu.DefaultAccountID), "CreateService"},
+		fmt.Sprintf(`{faas-kubelet.io/role-arn: "acs:ram::%s:role/e2e"}`, alibabaemu.DefaultAccountID), "CreateService",
+		fmt.Sprintf("  podIdentity: {allow: [{namespace: \"*\", roles: [\"acs:ram::%s:role/e2e\"]}]}\n", alibabaemu.DefaultAccountID)},
 	"azure-functions": {fmt.Sprintf(`{"plans": ["/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Web/serverfarms/plan-e2e"]}`, azureemu.DefaultSubscription, e2eResourceGroup),
-		"FunctionConfigError", "Cannot find ServerFarm", "", "CreateOrUpdate"},
+		"FunctionConfigError", "Cannot find ServerFarm", "", "CreateOrUpdate", ""},
 }
 
 // setRefusals replaces what the cloud's emulator refuses (DELETE: nothing).
@@ -60,11 +64,16 @@ func (e *emulator) endpointOf(cloud string) string {
 	return e.endpoint
 }
 
-// deployment is a Deployment of replicas function pods labelled app=name;
-// annotations (YAML flow map) go on the pod template, extra under spec.
-func deployment(name, image string, replicas int, annotations, extra string) string {
+// deployment is a Deployment of replicas function pods labelled app=name,
+// on node (any virtual node when empty); annotations (YAML flow map) go on
+// the pod template, extra under spec.
+func deployment(node, name, image string, replicas int, annotations, extra string) string {
 	if annotations == "" {
 		annotations = "{}"
+	}
+	selector := "{type: virtual-kubelet}"
+	if node != "" {
+		selector = fmt.Sprintf("{type: virtual-kubelet, kubernetes.io/hostname: %s}", node)
 	}
 	return fmt.Sprintf(`apiVersion: apps/v1
 kind: Deployment
@@ -76,13 +85,13 @@ spec:
     metadata: {labels: {app: %[1]s}, annotations: %[4]s}
     spec:
       terminationGracePeriodSeconds: 2
-      nodeSelector: {type: virtual-kubelet}
+      nodeSelector: %[6]s
       tolerations:
       - {key: virtual-kubelet.io/provider, operator: Exists, effect: NoSchedule}
 %[5]s      containers:
       - name: %[1]s
         image: %[3]s
-`, name, replicas, image, annotations, extra)
+`, name, replicas, image, annotations, extra, selector)
 }
 
 // waitingPods describes the pods selector selects: each one's phase and container
@@ -137,12 +146,12 @@ func TestRefusedDeploymentsWaitWithoutChurn(t *testing.T) {
 	for _, c := range clouds {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel() // minutes of waiting on each cloud, side by side
-			emu, _ := c.start(t)
-			ns := namespace(t)
 			ref := refusalsOf[c.name]
+			emu, k := c.startWith(t, ref.nodeExtra)
+			ns := namespace(t)
 
 			creates := emu.callsOf(t, c.name)[c.createOp]
-			applyYAML(t, ns, deployment("bad", c.image, 3, "", "      hostNetwork: true\n"))
+			applyYAML(t, ns, deployment(k.node, "bad", c.image, 3, "", "      hostNetwork: true\n"))
 			eventually(t, 60*time.Second, "3 pods waiting with InvalidSpec naming spec.hostNetwork", func() (bool, string) {
 				pods, desc, _ := waitingPods(t, ns, "app=bad")
 				return allWaiting(pods, 3, "InvalidSpec", "spec.hostNetwork"), desc
@@ -162,7 +171,7 @@ func TestRefusedDeploymentsWaitWithoutChurn(t *testing.T) {
 			emu.setRefusals(t, c.name, ref.refusals)
 			creates = emu.callsOf(t, c.name)[ref.op]
 			start := time.Now()
-			applyYAML(t, ns, deployment("hello", c.image, 3, ref.annotations, ""))
+			applyYAML(t, ns, deployment(k.node, "hello", c.image, 3, ref.annotations, ""))
 			var uids []string
 			eventually(t, 60*time.Second, "3 pods waiting with "+ref.reason, func() (bool, string) {
 				pods, desc, u := waitingPods(t, ns, "app=hello")
@@ -328,7 +337,7 @@ func TestDeletedJobPodIsNotACompletion(t *testing.T) {
 func TestDeletedDeploymentPodIsNotCompleted(t *testing.T) {
 	startKubelet(t, kubeletOptions{})
 	ns := namespace(t)
-	applyYAML(t, ns, deployment("web", "example.com/web:1", 1, "", ""))
+	applyYAML(t, ns, deployment("", "web", "example.com/web:1", 1, "", ""))
 	var pod *corev1.Pod
 	eventually(t, 60*time.Second, "the pod Running", func() (bool, string) {
 		pods := listPods(t, ns, "app=web")
@@ -511,4 +520,46 @@ func hasTaint(n *corev1.Node, key string, effect corev1.TaintEffect) bool {
 		}
 	}
 	return false
+}
+
+// The namespace is the trust boundary: a pod may name the role its
+// namespace is granted, and is refused, naming the annotation, when it
+// names another namespace's.
+func TestNamespaceIsTheIdentityBoundary(t *testing.T) {
+	c := clouds[0]
+	a, b := namespace(t), namespace(t)
+	emu, _ := c.startWith(t, fmt.Sprintf("  podIdentity:\n    allow:\n    - {namespace: %s, roles: [\"arn:aws:iam::123456789012:role/team-a\"]}\n    - {namespace: %s, roles: [\"arn:aws:iam::123456789012:role/team-b\"]}\n", a, b))
+	for name, role := range map[string]string{"own": "team-a", "other": "team-b"} {
+		applyYAML(t, a, fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: %s, annotations: {faas-kubelet.io/role-arn: "arn:aws:iam::123456789012:role/%s"}}
+spec:
+  nodeSelector: {type: virtual-kubelet}
+  tolerations:
+  - {key: virtual-kubelet.io/provider, operator: Exists, effect: NoSchedule}
+  containers:
+  - {name: app, image: %s}
+`, name, role, c.image))
+	}
+	eventually(t, 60*time.Second, "pod own Running, pod other Failed InvalidSpec naming the annotation", func() (bool, string) {
+		own, err1 := cluster.client.CoreV1().Pods(a).Get(context.Background(), "own", metav1.GetOptions{})
+		other, err2 := cluster.client.CoreV1().Pods(a).Get(context.Background(), "other", metav1.GetOptions{})
+		if err1 != nil || err2 != nil {
+			return false, fmt.Sprint(err1, err2)
+		}
+		return own.Status.Phase == corev1.PodRunning && other.Status.Phase == corev1.PodFailed && other.Status.Reason == "InvalidSpec" &&
+				strings.Contains(other.Status.Message, "metadata.annotations[faas-kubelet.io/role-arn]"),
+			fmt.Sprintf("own=%s other=%s %s %q", own.Status.Phase, other.Status.Phase, other.Status.Reason, other.Status.Message)
+	})
+	own, _ := cluster.client.CoreV1().Pods(a).Get(context.Background(), "own", metav1.GetOptions{})
+	fn, err := emu.lambda.GetFunction(context.Background(), &sdk.GetFunctionInput{FunctionName: aws.String(functionNameOf(own))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if role := aws.ToString(fn.Configuration.Role); role != "arn:aws:iam::123456789012:role/team-a" {
+		t.Errorf("pod own's function runs as %s", role)
+	}
+	if n := len(c.functions(t, emu)); n != 1 {
+		t.Errorf("%d functions, want only pod own's", n)
+	}
 }

@@ -62,7 +62,7 @@ func TestKubeletAPIAuthorizesThroughRBAC(t *testing.T) {
 func TestSecretValuesNeverLeak(t *testing.T) {
 	for _, c := range clouds {
 		t.Run(c.name, func(t *testing.T) {
-			emu, k := c.start(t)
+			emu, k := c.startWith(t, refusalsOf[c.name].nodeExtra)
 			ns := namespace(t)
 			canary := fmt.Sprintf("canary-%d-s3cr3t", time.Now().UnixNano())
 			mustKubectl(t, "create", "secret", "generic", "canary", "-n", ns, "--from-literal=value="+canary)
@@ -77,7 +77,7 @@ func TestSecretValuesNeverLeak(t *testing.T) {
 			// waits, with the cloud's message in its status and events.
 			ref := refusalsOf[c.name]
 			emu.setRefusals(t, c.name, ref.refusals)
-			applyYAML(t, ns, deployment("waits", c.image, 1, ref.annotations, "")+
+			applyYAML(t, ns, deployment(k.node, "waits", c.image, 1, ref.annotations, "")+
 				"        env:\n        - name: CANARY\n          valueFrom: {secretKeyRef: {name: canary, key: value}}\n")
 			eventually(t, 60*time.Second, "pod runs Running, pod refused Failed, job fails Failed, waits waiting", func() (bool, string) {
 				runs, refused := podPhase(t, ns, "runs"), podPhase(t, ns, "refused")

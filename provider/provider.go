@@ -65,6 +65,10 @@ type Options struct {
 	// pod is reported Running, so that whatever serves them (the node's
 	// gateway) is ready when the pod's Service sends traffic.
 	Serving func(ports []int32)
+	// IdentityGrants say which pods may name their own role, subnets or
+	// security groups with annotations (see translate.CheckIdentity); none:
+	// only the ServiceAccount's role.
+	IdentityGrants []translate.IdentityGrant
 	// UsageInterval is how often, at most, the cloud's usage figures are
 	// read again for the resource metrics, when something asks for them;
 	// 0 reads none.
@@ -216,7 +220,7 @@ func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 // calls UpdatePod for every change of the pod object, our own annotations
 // among them.
 func (p *Provider) UpdatePod(ctx context.Context, pod *corev1.Pod) error {
-	fn, ferr := translate.FromPod(pod, p.opts.NodeName, p.opts.ServiceAccountAnnotations(pod.Namespace, pod.Spec.ServiceAccountName))
+	fn, ferr := p.translate(pod)
 	key := refusalKey(fn, ferr)
 	p.mu.Lock()
 	r, ok := p.pods[pod.UID]
@@ -241,6 +245,17 @@ func (p *Provider) UpdatePod(ctx context.Context, pod *corev1.Pod) error {
 	}
 	p.mu.Unlock()
 	return p.deploy(ctx, pod)
+}
+
+// translate is the function the pod asks for, refused (errdefs.InvalidInput
+// naming the field) when no function can run it or its namespace may not
+// choose the identity or network it names.
+func (p *Provider) translate(pod *corev1.Pod) (*translate.Function, error) {
+	sa := p.opts.ServiceAccountAnnotations(pod.Namespace, pod.Spec.ServiceAccountName)
+	if err := translate.CheckIdentity(pod, sa, p.opts.IdentityGrants); err != nil {
+		return nil, err
+	}
+	return translate.FromPod(pod, p.opts.NodeName, sa)
 }
 
 // isFinished says whether a pod has reached a terminal phase.
@@ -286,7 +301,7 @@ func (p *Provider) deploy(ctx context.Context, pod *corev1.Pod) error {
 func (p *Provider) deployAs(ctx context.Context, pod *corev1.Pod, retry *podRecord) error {
 	name := translate.FunctionName(pod)
 	ctx = log.WithLogger(ctx, log.G(ctx).WithFields(log.Fields{"pod": pod.Namespace + "/" + pod.Name, "uid": pod.UID, "function": name}))
-	fn, err := translate.FromPod(pod, p.opts.NodeName, p.opts.ServiceAccountAnnotations(pod.Namespace, pod.Spec.ServiceAccountName))
+	fn, err := p.translate(pod)
 	var state *translate.FunctionState
 	if err == nil {
 		state, err = p.opts.Backend.Deploy(ctx, fn)

@@ -191,7 +191,7 @@ func (p *Provider) redeployLater(ctx context.Context, uid types.UID, state *tran
 	}
 	pod := r.spec
 	p.mu.Unlock()
-	fn, err := translate.FromPod(pod, p.opts.NodeName, p.opts.ServiceAccountAnnotations(pod.Namespace, pod.Spec.ServiceAccountName))
+	fn, err := p.translate(pod)
 	if err != nil {
 		return false
 	}

@@ -10,6 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
+
+	"github.com/faas-kubelet/faas-kubelet/provider/translate"
 )
 
 // Defaults. Flags and the golden test of SetDefaults take their values from
@@ -189,6 +191,12 @@ type Node struct {
 	// Limits bound the node's calls to its cloud; the defaults depend on the
 	// cloud (DefaultLimits).
 	Limits *Limits `json:"limits,omitempty"`
+	// PodIdentity says which pods may name their own role, subnets or
+	// security groups (annotations faas-kubelet.io/role-arn,
+	// vpc-subnet-ids, vpc-security-group-ids). Without a grant a pod runs
+	// as its ServiceAccount's role or the node's default, and a pod that
+	// names another is refused.
+	PodIdentity *PodIdentity `json:"podIdentity,omitempty"`
 	// Memory configures the in-memory test backend (cloud "memory").
 	Memory *MemoryBackend `json:"memory,omitempty"`
 	// Lambda configures the AWS Lambda backend (cloud "aws-lambda").
@@ -197,6 +205,14 @@ type Node struct {
 	Azure *Azure `json:"azure,omitempty"`
 	// Alibaba configures the Function Compute backend (cloud "alibaba-fc").
 	Alibaba *Alibaba `json:"alibaba,omitempty"`
+}
+
+// PodIdentity holds the grants of a node's pods to choose their identity
+// and network.
+type PodIdentity struct {
+	// Allow lists, per namespace (and ServiceAccount), the roles, subnets
+	// and security groups its pods may name.
+	Allow []translate.IdentityGrant `json:"allow,omitempty"`
 }
 
 // Alibaba configures the Alibaba Cloud Function Compute backend.

@@ -84,6 +84,8 @@ func TestValidateNamesEveryBadField(t *testing.T) {
 		{"alibaba section on lambda", "nodes: [{name: a, cloud: aws-lambda, region: x, alibaba: {accountId: '1'}}]", []string{"nodes[0].alibaba: Forbidden"}},
 		{"azure registry user without password", "nodes: [{name: a, cloud: azure-functions, region: w, azure: {subscriptionId: s, resourceGroup: rg, serverFarmId: p, registryServer: r, registryUsername: u}}]", []string{"nodes[0].azure.registryPasswordFile: Required value"}},
 		{"lambda bad endpoint", "nodes: [{name: a, cloud: aws-lambda, region: x, lambda: {endpoint: 'ftp://x'}}]", []string{"nodes[0].lambda.endpoint: Invalid value"}},
+		{"identity grant without namespace", "nodes: [{name: a, cloud: memory, region: x, podIdentity: {allow: [{roles: ['*']}]}}]", []string{"nodes[0].podIdentity.allow[0]: Invalid value"}},
+		{"identity grant with a star inside", "nodes: [{name: a, cloud: memory, region: x, podIdentity: {allow: [{namespace: a, roles: ['arn:*:x']}]}}]", []string{"nodes[0].podIdentity.allow[0]: Invalid value"}},
 		{"several at once", "nodes: [{name: a, cloud: memory}, {name: b, region: x}]", []string{"nodes[0].region: Required value", "nodes[1].cloud: Required value"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

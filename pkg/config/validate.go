@@ -1,17 +1,18 @@
 package config
 
 import (
-	"time"
-
 	"fmt"
 	"net"
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/faas-kubelet/faas-kubelet/provider/translate"
 )
 
 var (
@@ -131,6 +132,13 @@ func (n *Node) validate(p *field.Path, clouds []string) field.ErrorList {
 		}
 		if !slices.Contains(taintEffect, n.Taint.Effect) {
 			errs = append(errs, field.NotSupported(tp.Child("effect"), n.Taint.Effect, taintEffect))
+		}
+	}
+	if n.PodIdentity != nil {
+		for i, g := range n.PodIdentity.Allow {
+			if err := translate.ValidateGrant(g); err != nil {
+				errs = append(errs, field.Invalid(p.Child("podIdentity", "allow").Index(i), g.Namespace, err.Error()))
+			}
 		}
 	}
 	cp := p.Child("capacity")

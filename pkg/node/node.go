@@ -27,6 +27,7 @@ import (
 
 	"github.com/faas-kubelet/faas-kubelet/pkg/config"
 	"github.com/faas-kubelet/faas-kubelet/provider"
+	"github.com/faas-kubelet/faas-kubelet/provider/translate"
 )
 
 // Options configure one virtual node.
@@ -109,8 +110,9 @@ func Run(ctx context.Context, opts Options) error {
 			return pods, true
 		},
 		NodeName: c.Name, Backend: opts.Backend, Recorder: recorder, ResyncInterval: c.ResyncInterval.Duration, PodIP: c.Address,
-		UsageInterval: c.UsageInterval.Duration,
-		Serving:       func(ports []int32) { gw.ensure(ctx, ports) },
+		UsageInterval:  c.UsageInterval.Duration,
+		IdentityGrants: identityGrants(c),
+		Serving:        func(ports []int32) { gw.ensure(ctx, ports) },
 		AnnotatePod: func(ctx context.Context, ns, name string, annotations map[string]string) error {
 			patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": annotations}})
 			if err != nil {
@@ -244,4 +246,11 @@ func recreateNode(client kubernetes.Interface, spec *corev1.Node, taint *cloudTa
 		taint.resync()
 		return cerr
 	}
+}
+
+func identityGrants(c *config.Node) []translate.IdentityGrant {
+	if c.PodIdentity == nil {
+		return nil
+	}
+	return c.PodIdentity.Allow
 }
