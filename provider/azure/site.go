@@ -1,6 +1,8 @@
 package azure
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"math"
 	"sort"
 	"strconv"
@@ -24,8 +26,14 @@ const (
 	settingRegistryURL      = "DOCKER_REGISTRY_SERVER_URL"
 	settingRegistryUser     = "DOCKER_REGISTRY_SERVER_USERNAME"
 	settingRegistryPassword = "DOCKER_REGISTRY_SERVER_PASSWORD"
-	maxTagValue             = 256
-	maxTags                 = 50
+	// settingHostID overrides the Functions host ID, which is otherwise
+	// the first 32 characters of the app's name.
+	settingHostID = "AzureFunctionsWebHost__hostid"
+	// maxHostID is the longest host ID; hostIDHash is how many hex digits
+	// of the name's hash end it.
+	maxHostID, hostIDHash = 32, 12
+	maxTagValue           = 256
+	maxTags               = 50
 )
 
 // siteFor maps a function to a container function app.
@@ -43,7 +51,13 @@ func siteFor(fn *translate.Function, o *Options) (armappservice.Site, error) {
 			return armappservice.Site{}, errdefs.InvalidInputf("spec.containers[0].env[%s]: this setting is managed by the node", reserved)
 		}
 	}
+	for k := range settings {
+		if strings.EqualFold(k, settingHostID) || strings.EqualFold(k, "AzureFunctionsWebHost:hostid") {
+			return armappservice.Site{}, errdefs.InvalidInputf("spec.containers[0].env[%s]: the Functions host ID is managed by the node (each app needs its own on the node's storage account)", k)
+		}
+	}
 	settings[settingExtensionVersion] = "~" + functionsVersion
+	settings[settingHostID] = hostIDFor(fn.Name)
 	settings[settingAppStorage] = "false"
 	if o.StorageConnection != "" {
 		settings[settingStorage] = o.StorageConnection
@@ -129,4 +143,32 @@ func str(p *string) string {
 		return ""
 	}
 	return *p
+}
+
+// hostIDFor is the Functions host ID of the app name: the host derives it
+// from the first 32 characters of the name, which long pod names share
+// (the part that tells pods apart, the UID's hash, comes last), and in
+// Functions v4 a host whose ID another app on the same storage account
+// has shuts down. It keeps the name's start, for people reading the
+// storage account, and ends with a hash of the whole name; it has at most
+// 32 lowercase letters, digits and single dashes, neither first nor last.
+func hostIDFor(name string) string {
+	sum := sha256.Sum256([]byte(name))
+	hash := hex.EncodeToString(sum[:])[:hostIDHash]
+	var b strings.Builder
+	for _, r := range strings.ToLower(name) {
+		ok := r >= 'a' && r <= 'z' || r >= '0' && r <= '9'
+		switch {
+		case b.Len() >= maxHostID-hostIDHash-1:
+		case ok:
+			b.WriteRune(r)
+		case b.Len() > 0 && !strings.HasSuffix(b.String(), "-"):
+			b.WriteByte('-')
+		}
+	}
+	prefix := strings.Trim(b.String(), "-")
+	if prefix == "" {
+		return hash
+	}
+	return prefix + "-" + hash
 }

@@ -37,6 +37,29 @@
 // plan, below); GET .../serverfarms/<plan> answers 404 ResourceNotFound, and
 // a PUT of it creates it again.
 //
+// Functions hosts: an app's host has a host ID, its app setting
+// AzureFunctionsWebHost__hostid (or AzureFunctionsWebHost:hostid, any case)
+// or else the first 32 characters of the app's name, and keeps its state
+// in the storage account of AzureWebJobsStorage. When two started hosts
+// share a host ID and a storage account, the one that started last shuts
+// down, as Functions v4 does ("In Functions v4 when this situation is
+// detected an error will be logged, and the host will shut down (hard
+// failure)": azure-functions-host wiki, Host IDs,
+// https://github.com/Azure/azure-functions-host/wiki/Host-IDs; AZFD0004,
+// https://learn.microsoft.com/azure/azure-functions/errors-diagnostics/diagnostic-events/azfd0004).
+// Its log gets, once, "ERROR - A collision for Host ID '<id>' was detected
+// in the configured storage account. For more information, see
+// https://aka.ms/functions-hostid-collision." (the host's message,
+// Azure/azure-functions-host#9223, #10650); the site stays Running, as App
+// Service shows a site whose host failed; its listkeys and triggers answer
+// as for a host that is down (below). A host that does not answer, because
+// it collided or has not started yet, makes listkeys answer the RP's 400
+// {"Code":"BadRequest","Message":"Encountered an error (ServiceUnavailable)
+// from host runtime.",...} (the shape and message of Azure/azure-cli#20892,
+// which shows it for a just-created app, and
+// Azure/azure-functions-host#6255) and its triggers 503 "Function host is
+// not running.".
+//
 // Updates: a PUT of a running site keeps it Running (and its triggers
 // answering with the previous version) until the update is deployed, as App
 // Service swaps in the new container only once it started; UpdateApplication

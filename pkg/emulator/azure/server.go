@@ -31,6 +31,11 @@ type Options struct {
 	ProvisionDelay time.Duration
 	// PageSize is how many sites a list page holds.
 	PageSize int
+	// HostStartDelay is how long an app's Functions host takes to answer
+	// once its container runs (after each deployment and settings change):
+	// until then the site is Running, listkeys answers 400 "Encountered an
+	// error (ServiceUnavailable) from host runtime." and triggers 503.
+	HostStartDelay time.Duration
 	// Latency is added to every request.
 	Latency time.Duration
 	Now     func() time.Time
@@ -71,6 +76,12 @@ type site struct {
 	serving bool
 	// executions feed Azure Monitor's metrics of the app.
 	executions []execution
+	// hostUpAt is when the Functions host answers, after the container
+	// started (a deployment) or restarted (a settings change).
+	hostUpAt time.Time
+	// collided says the host shut down on a host ID collision (and logged
+	// it).
+	collided bool
 }
 
 // execution is one run of a function, as Azure Monitor counts it.
@@ -255,6 +266,7 @@ func (s *Server) view(st *site) map[string]any {
 	if !s.running(st) {
 		state = "Stopped"
 	}
+	s.hostDown(st) // a collision shows in the app's log, not in its state
 	cp["state"] = state
 	out["properties"] = cp
 	return out
@@ -304,6 +316,11 @@ func (s *Server) putSite(w http.ResponseWriter, r *http.Request) error {
 	st.Body = body
 	st.Settings = appSettings(props)
 	st.readyAt = now.Add(s.opts.ProvisionDelay)
+	st.hostUpAt = st.readyAt.Add(s.opts.HostStartDelay)
+	if st.serving {
+		// App Service swaps in the new container once it started.
+		st.hostUpAt = st.readyAt
+	}
 	st.failed = nil
 	image := linuxFx(props)
 	if strings.HasSuffix(image, ":fail-create") {
@@ -566,6 +583,7 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
 		st.Settings = map[string]string{}
 	}
 	st.Logs = append(st.Logs, s.opts.Now().UTC().Format(time.RFC3339Nano)+" Application settings updated; site restarting")
+	st.hostUpAt = maxTime(s.opts.Now(), st.readyAt).Add(s.opts.HostStartDelay)
 	return writeJSON(w, http.StatusOK, map[string]any{"name": "appsettings", "properties": st.Settings})
 }
 
@@ -574,6 +592,7 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) error {
 	st, err := s.siteOf(r)
 	var lines []string
 	if err == nil {
+		s.hostDown(st)
 		lines = append(lines, st.Logs...)
 	}
 	s.mu.Unlock()
@@ -629,6 +648,9 @@ func (s *Server) logStream(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		cur := s.siteNamed(name)
 		var fresh []string
+		if cur != nil {
+			s.hostDown(cur)
+		}
 		if cur != nil && len(cur.Logs) > sent {
 			fresh = append(fresh, cur.Logs[sent:]...)
 			sent = len(cur.Logs)
@@ -653,10 +675,18 @@ func hostKey(name string) string { return "emulated-function-key-" + strings.ToL
 
 func (s *Server) listHostKeys(w http.ResponseWriter, r *http.Request) error {
 	s.mu.Lock()
-	_, err := s.siteOf(r)
+	st, err := s.siteOf(r)
+	down := ""
+	if err == nil {
+		down = s.hostDown(st)
+	}
 	s.mu.Unlock()
 	if err != nil {
 		return err
+	}
+	if down != "" {
+		// The keys are the host's: ARM relays its failure as the RP's 400.
+		return rpError(http.StatusBadRequest, "BadRequest", "Encountered an error (ServiceUnavailable) from host runtime.")
 	}
 	k := hostKey(r.PathValue("name"))
 	return writeJSON(w, http.StatusOK, map[string]any{"masterKey": "master-" + k, "functionKeys": map[string]string{"default": k}, "systemKeys": map[string]string{}})
@@ -720,9 +750,9 @@ func (s *Server) invokeApp(w http.ResponseWriter, r *http.Request) {
 	if steer.SleepMs > 0 {
 		time.Sleep(min(time.Duration(steer.SleepMs)*time.Millisecond, 30*time.Second))
 	}
-	fail, ok := s.execute(name, fn, "This function was programmatically called via the host APIs.", "", time.Since(start))
-	if !ok {
-		http.Error(w, "The function app is not running.", http.StatusServiceUnavailable)
+	fail, down := s.execute(name, fn, "This function was programmatically called via the host APIs.", "", time.Since(start))
+	if down != "" {
+		http.Error(w, unavailable(down), http.StatusServiceUnavailable)
 		return
 	}
 	if fail != "" {
@@ -755,22 +785,25 @@ func (s *Server) invokeAdmin(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"message":"The input field is required."}`, http.StatusBadRequest)
 		return
 	}
-	if _, ok := s.execute(name, fn, "This function was programmatically called via the host APIs.", r.Header.Get("x-ms-client-request-id"), 0); !ok {
-		http.Error(w, "The function app is not running.", http.StatusServiceUnavailable)
+	if _, down := s.execute(name, fn, "This function was programmatically called via the host APIs.", r.Header.Get("x-ms-client-request-id"), 0); down != "" {
+		http.Error(w, unavailable(down), http.StatusServiceUnavailable)
 		return
 	}
 	w.WriteHeader(http.StatusAccepted)
 }
 
 // execute logs one execution of fn in app name, as the Functions host
-// does; it returns the app's EMULATOR_FAIL setting, and false when the app
-// is not running.
-func (s *Server) execute(name, fn, reason, clientID string, took time.Duration) (fail string, ok bool) {
+// does; it returns the app's EMULATOR_FAIL setting, or why its host does
+// not answer.
+func (s *Server) execute(name, fn, reason, clientID string, took time.Duration) (fail, down string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.siteNamed(name)
-	if st == nil || !s.running(st) {
-		return "", false
+	if st == nil {
+		return "", hostNotRunning
+	}
+	if down := s.hostDown(st); down != "" {
+		return "", down
 	}
 	fail = st.Settings["EMULATOR_FAIL"]
 	now := s.opts.Now().UTC().Format(time.RFC3339Nano)
@@ -792,7 +825,22 @@ func (s *Server) execute(name, fn, reason, clientID string, took time.Duration) 
 	if n := len(st.executions); n > maxExecutions {
 		st.executions = append(st.executions[:0], st.executions[n-maxExecutions:]...)
 	}
-	return fail, true
+	return fail, ""
+}
+
+// unavailable is the 503 body of a trigger whose host does not answer.
+func unavailable(down string) string {
+	if down == hostNotRunning {
+		return "The function app is not running."
+	}
+	return "Function host is not running."
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // maxExecutions bounds the executions an app keeps for its metrics.
