@@ -62,6 +62,11 @@ type Options struct {
 	AccountID string
 	// Role is the RAM role services run as, for pods that name none.
 	Role string
+	// RegistryInstances maps Container Registry Enterprise Edition instance
+	// names (the <instance> of <instance>-registry.<region>.cr.aliyuncs.com)
+	// to their IDs (cri-...), which FC needs to pull their images; a pod's
+	// faas-kubelet.io/acr-instance-id annotation takes precedence.
+	RegistryInstances map[string]string
 	// LogProject and LogStore receive the services' logs; kubectl logs
 	// reads them. Empty: services log nowhere.
 	LogProject, LogStore string
@@ -286,7 +291,7 @@ func containerOf(c *fc.CustomContainerConfig) *fc.CustomContainerConfigInfo {
 	if c == nil {
 		return nil
 	}
-	return &fc.CustomContainerConfigInfo{Image: c.Image, Command: c.Command, Args: c.Args, AccelerationType: c.AccelerationType}
+	return &fc.CustomContainerConfigInfo{Image: c.Image, Command: c.Command, Args: c.Args, AccelerationType: c.AccelerationType, InstanceID: c.InstanceID}
 }
 
 func sameContainer(cur *fc.CustomContainerConfigInfo, want *fc.CustomContainerConfig) bool {
@@ -295,7 +300,8 @@ func sameContainer(cur *fc.CustomContainerConfigInfo, want *fc.CustomContainerCo
 	}
 	return tea.StringValue(cur.Image) == tea.StringValue(want.Image) &&
 		tea.StringValue(cur.Command) == tea.StringValue(want.Command) &&
-		tea.StringValue(cur.Args) == tea.StringValue(want.Args)
+		tea.StringValue(cur.Args) == tea.StringValue(want.Args) &&
+		tea.StringValue(cur.InstanceID) == tea.StringValue(want.InstanceID)
 }
 
 // ensureTrigger creates the HTTP trigger, or reads the existing one, and

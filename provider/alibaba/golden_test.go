@@ -18,7 +18,8 @@ func TestGoldenSpec(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := specFor(fn, &Options{Region: "cn-hangzhou", AccountID: "1234567890123456", Role: "acs:ram::1234567890123456:role/fc-default", LogProject: "k8s-functions", LogStore: "fc-logs"})
+		s, err := specFor(fn, &Options{Region: "cn-hangzhou", AccountID: "1234567890123456", Role: "acs:ram::1234567890123456:role/fc-default", LogProject: "k8s-functions", LogStore: "fc-logs",
+			RegistryInstances: map[string]string{"shop": "cri-shop0000000001"}})
 		if err != nil {
 			return map[string]string{"error": err.Error()}
 		}

@@ -29,6 +29,11 @@ const (
 	// AnnotationHTTPAuth is the HTTP trigger's authType: "function" (signed
 	// requests only, the default) or "anonymous".
 	AnnotationHTTPAuth = "faas-kubelet.io/http-auth"
+	// AnnotationRegistryInstance is the ID (cri-...) of the Container
+	// Registry Enterprise Edition instance the pod's image is in; default
+	// the node's alibaba registry instances, by the instance name in the
+	// image's host.
+	AnnotationRegistryInstance = "faas-kubelet.io/acr-instance-id"
 )
 
 // Function Compute 2.0's limits for custom-container functions.
@@ -57,16 +62,39 @@ var performanceMiB = []int64{4096, 8192, 16384, 32768}
 
 // acrImage matches Alibaba Cloud Container Registry, capturing the region:
 // the personal edition (registry[-vpc|-intl].<region>.aliyuncs.com) and
-// enterprise instances (<instance>-registry[-vpc].<region>.cr.aliyuncs.com).
-var acrImage = regexp.MustCompile(`^(?:registry(?:-vpc|-intl|-intl-vpc)?\.([a-z0-9-]+)\.aliyuncs\.com|[a-z0-9-]+-registry(?:-vpc)?\.([a-z0-9-]+)\.cr\.aliyuncs\.com)/`)
+// enterprise instances (<instance>-registry[-vpc].<region>.cr.aliyuncs.com),
+// whose name it captures too.
+var acrImage = regexp.MustCompile(`^(?:registry(?:-vpc|-intl|-intl-vpc)?\.([a-z0-9-]+)\.aliyuncs\.com|([a-z0-9-]+)-registry(?:-vpc)?\.([a-z0-9-]+)\.cr\.aliyuncs\.com)/`)
 
-// imageRegion is the region of a Container Registry image ("" if it is not one).
-func imageRegion(image string) string {
+// imageRegion is the region of a Container Registry image ("" if it is not
+// one) and, for an Enterprise Edition image, its instance's name.
+func imageRegion(image string) (region, instance string) {
 	m := acrImage.FindStringSubmatch(image)
 	if m == nil {
-		return ""
+		return "", ""
 	}
-	return m[1] + m[2]
+	return m[1] + m[3], m[2]
+}
+
+var registryInstancePattern = regexp.MustCompile(`^cri-[a-z0-9]+$`)
+
+// registryInstance is the ID FC needs to pull an Enterprise Edition image
+// (customContainerConfig.instanceID: "You must specify this parameter if
+// you use an image of Container Registry Enterprise Edition", API
+// 2021-04-06): the pod's annotation, else the node's entry for the
+// instance named in the image's host. The host names the instance, not its
+// ID, so one of the two must say it.
+func registryInstance(fn *translate.Function, instance string, o *Options) (string, error) {
+	if id := fn.Annotations[AnnotationRegistryInstance]; id != "" {
+		if !registryInstancePattern.MatchString(id) {
+			return "", errdefs.InvalidInputf("metadata.annotations[%s]: %q is not a Container Registry Enterprise Edition instance ID (cri-...)", AnnotationRegistryInstance, id)
+		}
+		return id, nil
+	}
+	if id := o.RegistryInstances[instance]; id != "" {
+		return id, nil
+	}
+	return "", errdefs.InvalidInputf("spec.containers[0].image: %s is in Container Registry Enterprise Edition instance %s, and Function Compute pulls such images only with the instance's ID: set metadata.annotations[%s] to it (cri-...), or map the instance to its ID in the node's alibaba registryInstances", fn.Image, instance, AnnotationRegistryInstance)
 }
 
 // spec is everything Deploy sends for one pod: its service, its function
@@ -88,7 +116,7 @@ func specFor(fn *translate.Function, o *Options) (*spec, error) {
 	if err := checkTags(fn.Tags); err != nil {
 		return nil, err
 	}
-	region := imageRegion(fn.Image)
+	region, instance := imageRegion(fn.Image)
 	if region == "" {
 		return nil, errdefs.InvalidInputf("spec.containers[0].image: Function Compute runs images only from Alibaba Cloud Container Registry (registry.<region>.aliyuncs.com/... or <instance>-registry.<region>.cr.aliyuncs.com/...), not %s", fn.Image)
 	}
@@ -123,6 +151,13 @@ func specFor(fn *translate.Function, o *Options) (*spec, error) {
 	}
 
 	ccc := &fc.CustomContainerConfig{Image: tea.String(fn.Image), AccelerationType: tea.String("Default")}
+	if instance != "" {
+		id, err := registryInstance(fn, instance, o)
+		if err != nil {
+			return nil, err
+		}
+		ccc.InstanceID = tea.String(id)
+	}
 	if len(fn.Command) > 0 {
 		ccc.Command = tea.String(jsonList(fn.Command))
 	}

@@ -63,3 +63,45 @@ func TestMemoryPicksTheInstanceType(t *testing.T) {
 		}
 	}
 }
+
+// TestEnterpriseImagesNameTheirInstance deploys images of a Container
+// Registry Enterprise Edition instance, which FC pulls only with the
+// instance's ID: from the pod's annotation, else the node's map of
+// instance names to IDs, else the pod is refused naming its image.
+func TestEnterpriseImagesNameTheirInstance(t *testing.T) {
+	e := setup(t, emu.DefaultAccessKeySecret)
+	ctx := context.Background()
+	const enterprise = "shop-registry-vpc.cn-hangzhou.cr.aliyuncs.com/batch/report:2"
+	deploy := func(i int, annotation string) (string, error) {
+		fn := function(t, enterprise, func(p *corev1.Pod) {
+			p.UID, p.Name = k8stypes.UID(fmt.Sprintf("uid-cr-%d", i)), fmt.Sprintf("cr-%d", i)
+			if annotation != "" {
+				p.Annotations = map[string]string{AnnotationRegistryInstance: annotation}
+			}
+		})
+		if _, err := e.b.Deploy(ctx, fn); err != nil {
+			return "", err
+		}
+		got, err := e.fc.GetFunctionWithOptions(tea.String(fn.Name), tea.String(fn.Name), &fc.GetFunctionRequest{}, &fc.GetFunctionHeaders{}, rt())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tea.StringValue(got.Body.CustomContainerConfig.InstanceID), nil
+	}
+	if _, err := deploy(0, ""); !errdefs.IsInvalidInput(err) || !strings.Contains(err.Error(), "spec.containers[0].image") {
+		t.Errorf("an Enterprise image with no instance ID: %v, want InvalidInput naming spec.containers[0].image", err)
+	}
+	if _, err := deploy(1, "shop"); !errdefs.IsInvalidInput(err) || !strings.Contains(err.Error(), AnnotationRegistryInstance) {
+		t.Errorf("an instance ID that is not one: %v, want InvalidInput naming the annotation", err)
+	}
+	if id, err := deploy(2, "cri-fromthepod0001"); err != nil || id != "cri-fromthepod0001" {
+		t.Errorf("instance ID from the annotation: %q, %v", id, err)
+	}
+	e.b.opts.RegistryInstances = map[string]string{"shop": "cri-fromthenode001"}
+	if id, err := deploy(3, ""); err != nil || id != "cri-fromthenode001" {
+		t.Errorf("instance ID from the node: %q, %v", id, err)
+	}
+	if id, err := deploy(4, "cri-fromthepod0001"); err != nil || id != "cri-fromthepod0001" {
+		t.Errorf("the pod's annotation over the node's: %q, %v", id, err)
+	}
+}

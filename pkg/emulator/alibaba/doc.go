@@ -41,6 +41,15 @@
 //     32,768 MB; GPU types keep the general 128 to 32,768 MB rule. Create
 //     and update check the function as it would be stored; 400
 //     InvalidArgument.
+//   - An image of a Container Registry Enterprise Edition instance (a
+//     *.<region>.cr.aliyuncs.com host) needs customContainerConfig.instanceID
+//     ("You must specify this parameter if you use an image of Container
+//     Registry Enterprise Edition", CustomContainerConfig, API 2021-04-06,
+//     https://www.alibabacloud.com/help/en/fc/developer-reference/api-fc-open-2021-04-06-struct-customcontainerconfig).
+//     CreateFunction and UpdateFunction without it answer 400
+//     InvalidArgument; the code and message are our reading (FC's answer is
+//     not documented). The emulator does not check that the ID names the
+//     image's instance.
 //
 // Emulated functions behave deterministically, whether invoked through
 // InvokeFunction or an HTTP trigger:

@@ -113,6 +113,9 @@ func TestInvalidInputIsRefused(t *testing.T) {
 		{"image that cannot be pulled", func(r *fc.CreateFunctionRequest) {
 			r.CustomContainerConfig.Image = tea.String("registry.cn-hangzhou.aliyuncs.com/faas/hello:fail-create")
 		}},
+		{"Enterprise Edition image without instanceID", func(r *fc.CreateFunctionRequest) {
+			r.CustomContainerConfig.Image = tea.String("acme-registry-vpc.cn-hangzhou.cr.aliyuncs.com/ns/app:v1")
+		}},
 		{"unknown runtime", func(r *fc.CreateFunctionRequest) { r.Runtime = tea.String("cobol") }},
 		{"command not a JSON list", func(r *fc.CreateFunctionRequest) { r.CustomContainerConfig.Command = tea.String("/bin/sh") }},
 	} {
@@ -125,7 +128,11 @@ func TestInvalidInputIsRefused(t *testing.T) {
 	}
 	for i, ok := range []string{"registry-vpc.cn-hangzhou.aliyuncs.com/ns/app:v1", "registry-intl.cn-hangzhou.aliyuncs.com/ns/app:v1",
 		"acme-registry.cn-hangzhou.cr.aliyuncs.com/ns/app@sha256:abc"} {
-		if _, err := e.fc.CreateFunctionWithOptions(tea.String("svc"), functionRequest(fmt.Sprintf("ok-%d", i), ok, nil), &fc.CreateFunctionHeaders{}, rt); err != nil {
+		req := functionRequest(fmt.Sprintf("ok-%d", i), ok, nil)
+		if strings.Contains(ok, ".cr.aliyuncs.com/") {
+			req.CustomContainerConfig.InstanceID = tea.String("cri-acme00000000001")
+		}
+		if _, err := e.fc.CreateFunctionWithOptions(tea.String("svc"), req, &fc.CreateFunctionHeaders{}, rt); err != nil {
 			t.Errorf("image %s refused: %v", ok, err)
 		}
 	}

@@ -262,6 +262,9 @@ func (s *Server) validate(c *functionConfig, fc code) error {
 		return invalid("image '%s' is invalid: it must be in Alibaba Cloud Container Registry in region %s (registry.%s.aliyuncs.com/<namespace>/<repository>:<tag>, or an Enterprise Edition instance <instance>-registry.%s.cr.aliyuncs.com)",
 			cc.Image, s.opts.Region, s.opts.Region, s.opts.Region)
 	}
+	if enterpriseImage(cc.Image) && cc.InstanceID == "" {
+		return invalid("customContainerConfig.instanceID is required: image '%s' is in a Container Registry Enterprise Edition instance; give the instance's ID (cri-...)", cc.Image)
+	}
 	if imageTag(cc.Image) == "fail-create" {
 		return invalid("failed to pull image '%s': the image cannot be pulled (emulated failure for tag fail-create)", cc.Image)
 	}
@@ -284,6 +287,13 @@ func (s *Server) acrImage(image string) bool {
 		}
 	}
 	return strings.HasSuffix(host, "."+r+".cr.aliyuncs.com") && len(host) > len("."+r+".cr.aliyuncs.com")
+}
+
+// enterpriseImage reports whether image lives in a Container Registry
+// Enterprise Edition instance (a *.cr.aliyuncs.com host).
+func enterpriseImage(image string) bool {
+	host, _, _ := strings.Cut(image, "/")
+	return strings.HasSuffix(host, ".cr.aliyuncs.com")
 }
 
 func imageTag(image string) string {
