@@ -106,6 +106,9 @@ type Backend struct {
 	// retry names the apps whose deployment this process saw fail: their
 	// next Deploy puts them again.
 	retry map[string]bool
+	// hostUp names the apps whose Functions host this process saw answer
+	// since their last deployment.
+	hostUp map[string]bool
 	// usageReads keeps metrics reads within Azure Monitor's quota.
 	usageReads *rate.Limiter
 }
@@ -115,7 +118,7 @@ var _ provider.Backend = (*Backend)(nil)
 // New builds a backend over a Web Apps client and an ARM tags client (see
 // NewClients).
 func New(api API, tags TagsAPI, opts Options) *Backend {
-	return &Backend{api: api, tags: tags, opts: opts, pollers: map[string]*deployment{}, retry: map[string]bool{},
+	return &Backend{api: api, tags: tags, opts: opts, pollers: map[string]*deployment{}, retry: map[string]bool{}, hostUp: map[string]bool{},
 		usageReads: rate.NewLimiter(usageReadsPerSecond, 10)}
 }
 
@@ -216,6 +219,11 @@ func (b *Backend) Deploy(ctx context.Context, fn *translate.Function) (*translat
 	if err != nil {
 		return nil, deployError("CreateOrUpdate", err)
 	}
+	if !serving {
+		b.mu.Lock()
+		delete(b.hostUp, fn.Name)
+		b.mu.Unlock()
+	}
 	if poller.Done() {
 		// The RP finished within the PUT (200 with a terminal
 		// provisioningState): its answer is the app, nothing to poll.
@@ -292,12 +300,18 @@ func (b *Backend) failed(name string, err error) *translate.FunctionState {
 // a stopped app that no deployment of this process follows has its docker
 // log read (one call): an app whose image could not be pulled is Failed
 // with provider.ReasonImageError and the Docker API's answer, which Azure
-// shows nowhere else.
+// shows nowhere else; and a running app is Active only once its Functions
+// host answers (see hostReady).
 func (b *Backend) observe(ctx context.Context, s *armappservice.Site) *translate.FunctionState {
 	st := b.stateOf(ctx, s)
 	b.mu.Lock()
 	_, deploying := b.pollers[st.Name]
+	up := b.hostUp[st.Name]
 	b.mu.Unlock()
+	if st.Phase == translate.PhaseActive && !up {
+		b.hostReady(ctx, st)
+		return st
+	}
 	if st.Phase != translate.PhasePending || deploying || s.Properties == nil || str(s.Properties.State) != "Stopped" {
 		return st
 	}
@@ -310,6 +324,57 @@ func (b *Backend) observe(ctx context.Context, s *armappservice.Site) *translate
 		st.Phase, st.Reason, st.Message = translate.PhaseFailed, provider.ReasonImageError, "the image could not be pulled: "+failure
 	}
 	return st
+}
+
+// hostReady asks the app's Functions host for its keys (one call, until it
+// answers once): a site is Running as soon as its container runs, but its
+// host answers only once it started, and until then listkeys answers 400
+// "Encountered an error (ServiceUnavailable) from host runtime." A host
+// that does not answer yet leaves the function Pending with
+// provider.ReasonNotReady, so that the core reads it again with backoff
+// and runs no Job before its host does. Any other answer leaves it Active:
+// the host's keys are not what the pod waits for.
+func (b *Backend) hostReady(ctx context.Context, st *translate.FunctionState) {
+	_, err := b.api.ListHostKeys(ctx, b.opts.ResourceGroup, st.Name, nil)
+	switch {
+	case err == nil:
+		b.mu.Lock()
+		b.hostUp[st.Name] = true
+		b.mu.Unlock()
+	case hostNotUp(err):
+		st.Phase, st.Reason = translate.PhasePending, provider.ReasonNotReady
+		st.Message = "the function app runs but its Functions host does not answer yet: " + hostKeysError(err).Error()
+	default:
+		log.G(ctx).WithError(err).Debug("reading the host keys of a running function app")
+	}
+}
+
+// hostNotUp says the Web Apps RP relayed a failure of the app's Functions
+// host (Azure/azure-cli#20892): the host has not started, or stopped.
+func hostNotUp(err error) bool {
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) || re.StatusCode != http.StatusBadRequest {
+		return false
+	}
+	_, msg := armError(re)
+	return strings.Contains(msg, "from host runtime")
+}
+
+// hostKeysError maps an error of ListHostKeys: a host that does not answer
+// yet is transient, and nothing ran, so an invocation may be repeated.
+func hostKeysError(err error) error {
+	if hostNotUp(err) {
+		var re *azcore.ResponseError
+		errors.As(err, &re)
+		_, msg := armError(re)
+		var h http.Header
+		if re.RawResponse != nil {
+			h = re.RawResponse.Header
+		}
+		return provider.Transient(&cloudError{msg: fmt.Sprintf("azure ListHostKeys: the Functions host does not answer yet: %s (HTTP %d)", msg, re.StatusCode), err: err},
+			retryAfter(h), true)
+	}
+	return mapError("ListHostKeys", err)
 }
 
 func (b *Backend) stateOf(_ context.Context, s *armappservice.Site) *translate.FunctionState {
@@ -341,6 +406,7 @@ func (b *Backend) Delete(ctx context.Context, name string) error {
 	b.mu.Lock()
 	delete(b.pollers, name)
 	delete(b.retry, name)
+	delete(b.hostUp, name)
 	b.mu.Unlock()
 	_, err := b.api.Delete(ctx, b.opts.ResourceGroup, name, deleteOptions)
 	if err = mapError("Delete", err); errdefs.IsNotFound(err) {
@@ -432,7 +498,7 @@ func (b *Backend) callApp(ctx context.Context, name, method string, path func(fn
 	}
 	keys, err := b.api.ListHostKeys(ctx, b.opts.ResourceGroup, name, nil)
 	if err != nil {
-		return nil, mapError("ListHostKeys", err)
+		return nil, hostKeysError(err)
 	}
 	fn := decodeTags(site.Tags)[tagFunction]
 	host := ""

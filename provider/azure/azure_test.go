@@ -120,7 +120,8 @@ func TestDeployFollowsTheLongRunningOperation(t *testing.T) {
 
 // A deployment the RP finishes within the PUT (200, provisioningState
 // Succeeded) is Active at once: one read (the adoption check), one PUT, no
-// polling; the pod's lifetime is then three calls with the DELETE.
+// polling, and one read of the host keys, which says the app's Functions
+// host answers; the pod's lifetime is then four calls with the DELETE.
 func TestFastDeploymentIsDoneWithinThePUT(t *testing.T) {
 	b, s := setup(t, emu.DefaultToken, emu.Options{})
 	ctx := context.Background()
@@ -132,7 +133,7 @@ func TestFastDeploymentIsDoneWithinThePUT(t *testing.T) {
 	if err := b.Delete(ctx, fn.Name); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]int{"Get": 1, "CreateOrUpdate": 1, "Delete": 1}
+	want := map[string]int{"Get": 1, "CreateOrUpdate": 1, "ListHostKeys": 1, "Delete": 1}
 	for op, n := range s.Calls() {
 		if want[op] != n {
 			t.Errorf("%d %s calls, want %d (all calls: %v)", n, op, want[op], s.Calls())

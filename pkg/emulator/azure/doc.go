@@ -52,7 +52,11 @@
 // https://aka.ms/functions-hostid-collision." (the host's message,
 // Azure/azure-functions-host#9223, #10650); the site stays Running, as App
 // Service shows a site whose host failed; its listkeys and triggers answer
-// as for a host that is down (below). A host that does not answer, because
+// as for a host that is down (below). A host starts Options.HostStartDelay
+// after its container (after each deployment; a settings change restarts
+// it), while the site already shows Running: "Running" is App Service's
+// state of the site, not the host's (Azure/azure-cli#20892: listkeys fails
+// right after az functionapp create). A host that does not answer, because
 // it collided or has not started yet, makes listkeys answer the RP's 400
 // {"Code":"BadRequest","Message":"Encountered an error (ServiceUnavailable)
 // from host runtime.",...} (the shape and message of Azure/azure-cli#20892,
