@@ -107,6 +107,8 @@ const updateRetry = time.Second
 //     ReasonQuotaExceeded.
 //   - ResourceConflictException (an update in progress): transient, after
 //     updateRetry.
+//   - ValidationException (a request that breaks Lambda's API model,
+//     which createInput checks first): see validationError.
 //   - NotFound and transient errors as mapError has them; any other
 //     refusal ReasonCreateError.
 //
@@ -122,9 +124,12 @@ func deployError(op string, err error, role string) error {
 		sq  *types.ServiceQuotaExceededException
 		rc  *types.ResourceConflictException
 	)
+	var api smithy.APIError
 	switch {
 	case errors.As(err, &nf):
 		return errdefs.AsNotFound(describe(op, err))
+	case errors.As(err, &api) && api.ErrorCode() == "ValidationException":
+		return validationError(op, err, api.ErrorMessage())
 	case errors.As(err, &cs), errors.As(err, &sq):
 		return provider.Refused(provider.ReasonQuotaExceeded, describe(op, err))
 	case errors.As(err, &rc):
@@ -147,6 +152,31 @@ func deployError(op string, err error, role string) error {
 	}
 	if t := transient(op, err); t != nil {
 		return t
+	}
+	return provider.Refused(provider.ReasonCreateError, describe(op, err))
+}
+
+// podMembers are the request members that come from the pod alone, and
+// the pod field each comes from: a ValidationException naming one is the
+// pod's, for good. Lambda names the member as "at 'member'" ("1
+// validation error detected: Value ... at 'environment.variables' failed
+// to satisfy constraint: ...").
+var podMembers = map[string]string{
+	"'environment.variables'":  "spec.containers[0].env",
+	"'runtime'":                "spec.containers[0].image",
+	"'imageConfig.command'":    "spec.containers[0].args",
+	"'imageConfig.entryPoint'": "spec.containers[0].command",
+}
+
+// validationError classifies Lambda's ValidationException: a spec error
+// naming the pod field when the member it names comes from the pod alone,
+// else a refusal (ReasonCreateError) — the member may come from the node's
+// configuration, or from faas-kubelet's own tags.
+func validationError(op string, err error, msg string) error {
+	for member, field := range podMembers {
+		if strings.Contains(msg, "at "+member) {
+			return errdefs.AsInvalidInput(&cloudError{text: field + ": " + describe(op, err).Error(), err: err})
+		}
 	}
 	return provider.Refused(provider.ReasonCreateError, describe(op, err))
 }

@@ -3,6 +3,7 @@ package lambda
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
 
+	"github.com/faas-kubelet/faas-kubelet/provider"
 	"github.com/faas-kubelet/faas-kubelet/provider/translate"
 )
 
@@ -64,15 +66,10 @@ func createInput(fn *translate.Function, o *Options) (*sdk.CreateFunctionInput, 
 	if len(fn.Tags) > maxTags {
 		return nil, nil, errdefs.InvalidInputf("metadata.labels: Lambda allows %d tags; the pod's labels and identity make %d", maxTags, len(fn.Tags))
 	}
-	role := fn.Annotations[AnnotationRole]
-	if role == "" {
-		role = fn.ServiceAccountAnnotations[AnnotationIRSA]
-	}
-	if role == "" {
-		role = o.DefaultRole
-	}
-	if role == "" {
-		return nil, nil, errdefs.InvalidInputf("metadata.annotations[%s]: no execution role: annotate the pod, annotate its ServiceAccount with %s, or set the node's lambda.executionRoleArn", AnnotationRole, AnnotationIRSA)
+	arch := fn.Architecture
+	role, err := roleOf(fn, o)
+	if err != nil {
+		return nil, nil, err
 	}
 	in.Role = aws.String(role)
 
@@ -85,9 +82,15 @@ func createInput(fn *translate.Function, o *Options) (*sdk.CreateFunctionInput, 
 		if !ok {
 			return nil, nil, errdefs.InvalidInputf("metadata.annotations[%s]: %q is not s3://bucket/key", AnnotationCode, code)
 		}
-		runtime, err := runtimeOf(fn.Image)
+		runtime, built, err := runtimeOf(fn.Image)
 		if err != nil {
 			return nil, nil, err
+		}
+		if built != "" {
+			if arch != "" && arch != built {
+				return nil, nil, errdefs.InvalidInputf("spec.containers[0].image: %s is built for %s, but the pod asks for %s", fn.Image, built, arch)
+			}
+			arch = built
 		}
 		handler := fn.Annotations[AnnotationHandler]
 		if handler == "" && len(fn.Command) > 0 {
@@ -130,6 +133,11 @@ func createInput(fn *translate.Function, o *Options) (*sdk.CreateFunctionInput, 
 		}
 		in.EphemeralStorage = &types.EphemeralStorage{Size: aws.Int32(int32(fn.EphemeralStorageMiB))}
 	}
+	for _, k := range sortedKeys(fn.Env) {
+		if !envNameRE.MatchString(k) {
+			return nil, nil, errdefs.InvalidInputf("spec.containers[0].env[%s]: Lambda environment variable names start with a letter and have at least two letters, digits or underscores ([a-zA-Z]([a-zA-Z0-9_])+)", k)
+		}
+	}
 	env, note := fn.EnvWithin(maxEnvBytes, envBytes)
 	if note != "" {
 		notes = append(notes, note)
@@ -158,7 +166,7 @@ func createInput(fn *translate.Function, o *Options) (*sdk.CreateFunctionInput, 
 	if _, err := extras(fn); err != nil {
 		return nil, nil, err
 	}
-	switch fn.Architecture {
+	switch arch {
 	case "arm64":
 		in.Architectures = []types.Architecture{types.ArchitectureArm64}
 	case "amd64":
@@ -176,26 +184,79 @@ func parseS3(u string) (bucket, key string, ok bool) {
 	return bucket, key, ok && bucket != "" && key != ""
 }
 
-// runtimeOf maps an AWS base image to its managed runtime:
+// runtimeOf maps an AWS base image to its managed runtime, and the
+// architecture its tag names (the base images' tags 3.12-x86_64 and
+// 3.12-arm64), if any:
 // public.ecr.aws/lambda/python:3.12 → python3.12,
-// public.ecr.aws/lambda/nodejs:20 → nodejs20.x,
+// public.ecr.aws/lambda/nodejs:20-arm64 → nodejs20.x on arm64,
 // public.ecr.aws/lambda/provided:al2023 → provided.al2023.
-func runtimeOf(image string) (string, error) {
+// A runtime that is not in Lambda's Runtime enum is refused here: Lambda
+// would answer ValidationException.
+func runtimeOf(image string) (runtime, arch string, err error) {
 	repo, tag, _ := strings.Cut(strings.TrimPrefix(image, baseImageRepo), ":")
 	if tag == "" || tag == "latest" {
-		return "", errdefs.InvalidInputf("spec.containers[0].image: %s needs a version tag (for example python:3.12) to choose a Lambda runtime", image)
+		return "", "", errdefs.InvalidInputf("spec.containers[0].image: %s needs a version tag (for example python:3.12) to choose a Lambda runtime", image)
+	}
+	if t, ok := strings.CutSuffix(tag, "-x86_64"); ok {
+		tag, arch = t, "amd64"
+	} else if t, ok := strings.CutSuffix(tag, "-arm64"); ok {
+		tag, arch = t, "arm64"
 	}
 	switch repo {
-	case "python", "ruby":
-		return repo + tag, nil
+	case "python", "ruby", "java", "dotnet":
+		runtime = repo + tag
 	case "nodejs":
-		return "nodejs" + tag + ".x", nil
-	case "java", "dotnet":
-		return repo + tag, nil
+		runtime = "nodejs" + tag + ".x"
 	case "provided":
-		return "provided." + tag, nil
+		runtime = "provided." + tag
+	default:
+		return "", "", errdefs.InvalidInputf("spec.containers[0].image: %s is not an AWS base image with a managed runtime", image)
 	}
-	return "", errdefs.InvalidInputf("spec.containers[0].image: %s is not an AWS base image with a managed runtime", image)
+	if !slices.Contains(types.Runtime("").Values(), types.Runtime(runtime)) {
+		return "", "", errdefs.InvalidInputf("spec.containers[0].image: %s would run on Lambda runtime %s, which Lambda does not have", image, runtime)
+	}
+	return runtime, arch, nil
+}
+
+// Lambda's API model (API reference: Environment, Variables, Key Pattern;
+// CreateFunction, Role, Pattern).
+var (
+	envNameRE = regexp.MustCompile(`^[a-zA-Z]([a-zA-Z0-9_])+$`)
+	roleRE    = regexp.MustCompile(`^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$`)
+)
+
+// roleOf is the function's execution role: the pod's annotation, its
+// ServiceAccount's, or the node's default, which must be an IAM role ARN.
+func roleOf(fn *translate.Function, o *Options) (string, error) {
+	if role := fn.Annotations[AnnotationRole]; role != "" {
+		if !roleRE.MatchString(role) {
+			return "", errdefs.InvalidInputf("metadata.annotations[%s]: %q is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)", AnnotationRole, role)
+		}
+		return role, nil
+	}
+	if role := fn.ServiceAccountAnnotations[AnnotationIRSA]; role != "" {
+		if !roleRE.MatchString(role) {
+			return "", errdefs.InvalidInputf("spec.serviceAccountName: the ServiceAccount's annotation %s, %q, is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)", AnnotationIRSA, role)
+		}
+		return role, nil
+	}
+	if o.DefaultRole == "" {
+		return "", errdefs.InvalidInputf("metadata.annotations[%s]: no execution role: annotate the pod, annotate its ServiceAccount with %s, or set the node's lambda.executionRoleArn", AnnotationRole, AnnotationIRSA)
+	}
+	if !roleRE.MatchString(o.DefaultRole) {
+		// The node's configuration, not the pod: fixed by an admin.
+		return "", provider.Refused(provider.ReasonConfigError, fmt.Errorf("the node's lambda.executionRoleArn %q is not an IAM role ARN", o.DefaultRole))
+	}
+	return o.DefaultRole, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // pullThrough rewrites a public image to an ECR pull-through cache prefix:

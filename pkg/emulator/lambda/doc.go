@@ -15,6 +15,24 @@
 // previous code in place ("Function states during updates",
 // https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html).
 //
+// Requests that break Lambda's API model answer 400 ValidationException
+// "1 validation error detected: Value ... at '<member>' failed to satisfy
+// constraint: ..." before anything is looked up (Lambda's answer for model
+// constraints, "The input fails to satisfy the constraints specified by an
+// AWS service", Common Errors,
+// https://docs.aws.amazon.com/lambda/latest/api/CommonErrors.html; its
+// wording as Lambda sends it for a role, e.g.
+// https://gist.github.com/lfn3/d3231da6550e61e1cb6e7fa66311cd1e):
+//   - Role: arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+
+//     (API_CreateFunction, Role, Pattern).
+//   - Runtime: one of the Runtime enum (API_CreateFunction, Runtime, Valid
+//     Values; the SDK's types.Runtime values).
+//   - Environment variable names: [a-zA-Z]([a-zA-Z0-9_])+ (API_Environment,
+//     Variables, Key Pattern).
+//   - Tags, on CreateFunction and TagResource: keys 1-128 characters, values
+//     at most 256 (AWS::Lambda::Function Tag, Key and Value,
+//     https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-lambda-function-tag.html).
+//
 // Emulated functions behave deterministically:
 //   - Invoke echoes the payload (an empty payload answers {}).
 //   - A payload {"fail": "msg"}, or the function environment variable

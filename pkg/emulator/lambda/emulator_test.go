@@ -117,13 +117,13 @@ func TestErrorsAreTypedAsOnAWS(t *testing.T) {
 		t.Errorf("missing function: %v, want ResourceNotFoundException", err)
 	}
 	create(t, c, "fn", image, nil)
-	_, err = c.CreateFunction(ctx, &sdk.CreateFunctionInput{FunctionName: aws.String("fn"), Role: aws.String("arn:aws:iam::1:role/r"),
+	_, err = c.CreateFunction(ctx, &sdk.CreateFunctionInput{FunctionName: aws.String("fn"), Role: aws.String("arn:aws:iam::123456789012:role/r"),
 		PackageType: types.PackageTypeImage, Code: &types.FunctionCode{ImageUri: aws.String(image)}})
 	var rc *types.ResourceConflictException
 	if !errors.As(err, &rc) {
 		t.Errorf("duplicate create: %v, want ResourceConflictException", err)
 	}
-	_, err = c.CreateFunction(ctx, &sdk.CreateFunctionInput{FunctionName: aws.String("x"), Role: aws.String("arn:aws:iam::1:role/r"),
+	_, err = c.CreateFunction(ctx, &sdk.CreateFunctionInput{FunctionName: aws.String("x"), Role: aws.String("arn:aws:iam::123456789012:role/r"),
 		PackageType: types.PackageTypeImage, Code: &types.FunctionCode{ImageUri: aws.String("docker.io/library/nginx:1")}})
 	var ip *types.InvalidParameterValueException
 	if !errors.As(err, &ip) {
@@ -223,7 +223,7 @@ func TestInvokeEchoFailAndLogs(t *testing.T) {
 func TestInjectedFaults(t *testing.T) {
 	s, c, _ := start(t, Options{})
 	s.Inject(Fault{Op: "CreateFunction", Status: 429, Count: 1, RetryAfter: 1})
-	_, err := c.CreateFunction(context.Background(), &sdk.CreateFunctionInput{FunctionName: aws.String("fn"), Role: aws.String("arn:aws:iam::1:role/r"),
+	_, err := c.CreateFunction(context.Background(), &sdk.CreateFunctionInput{FunctionName: aws.String("fn"), Role: aws.String("arn:aws:iam::123456789012:role/r"),
 		PackageType: types.PackageTypeImage, Code: &types.FunctionCode{ImageUri: aws.String(image)}})
 	var tm *types.TooManyRequestsException
 	if !errors.As(err, &tm) {

@@ -180,8 +180,11 @@ func validateCreate(req *createRequest) error {
 	if !nameRE.MatchString(req.FunctionName) {
 		return invalid("1 validation error detected: Value '%s' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9-_]+ and length <= 64", req.FunctionName)
 	}
-	if !strings.HasPrefix(req.Role, "arn:aws:iam::") {
-		return invalid("The role defined for the function cannot be assumed by Lambda.")
+	if req.Role == "" {
+		return validation("Value null at 'role' failed to satisfy constraint: Member must not be null")
+	}
+	if err := validateModel(req); err != nil {
+		return err
 	}
 	if req.MemorySize != 0 && (req.MemorySize < 128 || req.MemorySize > 10240) {
 		return invalid("1 validation error detected: Value '%d' at 'memorySize' failed to satisfy constraint: Member must have value between 128 and 10240", req.MemorySize)
@@ -521,6 +524,9 @@ func (s *Server) tagResource(w http.ResponseWriter, r *http.Request) error {
 	defer s.mu.Unlock()
 	f, err := s.byARN(r.PathValue("arn"))
 	if err != nil {
+		return err
+	}
+	if err := validateTags(req.Tags); err != nil {
 		return err
 	}
 	maps.Copy(f.tags, req.Tags)

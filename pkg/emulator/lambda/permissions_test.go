@@ -43,3 +43,5 @@ func TestGetFunctionTagsNeedListTags(t *testing.T) {
 		t.Errorf("tags with lambda:ListTags = %v", tags)
 	}
 }
+
+func asResponse(err error, re **awshttp.ResponseError) bool { return errors.As(err, re) }
