@@ -109,17 +109,46 @@ func (q *logQuery) page(ctx context.Context, from time.Time, offset, lines int64
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	resp, err := q.api.GetLogsV2(q.project, q.logstore, &sls.GetLogRequest{
+	resp, err := getLogs(ctx, q.api, q.project, q.logstore, &sls.GetLogRequest{
 		From: from.Unix(), To: time.Now().Unix() + 1, Query: q.query, Lines: lines, Offset: offset, Reverse: reverse,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("log service GetLogs %s/%s: %w", q.project, q.logstore, err)
+		return nil, err
 	}
 	out := make([]logstream.Line, 0, len(resp.Logs))
 	for _, e := range resp.Logs {
 		out = append(out, lineOf(e))
 	}
 	return out, nil
+}
+
+// Log Service answers a query that has not read all the data with progress
+// Incomplete, and then "you must repeat the request" (GetLogs): it is
+// repeated, at most maxIncomplete times, incompletePause apart.
+const (
+	maxIncomplete   = 10
+	incompletePause = 100 * time.Millisecond
+)
+
+// getLogs calls GetLogs until its answer is complete.
+func getLogs(ctx context.Context, api LogsAPI, project, logstore string, req *sls.GetLogRequest) (*sls.GetLogsResponse, error) {
+	for attempt := 1; ; attempt++ {
+		resp, err := api.GetLogsV2(project, logstore, req)
+		if err != nil {
+			return nil, fmt.Errorf("log service GetLogs %s/%s: %w", project, logstore, err)
+		}
+		if resp.IsComplete() {
+			return resp, nil
+		}
+		if attempt == maxIncomplete {
+			return nil, fmt.Errorf("log service GetLogs %s/%s: the query is still incomplete after %d attempts", project, logstore, attempt)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(incompletePause):
+		}
+	}
 }
 
 // read returns up to limit lines from from, oldest first.

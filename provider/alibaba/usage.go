@@ -2,7 +2,6 @@ package alibaba
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -38,12 +37,12 @@ func (b *Backend) Usage(ctx context.Context, names []string, since time.Time) ([
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
-		resp, err := b.logs.GetLogsV2(b.opts.LogProject, b.opts.LogStore, &sls.GetLogRequest{
+		resp, err := getLogs(ctx, b.logs, b.opts.LogProject, b.opts.LogStore, &sls.GetLogRequest{
 			From: since.Unix(), To: time.Now().Unix() + 1, Query: "operation: InvokeFunction",
 			Lines: pageLines, Offset: page * pageLines,
 		})
 		if err != nil {
-			return out, fmt.Errorf("log service GetLogs %s/%s: %w", b.opts.LogProject, b.opts.LogStore, err)
+			return out, err
 		}
 		for _, e := range resp.Logs {
 			if s, ok := requestMetric(e); ok && want[s.Function] {

@@ -50,6 +50,11 @@
 //     InvalidArgument; the code and message are our reading (FC's answer is
 //     not documented). The emulator does not check that the ID names the
 //     image's instance.
+//   - GetLogs may be incomplete: SLS answers progress Incomplete (header
+//     x-log-progress, meta.progress) when a query has not read all the data,
+//     and then "you must repeat the request" (SLS GetLogs API). The knob
+//     SetIncompleteLogs(n) makes the next n GetLogs answers Incomplete with
+//     no results (in process only).
 //
 // Emulated functions behave deterministically, whether invoked through
 // InvokeFunction or an HTTP trigger:

@@ -59,6 +59,8 @@ type Server struct {
 	mu       sync.Mutex
 	services map[string]*service
 	projects map[string]*project
+	// incomplete is how many GetLogs answers are still to say Incomplete.
+	incomplete int
 	refusals faults.RefusalBook
 
 	*faults.Injector

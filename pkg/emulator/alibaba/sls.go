@@ -120,10 +120,20 @@ type logQuery struct {
 	Query   string `json:"query"`
 }
 
+// SetIncompleteLogs makes the next n GetLogs answers say progress
+// Incomplete, with no results, as SLS answers a query that has not read all
+// the data yet ("you must repeat the request", GetLogs).
+func (s *Server) SetIncompleteLogs(n int) {
+	s.mu.Lock()
+	s.incomplete = n
+	s.mu.Unlock()
+}
+
 type queryResult struct {
-	logs    []map[string]string
-	scanned int
-	keys    []string
+	progress string // Complete or Incomplete
+	logs     []map[string]string
+	scanned  int
+	keys     []string
 }
 
 // search runs q against the logstore named in the path of the project named
@@ -164,7 +174,13 @@ func (s *Server) search(r *http.Request, q logQuery) (*queryResult, error) {
 		s.mu.Unlock()
 		return nil, notFound("LogStoreNotExist", "logstore %s does not exist", storeName)
 	}
-	res := &queryResult{logs: []map[string]string{}, keys: []string{}}
+	res := &queryResult{progress: "Complete", logs: []map[string]string{}, keys: []string{}}
+	if s.incomplete > 0 {
+		s.incomplete--
+		s.mu.Unlock()
+		res.progress = "Incomplete"
+		return res, nil
+	}
 	var hits []logEntry
 	for _, e := range ls.entries {
 		if e.ns < from || e.ns >= to {
@@ -212,11 +228,11 @@ func unixNano(sec, ns int64) int64 {
 	return sec*1e9 + ns
 }
 
-func setSLSHeaders(w http.ResponseWriter, count int) {
+func setSLSHeaders(w http.ResponseWriter, progress string, count int) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("x-log-requestid", slsRequestID())
-	h.Set("x-log-progress", "Complete")
+	h.Set("x-log-progress", progress)
 	h.Set("x-log-count", strconv.Itoa(count))
 	h.Set("x-log-processed-rows", strconv.Itoa(count))
 	h.Set("x-log-elapsed-millisecond", "1")
@@ -237,12 +253,12 @@ func (s *Server) getLogsV3(w http.ResponseWriter, r *http.Request, body []byte) 
 	}
 	accurate := true
 	meta := map[string]any{
-		"progress": "Complete", "count": len(res.logs), "processedRows": res.scanned, "elapsedMillisecond": 1,
+		"progress": res.progress, "count": len(res.logs), "processedRows": res.scanned, "elapsedMillisecond": 1,
 		"hasSQL": false, "whereQuery": q.Query, "aggQuery": "", "cpuSec": 0, "cpuCores": 0, "limited": 0,
 		"processedBytes": 0, "telementryType": "logging", "powerSql": false, "insertedSQL": "",
 		"keys": res.keys, "isAccurate": accurate,
 	}
-	setSLSHeaders(w, len(res.logs))
+	setSLSHeaders(w, res.progress, len(res.logs))
 	w.WriteHeader(http.StatusOK)
 	return json.NewEncoder(w).Encode(map[string]any{"meta": meta, "data": res.logs})
 }
@@ -278,7 +294,7 @@ func (s *Server) getLogsV2(w http.ResponseWriter, r *http.Request, _ []byte) err
 		return err
 	}
 	info, _ := json.Marshal(map[string]any{"keys": res.keys})
-	setSLSHeaders(w, len(res.logs))
+	setSLSHeaders(w, res.progress, len(res.logs))
 	w.Header().Set("x-log-query-info", string(info))
 	w.WriteHeader(http.StatusOK)
 	return json.NewEncoder(w).Encode(res.logs)

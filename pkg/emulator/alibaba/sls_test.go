@@ -164,3 +164,24 @@ func TestClassicGetLogs(t *testing.T) {
 		t.Errorf("GET ?type=log: %v %v", logs, resp.Header)
 	}
 }
+
+// TestGetLogsCanBeIncomplete: with SetIncompleteLogs(n) the next n GetLogs
+// answers say progress Incomplete (with none of the results), as SLS does
+// while a query has not read all the data; the SDK's IsComplete sees it.
+func TestGetLogsCanBeIncomplete(t *testing.T) {
+	e := start(t, Options{})
+	createService(t, e.fc, "svc", true)
+	createFunction(t, e.fc, "svc", "fn", nil)
+	invoke(t, e.fc, "svc", "fn", `{}`, nil)
+	e.s.SetIncompleteLogs(2)
+	req := &sls.GetLogRequest{From: time.Now().Add(-time.Hour).Unix(), To: time.Now().Add(time.Hour).Unix(), Query: `functionName: fn`}
+	for i, want := range []bool{false, false, true} {
+		resp, err := e.sls.GetLogsV2(logProject, logStore, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.IsComplete() != want || want && len(resp.Logs) == 0 || !want && len(resp.Logs) != 0 {
+			t.Errorf("answer %d: progress %s with %d logs", i, resp.Progress, len(resp.Logs))
+		}
+	}
+}
