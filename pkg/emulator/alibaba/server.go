@@ -61,7 +61,7 @@ type Server struct {
 	projects map[string]*project
 	// incomplete is how many GetLogs answers are still to say Incomplete.
 	incomplete int
-	refusals faults.RefusalBook
+	refusals   faults.RefusalBook
 
 	*faults.Injector
 }
