@@ -205,7 +205,7 @@ func (b *Backend) createOrAdopt(ctx context.Context, fn *translate.Function, in 
 	out, err := b.api.CreateFunction(ctx, in)
 	if err == nil {
 		st := stateOf(configOf(out), nil)
-		st.Tags = fn.Tags
+		st.Tags = in.Tags
 		return st, nil
 	}
 	var exists *types.ResourceConflictException
@@ -286,7 +286,7 @@ func (b *Backend) recreate(ctx context.Context, fn *translate.Function, in *sdk.
 		return nil, deployError("CreateFunction", err, aws.ToString(in.Role))
 	}
 	st := stateOf(configOf(out), nil)
-	st.Tags = fn.Tags
+	st.Tags = in.Tags
 	st.Notes = append(st.Notes, fmt.Sprintf("function %s had failed (%s) and was created again", fn.Name, failed.Message))
 	return st, nil
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sdk "github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -48,6 +49,8 @@ const (
 	// sets one.
 	defaultTimeout = 60
 	maxTags        = 50
+	maxTagKey      = 128
+	maxTagValue    = 256
 	baseImageRepo  = "public.ecr.aws/lambda/"
 )
 
@@ -60,11 +63,12 @@ func createInput(fn *translate.Function, o *Options) (*sdk.CreateFunctionInput, 
 	in := &sdk.CreateFunctionInput{
 		FunctionName: aws.String(fn.Name),
 		Description:  aws.String(truncate(fn.Description, 256)),
-		Tags:         fn.Tags,
 		MemorySize:   aws.Int32(minMemoryMiB),
 	}
-	if len(fn.Tags) > maxTags {
-		return nil, nil, errdefs.InvalidInputf("metadata.labels: Lambda allows %d tags; the pod's labels and identity make %d", maxTags, len(fn.Tags))
+	tags, note := fitTags(fn.Tags)
+	in.Tags = tags
+	if note != "" {
+		notes = append(notes, note)
 	}
 	arch := fn.Architecture
 	role, err := roleOf(fn, o)
@@ -248,6 +252,56 @@ func roleOf(fn *translate.Function, o *Options) (string, error) {
 		return "", provider.Refused(provider.ReasonConfigError, fmt.Errorf("the node's lambda.executionRoleArn %q is not an IAM role ARN", o.DefaultRole))
 	}
 	return o.DefaultRole, nil
+}
+
+// ownTags are the tags faas-kubelet puts on every function (its pod's
+// identity) or on a Job's later (its progress, with TagResource): they
+// come first in Lambda's budget of tags.
+var ownTags = []string{
+	translate.TagPodUID, translate.TagPodNamespace, translate.TagPodName, translate.TagNode,
+	translate.TagJobState, translate.TagJobRestarts, translate.TagJobMessage,
+}
+
+// fitTags keeps the function's tags within what Lambda allows a function
+// (50 tags, keys of at most 128 characters, values of at most 256; see
+// the emulator's package doc for the sources): faas-kubelet's own tags
+// first, room kept for the Job tags added later, then the pod's labels in
+// key order while they fit. The labels left out are named in the note: a
+// label tags the function, the pod runs without it.
+func fitTags(all map[string]string) (map[string]string, string) {
+	out := map[string]string{}
+	for _, k := range ownTags {
+		if v, ok := all[k]; ok {
+			out[k] = v
+		}
+	}
+	room := maxTags - len(ownTags)
+	var tooMany, tooLong []string
+	for _, k := range sortedKeys(all) {
+		if slices.Contains(ownTags, k) {
+			continue
+		}
+		switch {
+		case utf8.RuneCountInString(k) > maxTagKey || utf8.RuneCountInString(all[k]) > maxTagValue:
+			tooLong = append(tooLong, k)
+		case room == 0:
+			tooMany = append(tooMany, k)
+		default:
+			out[k] = all[k]
+			room--
+		}
+	}
+	var why []string
+	if len(tooMany) > 0 {
+		why = append(why, fmt.Sprintf("%s (Lambda allows %d tags per function, and faas-kubelet keeps %d of them)", strings.Join(tooMany, ", "), maxTags, len(ownTags)))
+	}
+	if len(tooLong) > 0 {
+		why = append(why, fmt.Sprintf("%s (longer than Lambda's %d-character tag keys or %d-character values)", strings.Join(tooLong, ", "), maxTagKey, maxTagValue))
+	}
+	if len(why) == 0 {
+		return out, ""
+	}
+	return out, "pod labels not copied to the function's tags: " + strings.Join(why, "; ")
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -2,6 +2,7 @@ package lambda
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -12,6 +13,7 @@ import (
 
 	emu "github.com/faas-kubelet/faas-kubelet/pkg/emulator/lambda"
 	"github.com/faas-kubelet/faas-kubelet/provider"
+	"github.com/faas-kubelet/faas-kubelet/provider/translate"
 )
 
 // What Lambda's API model refuses is refused before any call, naming the
@@ -87,4 +89,40 @@ func TestValidationExceptionIsSpecOnlyWhenCertain(t *testing.T) {
 	}
 	tags := &smithy.GenericAPIError{Code: "ValidationException", Message: "1 validation error detected: Value at 'tags' failed to satisfy constraint"}
 	wantRefused(t, deployError("CreateFunction", tags, ""), provider.ReasonCreateError, "ValidationException")
+}
+
+// A pod with more labels than Lambda's 50 tags leave room for runs: its
+// own tags come first, with room for a Job's three, and the labels left
+// out are named in one note.
+func TestLabelsPastTheTagBudgetAreLeftOut(t *testing.T) {
+	b, s := setup(t, emu.DefaultSecretKey, emu.Options{})
+	ctx := context.Background()
+	fn := function(t, ecr, func(p *corev1.Pod) {
+		for i := range 50 {
+			p.Labels[fmt.Sprintf("l%02d", i)] = "v"
+		}
+		p.Labels["example.com/"+strings.Repeat("k", 120)] = "v"
+	})
+	st, err := b.Deploy(ctx, fn)
+	if err != nil {
+		t.Fatalf("deploy: %v", err)
+	}
+	var note string
+	for _, n := range st.Notes {
+		if strings.HasPrefix(n, "pod labels not copied") {
+			note = n
+		}
+	}
+	if !strings.Contains(note, "l42, l43, l44, l45, l46, l47, l48, l49 (Lambda allows 50 tags per function") || !strings.Contains(note, "example.com/kkk") || strings.Contains(note, "l41,") {
+		t.Errorf("note = %q", note)
+	}
+	if len(st.Tags) != 47 || st.Tags[translate.TagPodUID] != "uid-1" || st.Tags["app"] != "hello" {
+		t.Errorf("%d tags: %v", len(st.Tags), st.Tags)
+	}
+	if err := b.Tag(ctx, fn.Name, translate.JobTags(translate.Job{State: translate.JobRunning})); err != nil {
+		t.Errorf("the Job's tags do not fit: %v", err)
+	}
+	if s.Calls()["TagResource"] != 1 {
+		t.Errorf("calls %v", s.Calls())
+	}
 }

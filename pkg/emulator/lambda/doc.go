@@ -32,6 +32,12 @@
 //   - Tags, on CreateFunction and TagResource: keys 1-128 characters, values
 //     at most 256 (AWS::Lambda::Function Tag, Key and Value,
 //     https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-lambda-function-tag.html).
+//   - At most 50 tags per function: CreateFunction with more, and a
+//     TagResource that would take the function past 50 (counting the tags
+//     it has), answer 400 InvalidParameterValueException "Number of tags
+//     exceeds resource tag limit." and change nothing ("Maximum number of
+//     tags per resource – 50", Tagging AWS resources, Tag naming limits and
+//     requirements, https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html#tag-conventions).
 //
 // Emulated functions behave deterministically:
 //   - Invoke echoes the payload (an empty payload answers {}).

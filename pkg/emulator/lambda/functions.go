@@ -236,6 +236,9 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request) error {
 	if _, exists := s.functions[req.FunctionName]; exists {
 		return conflict("Function already exist: %s", req.FunctionName)
 	}
+	if len(req.Tags) > maxTagsPerFunction {
+		return invalid(msgTooManyTags)
+	}
 	if err := s.refuseCreateLocked(&req); err != nil {
 		return err
 	}
@@ -529,10 +532,12 @@ func (s *Server) tagResource(w http.ResponseWriter, r *http.Request) error {
 	if err := validateTags(req.Tags); err != nil {
 		return err
 	}
-	maps.Copy(f.tags, req.Tags)
-	if len(f.tags) > 50 {
-		return invalid("Number of tags exceeds resource tag limit.")
+	merged := maps.Clone(f.tags)
+	maps.Copy(merged, req.Tags)
+	if len(merged) > maxTagsPerFunction {
+		return invalid(msgTooManyTags)
 	}
+	f.tags = merged
 	return writeJSON(w, http.StatusNoContent, nil)
 }
 

@@ -22,6 +22,11 @@ var (
 const (
 	maxTagKey   = 128
 	maxTagValue = 256
+	// maxTagsPerFunction is the tag budget of a resource (see the package
+	// doc), counted over all its tags on CreateFunction and on every
+	// TagResource, which merges into the tags it has.
+	maxTagsPerFunction = 50
+	msgTooManyTags     = "Number of tags exceeds resource tag limit."
 )
 
 // validation is Lambda's answer to a request that breaks its API model:

@@ -2,6 +2,8 @@ package lambda
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -53,5 +55,40 @@ func TestModelConstraintsAnswerValidationException(t *testing.T) {
 	_, err := c.TagResource(ctx, &sdk.TagResourceInput{Resource: aws.String("arn:aws:lambda:us-east-1:123456789012:function:fn"), Tags: map[string]string{"k": strings.Repeat("v", 257)}})
 	if apiCode(err) != "ValidationException" {
 		t.Errorf("TagResource with a value over 256: %v, want ValidationException", err)
+	}
+}
+
+// A function has at most 50 tags: CreateFunction with more is refused,
+// and so is a TagResource that would pass 50, leaving the tags as they were.
+func TestFiftyTagsPerFunction(t *testing.T) {
+	s, c, _ := start(t, Options{})
+	ctx := context.Background()
+	tags := func(prefix string, n int) map[string]string {
+		m := map[string]string{}
+		for i := range n {
+			m[fmt.Sprintf("%s%02d", prefix, i)] = "v"
+		}
+		return m
+	}
+	in := createInput("fn", image)
+	in.Tags = tags("k", 51)
+	var ip *types.InvalidParameterValueException
+	if _, err := c.CreateFunction(ctx, in); !errors.As(err, &ip) || aws.ToString(ip.Message) != "Number of tags exceeds resource tag limit." {
+		t.Errorf("CreateFunction with 51 tags: %v", err)
+	}
+	in.Tags = tags("k", 48)
+	if _, err := c.CreateFunction(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.String(s.arn("fn"))
+	if _, err := c.TagResource(ctx, &sdk.TagResourceInput{Resource: arn, Tags: tags("j", 3)}); !errors.As(err, &ip) {
+		t.Errorf("TagResource to 51 tags: %v", err)
+	}
+	out, err := c.ListTags(ctx, &sdk.ListTagsInput{Resource: arn})
+	if err != nil || len(out.Tags) != 48 {
+		t.Errorf("after a refused TagResource: %d tags (%v), want the 48 it had", len(out.Tags), err)
+	}
+	if _, err := c.TagResource(ctx, &sdk.TagResourceInput{Resource: arn, Tags: tags("j", 2)}); err != nil {
+		t.Errorf("TagResource to 50 tags: %v", err)
 	}
 }
