@@ -179,8 +179,17 @@ func (b *Backend) Account(ctx context.Context) (*translate.Account, error) {
 // again when its last deployment failed (a refusal the kubelet retries with
 // backoff), and otherwise brings its settings up to date. An app that
 // serves stays Active while it is updated, as App Service keeps the running
-// version until the new one is deployed; Notes say an update is rolling in.
+// version until the new one is deployed; Notes say an update is rolling in,
+// and which of the pod's labels do not fit in Azure's tags (see tagsFor).
 func (b *Backend) Deploy(ctx context.Context, fn *translate.Function) (*translate.FunctionState, error) {
+	st, err := b.deploy(ctx, fn)
+	if st != nil {
+		st.Notes = append(tagNotes(fn), st.Notes...)
+	}
+	return st, err
+}
+
+func (b *Backend) deploy(ctx context.Context, fn *translate.Function) (*translate.FunctionState, error) {
 	site, err := siteFor(fn, &b.opts)
 	if err != nil {
 		return nil, err
@@ -238,11 +247,12 @@ func (b *Backend) Deploy(ctx context.Context, fn *translate.Function) (*translat
 	b.mu.Lock()
 	b.pollers[fn.Name] = &deployment{poller: poller, serving: serving}
 	b.mu.Unlock()
+	tags, _ := tagsFor(fn)
 	if serving {
-		return &translate.FunctionState{Name: fn.Name, Phase: translate.PhaseActive, ImageID: linuxFx(&cur.Site), Tags: fn.Tags,
+		return &translate.FunctionState{Name: fn.Name, Phase: translate.PhaseActive, ImageID: linuxFx(&cur.Site), Tags: tags,
 			Notes: []string{fmt.Sprintf("function app %s is being updated to %s; the running version serves until it is deployed", fn.Name, image)}}, nil
 	}
-	return &translate.FunctionState{Name: fn.Name, Phase: translate.PhasePending, Message: "the function app is being deployed", Tags: fn.Tags}, nil
+	return &translate.FunctionState{Name: fn.Name, Phase: translate.PhasePending, Message: "the function app is being deployed", Tags: tags}, nil
 }
 
 // Get reads the app: while this process follows its deployment, the

@@ -3,6 +3,7 @@ package azure
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"math"
 	"sort"
 	"strconv"
@@ -81,9 +82,6 @@ func siteFor(fn *translate.Function, o *Options) (armappservice.Site, error) {
 	for _, k := range keys {
 		appSettings = append(appSettings, &armappservice.NameValuePair{Name: to.Ptr(k), Value: to.Ptr(settings[k])})
 	}
-	if len(fn.Tags) > maxTags {
-		return armappservice.Site{}, errdefs.InvalidInputf("metadata.labels: Azure allows %d tags; the pod's labels and identity make %d", maxTags, len(fn.Tags))
-	}
 	cfg := &armappservice.SiteConfig{
 		LinuxFxVersion: to.Ptr("DOCKER|" + fn.Image),
 		AppSettings:    appSettings,
@@ -100,14 +98,7 @@ func siteFor(fn *translate.Function, o *Options) (armappservice.Site, error) {
 	} else {
 		props.ServerFarmID = to.Ptr(o.ServerFarmID)
 	}
-	tags := map[string]string{}
-	for k, v := range fn.Tags {
-		tags[k] = v
-	}
-	tags[tagFunction] = fn.Container
-	if f := fn.Annotations[AnnotationFunction]; f != "" {
-		tags[tagFunction] = f
-	}
+	tags, _ := tagsFor(fn)
 	return armappservice.Site{
 		Location:   to.Ptr(o.Location),
 		Kind:       to.Ptr("functionapp,linux,container"),
@@ -171,4 +162,55 @@ func hostIDFor(name string) string {
 		return hash
 	}
 	return prefix + "-" + hash
+}
+
+// ownTags are the tags the node puts on every app: the pod's identity, the
+// function a run-once pod invokes, and the three a Job records its
+// progress in once the app exists.
+var ownTags = []string{translate.TagPodUID, translate.TagPodNamespace, translate.TagPodName, translate.TagNode, tagFunction,
+	translate.TagJobState, translate.TagJobRestarts, translate.TagJobMessage}
+
+// tagsFor is the app's tags: the node's own, then as many of the pod's
+// labels as fit in Azure's 50 tags per resource (by key order), and the
+// labels left out. A label is metadata for people and selectors in the
+// cluster; the app works without its copy, so a pod with many labels runs
+// rather than being refused.
+func tagsFor(fn *translate.Function) (map[string]string, []string) {
+	tags := map[string]string{}
+	own := map[string]bool{}
+	for _, k := range ownTags {
+		own[k] = true
+		if v, ok := fn.Tags[k]; ok {
+			tags[k] = v
+		}
+	}
+	tags[tagFunction] = fn.Container
+	if f := fn.Annotations[AnnotationFunction]; f != "" {
+		tags[tagFunction] = f
+	}
+	var labels []string
+	for k := range fn.Tags {
+		if !own[k] {
+			labels = append(labels, k)
+		}
+	}
+	sort.Strings(labels)
+	room := max(maxTags-len(ownTags), 0)
+	if len(labels) <= room {
+		room = len(labels)
+	}
+	for _, k := range labels[:room] {
+		tags[k] = fn.Tags[k]
+	}
+	return tags, labels[room:]
+}
+
+// tagNotes tell the user which labels the app's tags leave out.
+func tagNotes(fn *translate.Function) []string {
+	_, dropped := tagsFor(fn)
+	if len(dropped) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("metadata.labels: Azure allows %d tags on a function app and the node uses %d; %d labels are not copied to the app's tags: %s",
+		maxTags, len(ownTags), len(dropped), strings.Join(dropped, ", "))}
 }

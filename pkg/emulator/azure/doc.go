@@ -64,6 +64,15 @@
 // Azure/azure-functions-host#6255) and its triggers 503 "Function host is
 // not running.".
 //
+// Tags: a resource has at most 50 tags ("Each resource, resource group,
+// and subscription can have a maximum of 50 tag name/value pairs": Tag
+// resources, Limitations,
+// https://learn.microsoft.com/azure/azure-resource-manager/management/tag-resources#limitations,
+// and "Azure subscription and service limits", General limits). A site's
+// PUT with more, or a Tags API write (Merge or Replace) that would leave
+// more, answers 400 BadRequest and changes nothing; Azure documents the
+// limit, not the answer's code and message, which are the emulator's.
+//
 // Updates: a PUT of a running site keeps it Running (and its triggers
 // answering with the previous version) until the update is deployed, as App
 // Service swaps in the new container only once it started; UpdateApplication

@@ -242,6 +242,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	return json.NewEncoder(w).Encode(v)
 }
 
+// maxTags is ARM's limit of tags on a resource.
+const maxTags = 50
+
+func tooManyTags(n int) *armError {
+	return &armError{Status: http.StatusBadRequest, Code: "BadRequest",
+		Message: fmt.Sprintf("The resource would have %d tags; a resource can have at most %d tag name-value pairs.", n, maxTags)}
+}
+
 func notFound(rg, name string) *armError {
 	return &armError{Status: http.StatusNotFound, Code: "ResourceNotFound",
 		Message: fmt.Sprintf("The Resource 'Microsoft.Web/sites/%s' under resource group '%s' was not found.", name, rg)}
@@ -386,6 +394,9 @@ func validateSite(name string, body map[string]any) error {
 	}
 	if len(name) < 2 || len(name) > 60 || strings.Trim(name, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" || strings.HasPrefix(name, "-") || strings.HasSuffix(name, "-") {
 		return bad(fmt.Sprintf("The site name '%s' is invalid: use 2-60 lowercase letters, digits and hyphens.", name))
+	}
+	if tags, _ := body["tags"].(map[string]any); len(tags) > maxTags {
+		return tooManyTags(len(tags))
 	}
 	if loc, _ := body["location"].(string); loc == "" {
 		return &armError{Status: http.StatusBadRequest, Code: "LocationRequired", Message: "The location property is required for this definition."}
@@ -725,6 +736,9 @@ func (s *Server) patchTags(w http.ResponseWriter, r *http.Request) error {
 		} else {
 			tags[k] = v
 		}
+	}
+	if len(tags) > maxTags {
+		return tooManyTags(len(tags))
 	}
 	st.Body["tags"] = tags
 	return writeJSON(w, http.StatusOK, map[string]any{"id": s.siteID(st.ResourceGroup, r.PathValue("name")) + "/providers/Microsoft.Resources/tags/default",
