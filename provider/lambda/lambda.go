@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
@@ -67,6 +68,9 @@ type Backend struct {
 	// usageReads keeps the usage reads within CloudWatch Logs'
 	// FilterLogEvents quota (5 per second per account and region).
 	usageReads *rate.Limiter
+	// restorePoll is how often invoke reads an Inactive function's state
+	// while Lambda restores it (0: a second; tests set less).
+	restorePoll time.Duration
 }
 
 var _ provider.Backend = (*Backend)(nil)
@@ -346,7 +350,7 @@ func tagsOf(name string, out *sdk.GetFunctionOutput) (map[string]string, error) 
 
 // Invoke calls the function synchronously (RequestResponse).
 func (b *Backend) Invoke(ctx context.Context, name string, payload []byte) (*translate.Invocation, error) {
-	out, err := b.api.Invoke(ctx, &sdk.InvokeInput{FunctionName: aws.String(name), Payload: payload, InvocationType: types.InvocationTypeRequestResponse})
+	out, err := b.invoke(ctx, &sdk.InvokeInput{FunctionName: aws.String(name), Payload: payload, InvocationType: types.InvocationTypeRequestResponse})
 	if err != nil {
 		return nil, mapError("Invoke", err)
 	}
@@ -364,10 +368,44 @@ func (b *Backend) Invoke(ctx context.Context, name string, payload []byte) (*tra
 	return inv, nil
 }
 
+// invoke calls Invoke; an Inactive function's ResourceNotReadyException
+// (the invocation did not run, and Lambda restores the function: Lambda
+// function states, Inactive) is retried once, when GetFunction reports the
+// function Active again, within restoreWait.
+func (b *Backend) invoke(ctx context.Context, in *sdk.InvokeInput) (*sdk.InvokeOutput, error) {
+	out, err := b.api.Invoke(ctx, in)
+	var nr *types.ResourceNotReadyException
+	if !errors.As(err, &nr) {
+		return out, err
+	}
+	log.G(ctx).WithField("function", aws.ToString(in.FunctionName)).Info("function inactive; invoking it again once it is restored")
+	poll := b.restorePoll
+	if poll == 0 {
+		poll = time.Second
+	}
+	wait, cancel := context.WithTimeout(ctx, restoreWait)
+	defer cancel()
+	for {
+		got, gerr := b.api.GetFunction(wait, &sdk.GetFunctionInput{FunctionName: in.FunctionName})
+		if gerr == nil && got.Configuration != nil && got.Configuration.State == types.StateActive {
+			return b.api.Invoke(ctx, in)
+		}
+		select {
+		case <-wait.Done():
+			return nil, err
+		case <-time.After(poll):
+		}
+	}
+}
+
+// restoreWait bounds the wait for an Inactive function's restore (that of
+// its VPC network interfaces, which takes minutes at most).
+const restoreWait = 5 * time.Minute
+
 // InvokeAsync queues an invocation (InvocationType Event: Lambda answers
 // 202 once the event is queued) and returns Lambda's request id.
 func (b *Backend) InvokeAsync(ctx context.Context, name string, payload []byte) (string, error) {
-	out, err := b.api.Invoke(ctx, &sdk.InvokeInput{FunctionName: aws.String(name), Payload: payload, InvocationType: types.InvocationTypeEvent})
+	out, err := b.invoke(ctx, &sdk.InvokeInput{FunctionName: aws.String(name), Payload: payload, InvocationType: types.InvocationTypeEvent})
 	if err != nil {
 		return "", mapError("Invoke", err)
 	}

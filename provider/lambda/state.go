@@ -23,6 +23,17 @@ const noteUpdating = "update rolling in: the previous configuration serves until
 //     invoked).
 //   - State Failed: Failed, with the reason failureReason gives
 //     StateReasonCode, and Lambda's code and text as the message.
+//   - State Inactive: Active, with noteInactive: Lambda reclaimed an idle
+//     function's resources, and its next invocation fails
+//     (ResourceNotReadyException) and restores them ("When you try to
+//     invoke a function that is inactive, the invocation fails and Lambda
+//     sets the function to pending state until the function resources are
+//     recreated"), which Invoke waits for and retries once. The pod serves
+//     as before, slowly at first; it is not restarted.
+//   - State Deleting: Pending, with Lambda's reason: the function no
+//     longer serves, and will be gone (then NotFound). Not Failed: nothing
+//     is wrong with the pod, and a Failed function would be deleted and
+//     created again while the deletion is still under way.
 //   - State Active: Active, whatever LastUpdateStatus says: while an update
 //     is InProgress, invocations run the previous code and configuration,
 //     and a Failed update leaves them in place, so the function serves
@@ -40,6 +51,14 @@ func stateOf(c *types.FunctionConfiguration, code *types.FunctionCodeLocation) *
 		st.Message = reasonText(string(c.StateReasonCode), aws.ToString(c.StateReason))
 	case c.State == types.StatePending:
 		st.Phase, st.Message = translate.PhasePending, aws.ToString(c.StateReason)
+	case c.State == types.StateDeleting:
+		st.Phase, st.Message = translate.PhasePending, reasonText(string(c.StateReasonCode), aws.ToString(c.StateReason))
+		if st.Message == "" {
+			st.Message = "the function is being deleted"
+		}
+	case c.State == types.StateInactive:
+		st.Phase = translate.PhaseActive
+		st.Notes = append(st.Notes, noteInactive)
 	default:
 		st.Phase = translate.PhaseActive
 		switch c.LastUpdateStatus {
@@ -53,10 +72,13 @@ func stateOf(c *types.FunctionConfiguration, code *types.FunctionCodeLocation) *
 	return st
 }
 
-// updating says whether Lambda is creating or updating the function, when
-// it refuses another update with 409.
+// noteInactive is the note of a function Lambda made Inactive.
+const noteInactive = "the function is inactive (idle for long): its first invocation restores it, and is slow"
+
+// updating says whether Lambda is creating, updating or deleting the
+// function, when it refuses another update with 409.
 func updating(c *types.FunctionConfiguration) bool {
-	return c.State == types.StatePending || c.LastUpdateStatus == types.LastUpdateStatusInProgress
+	return c.State == types.StatePending || c.State == types.StateDeleting || c.LastUpdateStatus == types.LastUpdateStatusInProgress
 }
 
 // reasonText is Lambda's reason code and its text.

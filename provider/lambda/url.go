@@ -40,7 +40,7 @@ func (b *Backend) HTTP(ctx context.Context, name string, req *http.Request) (*ht
 	if err != nil {
 		return nil, err
 	}
-	out, err := b.api.Invoke(ctx, &sdk.InvokeInput{FunctionName: aws.String(name), Payload: event, InvocationType: types.InvocationTypeRequestResponse})
+	out, err := b.invoke(ctx, &sdk.InvokeInput{FunctionName: aws.String(name), Payload: event, InvocationType: types.InvocationTypeRequestResponse})
 	if err != nil {
 		return nil, mapError("Invoke", err)
 	}

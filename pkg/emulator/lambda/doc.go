@@ -39,6 +39,16 @@
 //     tags per resource – 50", Tagging AWS resources, Tag naming limits and
 //     requirements, https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html#tag-conventions).
 //
+// An Active function made Inactive (Deactivate, or POST
+// /_emulator/functions/{name}/deactivate; StateReasonCode Idle), as Lambda
+// makes one idle long enough to reclaim its resources, fails its next
+// invocation with 502 ResourceNotReadyException and is restored: Pending
+// (StateReasonCode Restoring; invocations answer 409) for ActivationDelay,
+// then Active ("When you try to invoke a function that is inactive, the
+// invocation fails and Lambda sets the function to pending state until the
+// function resources are recreated", Lambda function states; the error and
+// its text, Invoke API reference, ResourceNotReadyException).
+//
 // Emulated functions behave deterministically:
 //   - Invoke echoes the payload (an empty payload answers {}).
 //   - A payload {"fail": "msg"}, or the function environment variable

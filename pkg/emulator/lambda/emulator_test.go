@@ -270,3 +270,46 @@ func TestInvocationTimesOut(t *testing.T) {
 		t.Errorf("timed-out invocation: %q %s", aws.ToString(out.FunctionError), out.Payload)
 	}
 }
+
+// An Inactive function's next invocation fails with
+// ResourceNotReadyException and restores it: Pending (invocations
+// conflict) for ActivationDelay, then Active.
+func TestInactiveFunctionIsRestoredByAnInvocation(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)}
+	s, c, _ := start(t, Options{ActivationDelay: 2 * time.Second, Now: clk.Now})
+	ctx := context.Background()
+	create(t, c, "fn", image, nil)
+	clk.Advance(2 * time.Second)
+	if err := s.Deactivate("fn"); err != nil {
+		t.Fatal(err)
+	}
+	state := func() types.State {
+		out, err := c.GetFunction(ctx, &sdk.GetFunctionInput{FunctionName: aws.String("fn")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Configuration.State
+	}
+	if st := state(); st != types.StateInactive {
+		t.Fatalf("state = %s, want Inactive", st)
+	}
+	invoke := func() error {
+		_, err := c.Invoke(ctx, &sdk.InvokeInput{FunctionName: aws.String("fn"), Payload: []byte(`{}`)})
+		return err
+	}
+	var nr *types.ResourceNotReadyException
+	if err := invoke(); !errors.As(err, &nr) {
+		t.Fatalf("invoking an Inactive function: %v, want ResourceNotReadyException", err)
+	}
+	if st := state(); st != types.StatePending {
+		t.Errorf("state while restoring = %s, want Pending", st)
+	}
+	var rc *types.ResourceConflictException
+	if err := invoke(); !errors.As(err, &rc) {
+		t.Errorf("invoking while restoring: %v, want ResourceConflictException", err)
+	}
+	clk.Advance(2 * time.Second)
+	if err := invoke(); err != nil || state() != types.StateActive {
+		t.Errorf("once restored: %v, state %s", err, state())
+	}
+}

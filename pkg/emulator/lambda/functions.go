@@ -126,9 +126,11 @@ var nameRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
 // refresh advances the function's state machine to now.
 func (f *function) refresh(now time.Time) {
 	if f.cfg.State == "Pending" && !f.activeAt.IsZero() && !now.Before(f.activeAt) {
+		if f.cfg.StateReasonCode == "Creating" {
+			f.cfg.LastUpdateStatus = "Successful"
+		}
 		f.cfg.State = "Active"
 		f.cfg.StateReason, f.cfg.StateReasonCode = "", ""
-		f.cfg.LastUpdateStatus = "Successful"
 	}
 	if f.cfg.LastUpdateStatus == "InProgress" && f.cfg.State == "Active" && !now.Before(f.updateDone) {
 		f.cfg.LastUpdateStatus = "Successful"

@@ -13,6 +13,28 @@ import (
 
 const maxSleep = 30 * time.Second
 
+// msgNotReady is ResourceNotReadyException's text, as the API reference
+// words the error.
+const msgNotReady = "The function is inactive and its VPC connection is no longer available. Wait for the VPC connection to reestablish and try again."
+
+// Deactivate makes an Active function Inactive, as Lambda does a function
+// idle long enough to reclaim its resources; its next invocation fails
+// with ResourceNotReadyException and restores it (Pending for
+// ActivationDelay, then Active).
+func (s *Server) Deactivate(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, err := s.get(name)
+	if err != nil {
+		return err
+	}
+	if f.cfg.State != "Active" {
+		return conflict("function %s is %s, not Active", name, f.cfg.State)
+	}
+	f.cfg.State, f.cfg.StateReasonCode, f.cfg.StateReason = "Inactive", "Idle", "The function is inactive because it has been idle."
+	return nil
+}
+
 // invoke runs the emulated function: see the package doc for its behaviour.
 func (s *Server) invoke(w http.ResponseWriter, r *http.Request) error {
 	payload, err := io.ReadAll(io.LimitReader(r.Body, 6<<20+1))
@@ -33,6 +55,13 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	switch f.cfg.State {
+	case "Inactive":
+		// The call fails and starts the restore (see the package doc).
+		now := s.opts.Now()
+		f.cfg.State, f.cfg.StateReasonCode, f.cfg.StateReason = "Pending", "Restoring", "The function is being restored."
+		f.activeAt = now.Add(s.opts.ActivationDelay)
+		s.mu.Unlock()
+		return &apiError{Status: http.StatusBadGateway, Code: "ResourceNotReadyException", Message: msgNotReady}
 	case "Pending":
 		s.mu.Unlock()
 		return conflict("The operation cannot be performed at this time. The function is currently in the following state: Pending")

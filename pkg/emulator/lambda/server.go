@@ -123,6 +123,13 @@ func (s *Server) routes() {
 	s.Register(m)
 	s.refusals.Serve(m)
 	s.servePermissions(m)
+	m.HandleFunc("POST /_emulator/functions/{name}/deactivate", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.Deactivate(r.PathValue("name")); err != nil {
+			writeError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
 	s.mux = m
 }
 
