@@ -73,18 +73,20 @@ func TestSecretValuesNeverLeak(t *testing.T) {
 			applyYAML(t, ns, strings.ReplaceAll(strings.ReplaceAll(fmt.Sprintf(jobYAML, "fails", "boom"), ecrImage, c.image),
 				"        env: [{name: EMULATOR_FAIL, value: \"boom\"}]\n",
 				"        env:\n        - {name: EMULATOR_FAIL, value: boom}\n        - name: CANARY\n          valueFrom: {secretKeyRef: {name: canary, key: value}}\n"))
+			eventually(t, 60*time.Second, "pod runs Running, pod refused Failed, job fails Failed", func() (bool, string) {
+				runs, refused := podPhase(t, ns, "runs"), podPhase(t, ns, "refused")
+				job, _ := jobCondition(t, ns, "fails")
+				return runs == corev1.PodRunning && refused == corev1.PodFailed && job == "Failed", fmt.Sprint(runs, refused, job)
+			})
 			// A pod the cloud refuses for now (its role is not known yet)
 			// waits, with the cloud's message in its status and events.
 			ref := refusalsOf[c.name]
 			emu.setRefusals(t, c.name, ref.refusals)
 			applyYAML(t, ns, deployment(k.node, "waits", c.image, 1, ref.annotations, "")+
 				"        env:\n        - name: CANARY\n          valueFrom: {secretKeyRef: {name: canary, key: value}}\n")
-			eventually(t, 60*time.Second, "pod runs Running, pod refused Failed, job fails Failed, waits waiting", func() (bool, string) {
-				runs, refused := podPhase(t, ns, "runs"), podPhase(t, ns, "refused")
-				job, _ := jobCondition(t, ns, "fails")
+			eventually(t, 60*time.Second, "pod waits waiting for the cloud", func() (bool, string) {
 				waits, desc, _ := waitingPods(t, ns, "app=waits")
-				return runs == corev1.PodRunning && refused == corev1.PodFailed && job == "Failed" && allWaiting(waits, 1, ref.reason, ref.message),
-					fmt.Sprint(runs, refused, job, desc)
+				return allWaiting(waits, 1, ref.reason, ref.message), desc
 			})
 			logs, _ := readFile(k.logFile)
 			events := mustKubectl(t, "get", "events", "-n", ns, "-o", "yaml")

@@ -167,7 +167,6 @@ var only = map[string][]hostile{
 		{"managed-setting", "spec.containers[0].env[AzureWebJobsStorage]", func(p *corev1.Pod) {
 			container(p).Env = []corev1.EnvVar{{Name: "AzureWebJobsStorage", Value: "mine"}}
 		}},
-		{"too-many-tags", "metadata.labels", func(p *corev1.Pod) { p.Labels = manyLabels(60) }},
 	},
 	"alibaba-fc": {
 		{"docker-hub", "spec.containers[0].image", func(p *corev1.Pod) { container(p).Image = "nginx:1.27" }},

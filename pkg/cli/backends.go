@@ -92,7 +92,7 @@ func Backends(getenv func(string) string) Registry {
 				return nil, fmt.Errorf("node %s: %w", n.Name, err)
 			}
 			return alibaba.New(client, alibaba.NewLogsClient(co), alibaba.Options{Region: n.Region, AccountID: a.AccountID,
-				Role: a.Role, LogProject: a.LogProject, LogStore: a.LogStore}), nil
+				Role: a.Role, LogProject: a.LogProject, LogStore: a.LogStore, RegistryInstances: a.RegistryInstances}), nil
 		},
 		lambda.Name: func(ctx context.Context, n *config.Node) (provider.Backend, error) {
 			o := lambda.Options{Region: n.Region, HTTPClient: &http.Client{

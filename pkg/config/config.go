@@ -235,6 +235,11 @@ type Alibaba struct {
 	// LogEndpoint overrides Log Service's (https://<region>.log.aliyuncs.com).
 	// Requests go to <project>.<host of LogEndpoint>.
 	LogEndpoint string `json:"logEndpoint,omitempty"`
+	// RegistryInstances maps Container Registry Enterprise Edition instance
+	// names (the <instance> of <instance>-registry.<region>.cr.aliyuncs.com)
+	// to their instance IDs (cri-...), which Function Compute needs for
+	// images of such an instance.
+	RegistryInstances map[string]string `json:"registryInstances,omitempty"`
 	// LogDialAddress, when set, is where every Log Service connection goes
 	// whatever the project's host name (the emulator: SLS host names are
 	// virtual-hosted, which loopback cannot resolve).
