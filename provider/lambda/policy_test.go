@@ -55,7 +55,14 @@ var implied = map[string][]string{
 	// progress): "Lambda returns tag data only if you have explicit allow
 	// permissions for lambda:ListTags" (GetFunction API reference).
 	"GetFunction": {"lambda:ListTags"},
+	// The backend sets VpcConfig (the pod's VPC annotations): "To
+	// configure a function to connect to a VPC, your IAM user needs ...
+	// ec2:DescribeSecurityGroups, ec2:DescribeSubnets, ec2:DescribeVpcs"
+	// (Giving Lambda functions access to resources in an Amazon VPC).
+	"CreateFunction": vpcActions,
 }
+
+var vpcActions = []string{"ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs"}
 
 // Every call the backend can make is allowed by the shipped IAM policy,
 // with the permissions what it reads of the answers implies.
@@ -95,7 +102,8 @@ func TestBackendPathsUnderShippedPolicy(t *testing.T) {
 	ctx := context.Background()
 	fn := function(t, ecr, func(p *corev1.Pod) {
 		p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 8080}}
-		p.Annotations = map[string]string{AnnotationConcurrency: "5"}
+		p.Annotations = map[string]string{AnnotationConcurrency: "5",
+			AnnotationSubnets: "subnet-0123456789abcdef0", AnnotationSecurityGroups: "sg-0123456789abcdef0"}
 	})
 	if _, err := b.Deploy(ctx, fn); err != nil {
 		t.Fatalf("create: %v", err)

@@ -115,6 +115,13 @@
 //     returns tag data only if you have explicit allow permissions for
 //     lambda:ListTags", GetFunction API reference, GetFunctionOutput.Tags;
 //     https://docs.aws.amazon.com/lambda/latest/api/API_GetFunction.html).
+//   - CreateFunction and UpdateFunctionConfiguration with a VpcConfig
+//     naming subnets need ec2:DescribeSecurityGroups, ec2:DescribeSubnets
+//     and ec2:DescribeVpcs, else answer AccessDeniedException naming the
+//     first one missing ("When you configure VPC connectivity, Lambda uses
+//     your permissions to verify network resources ... User permissions",
+//     Giving Lambda functions access to resources in an Amazon VPC,
+//     https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html).
 //
 // Knobs: latency per request, injected errors per operation (status and
 // count), counters of calls per operation, the refusals and the

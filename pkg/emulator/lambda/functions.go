@@ -241,6 +241,9 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request) error {
 	if len(req.Tags) > maxTagsPerFunction {
 		return invalid(msgTooManyTags)
 	}
+	if err := s.refuseVPCLocked(req.VpcConfig); err != nil {
+		return err
+	}
 	if err := s.refuseCreateLocked(&req); err != nil {
 		return err
 	}
@@ -469,6 +472,9 @@ func (s *Server) updateFunctionConfiguration(w http.ResponseWriter, r *http.Requ
 		return err
 	}
 	if err := s.refuseRoleLocked(req.Role); err != nil {
+		return err
+	}
+	if err := s.refuseVPCLocked(req.VpcConfig); err != nil {
 		return err
 	}
 	if err := s.beginUpdate(f); err != nil {

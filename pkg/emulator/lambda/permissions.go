@@ -106,3 +106,21 @@ func (s *Server) servePermissions(m *http.ServeMux) {
 		w.WriteHeader(http.StatusNoContent)
 	})
 }
+
+// vpcActions are what a caller needs to attach a function to a VPC: Lambda
+// checks the subnets and security groups with the caller's permissions
+// (see the package doc).
+var vpcActions = []string{"ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs"}
+
+// refuseVPCLocked answers a VpcConfig the caller may not describe.
+func (s *Server) refuseVPCLocked(v *vpcConfig) error {
+	if v == nil || len(v.SubnetIds) == 0 {
+		return nil
+	}
+	for _, a := range vpcActions {
+		if !s.allowedLocked(a) {
+			return s.accessDenied(a, "*")
+		}
+	}
+	return nil
+}

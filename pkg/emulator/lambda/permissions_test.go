@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	sdk "github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
 
 // GetFunction returns the function's tags only to a caller allowed
@@ -45,3 +47,23 @@ func TestGetFunctionTagsNeedListTags(t *testing.T) {
 }
 
 func asResponse(err error, re **awshttp.ResponseError) bool { return errors.As(err, re) }
+
+// Attaching a function to a VPC needs the caller's ec2:DescribeSecurityGroups,
+// ec2:DescribeSubnets and ec2:DescribeVpcs.
+func TestVPCNeedsEC2Describe(t *testing.T) {
+	s, c, _ := start(t, Options{})
+	ctx := context.Background()
+	in := createInput("fn", image)
+	in.VpcConfig = &types.VpcConfig{SubnetIds: []string{"subnet-0123456789abcdef0"}, SecurityGroupIds: []string{"sg-0123456789abcdef0"}}
+	s.SetPermissions(Permissions{Allow: []string{"lambda:*", "ec2:DescribeSubnets"}})
+	if _, err := c.CreateFunction(ctx, in); apiCode(err) != "AccessDeniedException" || !strings.Contains(err.Error(), "ec2:DescribeSecurityGroups") {
+		t.Errorf("VPC function without ec2:Describe*: %v, want AccessDeniedException", err)
+	}
+	if _, err := c.CreateFunction(ctx, createInput("plain", image)); err != nil {
+		t.Errorf("a function without a VPC needs no ec2 permission: %v", err)
+	}
+	s.SetPermissions(Permissions{Allow: []string{"lambda:*", "ec2:Describe*"}})
+	if _, err := c.CreateFunction(ctx, in); err != nil {
+		t.Errorf("VPC function with ec2:Describe*: %v", err)
+	}
+}
