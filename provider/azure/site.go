@@ -35,7 +35,34 @@ const (
 	maxHostID, hostIDHash = 32, 12
 	maxTagValue           = 256
 	maxTags               = 50
+	// settingFunctionTimeout overrides host.json's functionTimeout.
+	settingFunctionTimeout = "AzureFunctionsJobHost__functionTimeout"
+	// maxHTTPResponse is how long an HTTP trigger may take to answer,
+	// whatever the function timeout: App Service's front end (Azure Load
+	// Balancer's idle timeout) answers the call itself after it.
+	maxHTTPResponse = 230
 )
+
+// AnnotationTimeout is the function's timeout in seconds (host.json's
+// functionTimeout, set through the app setting that overrides it).
+const AnnotationTimeout = "faas-kubelet.io/timeout"
+
+// functionTimeout reads the pod's timeout annotation: every call this
+// backend makes (an invocation, a Job's run, an HTTP request) goes through
+// the app's HTTP trigger, which Azure cuts at 230 seconds whatever the
+// function timeout, so a longer timeout is refused rather than promised.
+func functionTimeout(fn *translate.Function) (string, error) {
+	v, ok := fn.Annotations[AnnotationTimeout]
+	if !ok {
+		return "", nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 1 || n > maxHTTPResponse {
+		return "", errdefs.InvalidInputf("metadata.annotations[%s]: must be 1-%d seconds, got %q: Azure Functions answers an HTTP-triggered call, "+
+			"which every invocation and Job run of this node is, within %d seconds whatever the function timeout", AnnotationTimeout, maxHTTPResponse, v, maxHTTPResponse)
+	}
+	return fmt.Sprintf("%02d:%02d:%02d", n/3600, n/60%60, n%60), nil
+}
 
 // siteFor maps a function to a container function app.
 func siteFor(fn *translate.Function, o *Options) (armappservice.Site, error) {
@@ -56,6 +83,18 @@ func siteFor(fn *translate.Function, o *Options) (armappservice.Site, error) {
 		if strings.EqualFold(k, settingHostID) || strings.EqualFold(k, "AzureFunctionsWebHost:hostid") {
 			return armappservice.Site{}, errdefs.InvalidInputf("spec.containers[0].env[%s]: the Functions host ID is managed by the node (each app needs its own on the node's storage account)", k)
 		}
+	}
+	for k := range settings {
+		if strings.EqualFold(k, settingFunctionTimeout) {
+			return armappservice.Site{}, errdefs.InvalidInputf("spec.containers[0].env[%s]: set the function timeout with the annotation %s", k, AnnotationTimeout)
+		}
+	}
+	timeout, err := functionTimeout(fn)
+	if err != nil {
+		return armappservice.Site{}, err
+	}
+	if timeout != "" {
+		settings[settingFunctionTimeout] = timeout
 	}
 	settings[settingExtensionVersion] = "~" + functionsVersion
 	settings[settingHostID] = hostIDFor(fn.Name)

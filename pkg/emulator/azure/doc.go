@@ -73,6 +73,32 @@
 // more, answers 400 BadRequest and changes nothing; Azure documents the
 // limit, not the answer's code and message, which are the emulator's.
 //
+// HTTP triggers: the front end answers a trigger call that has not been
+// answered within Options.FrontEndTimeout (DefaultFrontEndTimeout, 230 s)
+// with 502, while the host runs the function on and logs its whole
+// duration ("Regardless of the function app timeout setting, 230 seconds
+// is the maximum amount of time that an HTTP triggered function can take
+// to respond to a request. This is because of the default idle timeout of
+// Azure Load Balancer.": Azure Functions docs, Function app time-out
+// duration, includes/functions-timeout-duration.md; "If a function that
+// uses the HTTP trigger doesn't complete within 230 seconds, the Azure
+// Load Balancer will time out and return an HTTP 502 error.": HTTP
+// trigger, Limits). Callers report 500 as well
+// (MicrosoftDocs/azure-docs#94418, #112130: "500 - The request timed
+// out."); the emulator answers the documented 502, with a body of its own.
+//
+// The admin API (POST /admin/functions/<function> with the master key and
+// {"input": ...}) runs non-HTTP-triggered functions ("Manually run a non
+// HTTP-triggered function",
+// https://learn.microsoft.com/azure/azure-functions/functions-manually-run-non-http,
+// which answers "202 Accepted"). Every emulated function is
+// HTTP-triggered: the admin API answers 202, and the run then fails, its
+// log showing "Exception while executing function: Functions.<fn>.
+// Microsoft.Azure.WebJobs.Host: Exception binding parameter 'req'. ..."
+// and "Executed 'Functions.<fn>' (Failed, Id=<x-ms-client-request-id>,
+// ...)" (the host's lines for an HTTP trigger run from the host APIs,
+// Azure/azure-functions-host#3166).
+//
 // Updates: a PUT of a running site keeps it Running (and its triggers
 // answering with the previous version) until the update is deployed, as App
 // Service swaps in the new container only once it started; UpdateApplication

@@ -20,6 +20,9 @@ const (
 	DefaultToken        = "faas-kubelet-local-token"
 	DefaultLocation     = "westeurope"
 	APIVersion          = "2024-04-01"
+	// DefaultFrontEndTimeout is the longest an HTTP trigger may take to
+	// answer, whatever the function timeout.
+	DefaultFrontEndTimeout = 230 * time.Second
 )
 
 // Options configure the emulator.
@@ -36,6 +39,10 @@ type Options struct {
 	// until then the site is Running, listkeys answers 400 "Encountered an
 	// error (ServiceUnavailable) from host runtime." and triggers 503.
 	HostStartDelay time.Duration
+	// FrontEndTimeout is how long App Service's front end waits for an
+	// HTTP trigger to answer before it answers 502 itself (default
+	// DefaultFrontEndTimeout, Azure's 230 seconds; tests shorten it).
+	FrontEndTimeout time.Duration
 	// Latency is added to every request.
 	Latency time.Duration
 	Now     func() time.Time
@@ -118,6 +125,9 @@ func New(opts Options) *Server {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.FrontEndTimeout <= 0 {
+		opts.FrontEndTimeout = DefaultFrontEndTimeout
 	}
 	s := &Server{opts: opts, sites: map[string]*site{}, ops: map[string]*operation{}, deletedPlans: map[string]bool{}, Injector: faults.New()}
 	m := http.NewServeMux()
@@ -748,6 +758,10 @@ func (s *Server) patchTags(w http.ResponseWriter, r *http.Request) error {
 // invokeApp is an app's HTTP trigger (https://<app>.azurewebsites.net/api/<function>
 // on Azure): it checks the function key, logs the execution and echoes the
 // body; the app setting EMULATOR_FAIL makes it answer 500 with that message.
+// A body {"sleepMs": n} runs that long (at most 30 s); a run longer than
+// Options.FrontEndTimeout is answered 502 by the front end once that
+// timeout passed, and logged with its whole duration, as the host runs it
+// on.
 func (s *Server) invokeApp(w http.ResponseWriter, r *http.Request) {
 	s.Call("InvokeFunction")
 	name, fn := r.PathValue("name"), r.PathValue("function")
@@ -761,12 +775,22 @@ func (s *Server) invokeApp(w http.ResponseWriter, r *http.Request) {
 		SleepMs int `json:"sleepMs"`
 	}
 	_ = json.Unmarshal(body, &steer)
-	if steer.SleepMs > 0 {
-		time.Sleep(min(time.Duration(steer.SleepMs)*time.Millisecond, 30*time.Second))
+	run := time.Duration(steer.SleepMs) * time.Millisecond
+	cut := run > s.opts.FrontEndTimeout
+	if wait := min(run, s.opts.FrontEndTimeout, 30*time.Second); wait > 0 {
+		time.Sleep(wait)
 	}
-	fail, down := s.execute(name, fn, "This function was programmatically called via the host APIs.", "", time.Since(start))
+	took := time.Since(start)
+	if cut {
+		took = run // the host runs the function on; only the caller is cut off
+	}
+	fail, down := s.execute(name, fn, "This function was programmatically called via the host APIs.", "", took)
 	if down != "" {
 		http.Error(w, unavailable(down), http.StatusServiceUnavailable)
+		return
+	}
+	if cut {
+		http.Error(w, frontEndTimeoutBody, http.StatusBadGateway)
 		return
 	}
 	if fail != "" {
@@ -783,8 +807,9 @@ func (s *Server) invokeApp(w http.ResponseWriter, r *http.Request) {
 // invokeAdmin is the Functions host's admin API for running a function
 // (POST https://<app>.azurewebsites.net/admin/functions/<function>): it
 // takes the master key and {"input": "..."} and answers 202 Accepted with
-// no body; the execution is logged with the caller's
-// x-ms-client-request-id.
+// no body; the run, logged with the caller's x-ms-client-request-id,
+// then fails, as every emulated function is HTTP-triggered (see
+// runWithoutRequest).
 func (s *Server) invokeAdmin(w http.ResponseWriter, r *http.Request) {
 	s.Call("InvokeFunctionAdmin")
 	name, fn := r.PathValue("name"), r.PathValue("function")
@@ -799,12 +824,46 @@ func (s *Server) invokeAdmin(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"message":"The input field is required."}`, http.StatusBadRequest)
 		return
 	}
-	if _, down := s.execute(name, fn, "This function was programmatically called via the host APIs.", r.Header.Get("x-ms-client-request-id"), 0); down != "" {
+	if down := s.runWithoutRequest(name, fn, r.Header.Get("x-ms-client-request-id")); down != "" {
 		http.Error(w, unavailable(down), http.StatusServiceUnavailable)
 		return
 	}
 	w.WriteHeader(http.StatusAccepted)
 }
+
+// frontEndTimeoutBody is the emulator's body of the front end's 502.
+const frontEndTimeoutBody = "502 - The request timed out: the function did not answer within the front end's timeout (230 seconds on Azure)."
+
+// runWithoutRequest is the host's run of an HTTP-triggered function through
+// the admin API: every emulated function is HTTP-triggered, and the admin
+// API binds no HttpRequest to its trigger parameter, so the run fails
+// after the 202 and the host logs why; s.mu is not held.
+func (s *Server) runWithoutRequest(name, fn, clientID string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.siteNamed(name)
+	if st == nil {
+		return hostNotRunning
+	}
+	if down := s.hostDown(st); down != "" {
+		return down
+	}
+	now := s.opts.Now().UTC().Format(time.RFC3339Nano)
+	id := clientID
+	if id == "" {
+		id = fmt.Sprintf("%08d", len(st.Logs))
+	}
+	st.Logs = append(st.Logs,
+		now+" Executing 'Functions."+fn+"' (Reason='This function was programmatically called via the host APIs.', Id="+id+")",
+		now+" Exception while executing function: Functions."+fn+". "+adminHTTPTriggerError,
+		now+" Executed 'Functions."+fn+"' (Failed, Id="+id+", Duration=0ms)")
+	return ""
+}
+
+// adminHTTPTriggerError is logged for an HTTP trigger run without a
+// request: its first sentence is the host's (Azure/azure-functions-host#3166),
+// the rest the emulator's.
+const adminHTTPTriggerError = "Microsoft.Azure.WebJobs.Host: Exception binding parameter 'req'. An HttpRequest is required: an HTTP-triggered function runs only from an HTTP request to its route, not from the admin API."
 
 // execute logs one execution of fn in app name, as the Functions host
 // does; it returns the app's EMULATOR_FAIL setting, or why its host does
