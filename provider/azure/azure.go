@@ -3,7 +3,6 @@ package azure
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,7 +17,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/appservice/armappservice/v4"
-	"github.com/google/uuid"
 	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
 	"github.com/virtual-kubelet/virtual-kubelet/log"
 	"golang.org/x/time/rate"
@@ -451,7 +449,7 @@ func (b *Backend) List(ctx context.Context, node string) ([]translate.FunctionSt
 // deploy) with its function key: a 2xx answer is the output, any other
 // status a function error with the body as message.
 func (b *Backend) Invoke(ctx context.Context, name string, payload []byte) (*translate.Invocation, error) {
-	resp, err := b.callApp(ctx, name, http.MethodPost, func(fn string) string { return "/api/" + fn }, false, bytes.NewReader(payload), nil)
+	resp, err := b.callApp(ctx, name, http.MethodPost, func(fn string) string { return "/api/" + fn }, bytes.NewReader(payload), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -467,41 +465,27 @@ func (b *Backend) Invoke(ctx context.Context, name string, payload []byte) (*tra
 	return inv, nil
 }
 
-// InvokeAsync queues a run through the Functions host's admin API
-// (POST /admin/functions/<function> with the master key and
-// {"input": "<payload>"}), which answers 202 Accepted without an id of its
-// own: the id returned is the x-ms-client-request-id sent with the request,
-// which the host records with the execution.
-func (b *Backend) InvokeAsync(ctx context.Context, name string, payload []byte) (string, error) {
-	body, err := json.Marshal(map[string]string{"input": string(payload)})
-	if err != nil {
-		return "", err
-	}
-	id := uuid.NewString()
-	resp, err := b.callApp(ctx, name, http.MethodPost, func(fn string) string { return "/admin/functions/" + fn }, true, bytes.NewReader(body),
-		http.Header{"x-ms-client-request-id": {id}})
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		out, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return "", fmt.Errorf("azure functions admin API: HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(out)))
-	}
-	return id, nil
+// InvokeAsync is not supported: the apps' functions are HTTP-triggered,
+// and an HTTP trigger answers only the request that runs it. The Functions
+// host's admin API (POST /admin/functions/<function>) runs non-HTTP
+// triggers only ("Manually run a non HTTP-triggered function"): for an
+// HTTP trigger it answers 202 and the run fails without a request, so an
+// id returned for it would name a run that never happened.
+func (b *Backend) InvokeAsync(context.Context, string, []byte) (string, error) {
+	return "", provider.NotSupportedf("kubectl exec ... invoke --async: Azure's HTTP-triggered functions run only synchronously " +
+		"(the Functions host's admin API runs non-HTTP triggers only); use invoke without --async")
 }
 
 // HTTP sends req to the function app itself, at its default host name
 // with the request's path (the function's HTTP trigger is /api/<function>
 // unless the app routes otherwise), with the function key.
 func (b *Backend) HTTP(ctx context.Context, name string, req *http.Request) (*http.Response, error) {
-	return b.callApp(ctx, name, req.Method, func(string) string { return req.URL.RequestURI() }, false, req.Body, provider.ForwardedHeader(req.Header))
+	return b.callApp(ctx, name, req.Method, func(string) string { return req.URL.RequestURI() }, req.Body, provider.ForwardedHeader(req.Header))
 }
 
-// callApp sends a request to the app: with the function key, or for admin
-// the master key (the host's admin API); path names the URL path given
-// the app's function.
-func (b *Backend) callApp(ctx context.Context, name, method string, path func(fn string) string, admin bool, body io.Reader, header http.Header) (*http.Response, error) {
+// callApp sends a request to the app with the function key; path names
+// the URL path given the app's function.
+func (b *Backend) callApp(ctx context.Context, name, method string, path func(fn string) string, body io.Reader, header http.Header) (*http.Response, error) {
 	site, err := b.api.Get(ctx, b.opts.ResourceGroup, name, nil)
 	if err != nil {
 		return nil, mapError("Get", err)
@@ -521,9 +505,6 @@ func (b *Backend) callApp(ctx context.Context, name, method string, path func(fn
 	}
 	url := strings.NewReplacer("{host}", host, "{app}", name).Replace(base) + path(fn)
 	key := str(keys.FunctionKeys["default"])
-	if admin {
-		key = str(keys.MasterKey)
-	}
 	req, err := http.NewRequestWithContext(ctx, method, url, body)
 	if err != nil {
 		return nil, err
