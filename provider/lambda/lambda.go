@@ -71,6 +71,10 @@ type Backend struct {
 	// restorePoll is how often invoke reads an Inactive function's state
 	// while Lambda restores it (0: a second; tests set less).
 	restorePoll time.Duration
+	// followPoll and followOverlap are a log follow's poll interval and
+	// the window it reads again (0: followEvery, followOverlap; tests set
+	// them).
+	followPoll, followOverlap time.Duration
 }
 
 var _ provider.Backend = (*Backend)(nil)

@@ -45,15 +45,25 @@ func NewLogsClient(cfg aws.Config, o Options) *cwl.Client {
 // followEvery is how often a follow polls for new lines.
 const followEvery = time.Second
 
+// followOverlap is how far back from the newest line written each poll of
+// a follow reads again: CloudWatch Logs makes an event readable some time
+// after it is written, with its original timestamp, so a line can arrive
+// after newer ones; the events read again are dropped by their eventId.
+const followOverlap = 30 * time.Second
+
 type event struct {
-	ts  int64
-	id  string
-	msg string
+	ts     int64
+	id     string // FilterLogEvents' eventId; GetLogEvents gives none
+	stream string
+	msg    string
 }
 
+// key identifies an event without an eventId (one read by GetLogEvents).
+func (e event) key() string { return fmt.Sprintf("%s\x00%d\x00%s", e.stream, e.ts, e.msg) }
+
 // Logs reads the function's log group (its LoggingConfig, else
-// /aws/lambda/<name>): a tail reads the newest streams backwards instead of
-// the whole group; since, timestamps and limit-bytes are applied as the
+// /aws/lambda/<name>): a tail reads the streams backwards instead of the
+// whole group; since, timestamps and limit-bytes are applied as the
 // kubelet applies them; a follow polls for new lines until ctx ends.
 func (b *Backend) Logs(ctx context.Context, name string, opts translate.LogOptions) (io.ReadCloser, error) {
 	if b.logs == nil {
@@ -79,37 +89,114 @@ func (b *Backend) Logs(ctx context.Context, name string, opts translate.LogOptio
 	if err != nil && !isMissingGroup(err) {
 		return nil, err
 	}
-	last := aws.ToInt64(since)
-	for _, e := range first {
-		last = max(last, e.ts)
+	if !opts.Follow {
+		return logstream.Stream(ctx, opts, lines(first), followEvery, nil), nil
 	}
-	// A follow reads from the last timestamp written, inclusive, and drops
-	// events it already wrote by their eventId. Lines read by a tail carry no
-	// eventId, so until the follow has read something itself it starts just
-	// after them.
-	exclusive := opts.HasTail && len(first) > 0
-	next := func(ctx context.Context) ([]logstream.Line, error) {
-		start := last
-		if exclusive {
-			start++
+	f := &follow{b: b, group: group, since: aws.ToInt64(since), seen: map[string]int64{}, overlap: b.followOverlap}
+	if f.overlap == 0 {
+		f.overlap = followOverlap
+	}
+	for _, e := range first {
+		f.newest = max(f.newest, e.ts)
+		if e.id != "" {
+			f.seen[e.id] = e.ts
 		}
-		evs, err := b.filter(ctx, group, aws.Int64(start), nil)
+	}
+	if opts.HasTail {
+		// A tail leaves out older lines on purpose, and its lines carry no
+		// eventId: what the follow's window holds now was either written or
+		// left out, so it is marked seen; lines newer than the tail's are
+		// new and written.
+		if len(first) == 0 {
+			f.newest = max(f.newest, time.Now().UnixMilli())
+		}
+		fresh, err := f.baseline(ctx, first)
 		if err != nil && !isMissingGroup(err) {
 			return nil, err
 		}
-		for _, e := range evs {
-			last = max(last, e.ts)
-			exclusive = false
-		}
-		return lines(evs), nil
+		first = append(first, fresh...)
 	}
-	return logstream.Stream(ctx, opts, lines(first), followEvery, next), nil
+	every := b.followPoll
+	if every == 0 {
+		every = followEvery
+	}
+	return logstream.Stream(ctx, opts, lines(first), every, f.next), nil
+}
+
+// follow is the state of a follow: the events it has written (or left out)
+// within the window it reads again, by eventId.
+type follow struct {
+	b       *Backend
+	group   string
+	since   int64
+	overlap time.Duration
+	newest  int64            // the newest timestamp written
+	seen    map[string]int64 // eventId -> timestamp, within the window
+}
+
+// start is where the next read begins: overlap before the newest line.
+func (f *follow) start() int64 {
+	return max(f.since, f.newest-f.overlap.Milliseconds())
+}
+
+// baseline reads the window after a tail: events the tail wrote (matched
+// by stream, timestamp and message) and older ones are marked seen, newer
+// ones are returned to be written.
+func (f *follow) baseline(ctx context.Context, tail []event) ([]event, error) {
+	evs, err := f.b.filter(ctx, f.group, aws.Int64(f.start()), nil)
+	if err != nil {
+		return nil, err
+	}
+	written := map[string]int{}
+	for _, e := range tail {
+		written[e.key()]++
+	}
+	newest := f.newest
+	var fresh []event
+	for _, e := range evs {
+		switch {
+		case written[e.key()] > 0:
+			written[e.key()]--
+		case e.ts > newest:
+			fresh = append(fresh, e)
+			f.newest = max(f.newest, e.ts)
+		}
+		f.seen[e.id] = e.ts
+	}
+	return fresh, nil
+}
+
+// next reads the window again and returns the events not yet seen; seen
+// events older than the window are forgotten (no read returns them again).
+func (f *follow) next(ctx context.Context) ([]logstream.Line, error) {
+	evs, err := f.b.filter(ctx, f.group, aws.Int64(f.start()), nil)
+	if err != nil && !isMissingGroup(err) {
+		return nil, err
+	}
+	var fresh []event
+	for _, e := range evs {
+		if _, ok := f.seen[e.id]; ok && e.id != "" {
+			continue
+		}
+		f.seen[e.id] = e.ts
+		f.newest = max(f.newest, e.ts)
+		fresh = append(fresh, e)
+	}
+	start := f.start()
+	for id, ts := range f.seen {
+		if ts < start {
+			delete(f.seen, id)
+		}
+	}
+	return lines(fresh), nil
 }
 
 func lines(evs []event) []logstream.Line {
 	out := make([]logstream.Line, len(evs))
 	for i, e := range evs {
-		out[i] = logstream.Line{Time: time.UnixMilli(e.ts), Text: e.msg, ID: e.id}
+		// No ID: the follow drops what it has seen itself, and forgets it
+		// once it is out of the window.
+		out[i] = logstream.Line{Time: time.UnixMilli(e.ts), Text: e.msg}
 	}
 	return out
 }
@@ -134,41 +221,70 @@ func (b *Backend) filterEvents(ctx context.Context, in *cwl.FilterLogEventsInput
 			return out, fmt.Errorf("cloudwatch logs FilterLogEvents %s: %w", group, err)
 		}
 		for _, e := range page.Events {
-			out = append(out, event{ts: aws.ToInt64(e.Timestamp), id: aws.ToString(e.EventId), msg: aws.ToString(e.Message)})
+			out = append(out, event{ts: aws.ToInt64(e.Timestamp), id: aws.ToString(e.EventId), stream: aws.ToString(e.LogStreamName), msg: aws.ToString(e.Message)})
 		}
 	}
 	return out, nil
 }
 
-// tail reads the newest n events: the streams with the latest events first,
-// each backwards, stopping once no older stream can add to the newest n.
+// maxTailStreams bounds the streams a tail reads: one DescribeLogStreams
+// page, newest first by lastEventTimestamp. That value is eventually
+// consistent (it "typically updates in less than an hour from ingestion",
+// LogStream), so it only orders the streams: none is skipped for it.
+const maxTailStreams = 50
+
+// tail reads the newest n events: each stream's newest n, read backwards
+// (GetLogEvents with startFromHead false) following nextBackwardToken
+// through partial and empty pages until it comes back unchanged, the end
+// of the stream (GetLogEvents reference).
 func (b *Backend) tail(ctx context.Context, group string, n int, since *int64) ([]event, error) {
+	if n <= 0 {
+		return nil, nil
+	}
 	streams, err := b.logs.DescribeLogStreams(ctx, &cwl.DescribeLogStreamsInput{
-		LogGroupName: aws.String(group), OrderBy: cwltypes.OrderByLastEventTime, Descending: aws.Bool(true), Limit: aws.Int32(50),
+		LogGroupName: aws.String(group), OrderBy: cwltypes.OrderByLastEventTime, Descending: aws.Bool(true), Limit: aws.Int32(maxTailStreams),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cloudwatch logs DescribeLogStreams %s: %w", group, err)
 	}
 	var out []event
 	for _, st := range streams.LogStreams {
-		if len(out) >= n {
-			sort.Slice(out, func(i, j int) bool { return out[i].ts > out[j].ts })
-			if aws.ToInt64(st.LastEventTimestamp) < out[n-1].ts {
-				break
-			}
+		evs, err := b.streamTail(ctx, group, aws.ToString(st.LogStreamName), n, since)
+		if err != nil {
+			return nil, err
 		}
+		out = append(out, evs...)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].ts < out[j].ts })
+	if len(out) > n {
+		out = out[len(out)-n:]
+	}
+	return out, nil
+}
+
+// streamTail reads a stream's newest n events, oldest first.
+func (b *Backend) streamTail(ctx context.Context, group, stream string, n int, since *int64) ([]event, error) {
+	var out []event
+	var token *string
+	for len(out) < n {
 		page, err := b.logs.GetLogEvents(ctx, &cwl.GetLogEventsInput{
-			LogGroupName: aws.String(group), LogStreamName: st.LogStreamName, StartTime: since,
-			StartFromHead: aws.Bool(false), Limit: aws.Int32(int32(min(n, 10000))),
+			LogGroupName: aws.String(group), LogStreamName: aws.String(stream), StartTime: since,
+			StartFromHead: aws.Bool(false), Limit: aws.Int32(int32(min(n, 10000))), NextToken: token,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("cloudwatch logs GetLogEvents %s: %w", group, err)
 		}
-		for i, e := range page.Events {
-			out = append(out, event{ts: aws.ToInt64(e.Timestamp), id: fmt.Sprintf("%s/%d/%d", aws.ToString(st.LogStreamName), aws.ToInt64(e.Timestamp), i), msg: aws.ToString(e.Message)})
+		evs := make([]event, 0, len(page.Events)+len(out))
+		for _, e := range page.Events {
+			evs = append(evs, event{ts: aws.ToInt64(e.Timestamp), stream: stream, msg: aws.ToString(e.Message)})
 		}
+		out = append(evs, out...)
+		next := page.NextBackwardToken
+		if next == nil || token != nil && *next == *token {
+			break
+		}
+		token = next
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].ts < out[j].ts })
 	if len(out) > n {
 		out = out[len(out)-n:]
 	}

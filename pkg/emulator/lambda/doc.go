@@ -123,11 +123,37 @@
 //     Giving Lambda functions access to resources in an Amazon VPC,
 //     https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html).
 //
+// CloudWatch Logs reads follow the API reference's contract, and the logs
+// behaviour (see LogsBehaviour) exercises its looser corners:
+//   - Events become visible IngestionDelayMs after they are written (by an
+//     invocation, AppendLog or PutLogEvents), with their original
+//     timestamp, so a line can arrive after newer ones.
+//   - DescribeLogStreams' lastEventTimestamp and lastIngestionTime count an
+//     event only StreamStatsDelayMs after it is visible, and LastEventTime
+//     ordering uses those values ("The lastEventTime value updates on an
+//     eventual consistency basis. It typically updates in less than an
+//     hour from ingestion", LogStream,
+//     https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_LogStream.html).
+//   - FilterLogEvents and GetLogEvents pages hold at most PageSize events,
+//     and every read answers EmptyPages empty pages with a token leading on
+//     before its data ("A returned page might only be partially full, or
+//     even empty ... Partially full or empty pages don't necessarily mean
+//     that pagination is finished", GetLogEvents and FilterLogEvents,
+//     https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_GetLogEvents.html,
+//     and the SDK's doc comments).
+//   - GetLogEvents' end, in either direction, is the token passed in coming
+//     back ("If you have reached the end of the stream, it returns the same
+//     token you passed in", GetLogEvents, nextBackwardToken); FilterLogEvents
+//     ends when it returns no nextToken, and its events carry an eventId
+//     (FilteredLogEvent), GetLogEvents' do not (OutputLogEvent).
+//
 // Knobs: latency per request, injected errors per operation (status and
-// count), counters of calls per operation, the refusals and the
-// permissions; in process through Options and methods (SetRefusals,
-// SetPermissions), out of process through
-// /_emulator/faults, /_emulator/calls, /_emulator/refusals (PUT
+// count), counters of calls per operation, the logs behaviour, the
+// refusals and the permissions; in process through Options and methods
+// (SetLogsBehaviour, SetRefusals, SetPermissions), out of process through
+// /_emulator/faults, /_emulator/calls, /_emulator/logs (PUT a LogsBehaviour
+// {"ingestionDelayMs": 2000, "streamStatsDelayMs": 0, "pageSize": 0,
+// "emptyPages": 0}, GET, DELETE), /_emulator/refusals (PUT
 // {"roles": [...], "images": [...], "quotaExceeded": true}, GET, DELETE)
 // and /_emulator/permissions (PUT {"allow": ["lambda:GetFunction", ...]},
 // GET, DELETE).

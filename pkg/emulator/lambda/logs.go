@@ -31,6 +31,64 @@ type logEvent struct {
 	IngestionTime int64  `json:"ingestionTime"`
 	LogStreamName string `json:"logStreamName,omitempty"`
 	EventID       string `json:"eventId,omitempty"`
+	seq           int
+	// visible is when reads first return the event (IngestionDelay after
+	// it was written).
+	visible time.Time
+}
+
+// LogsBehaviour shapes how the emulated CloudWatch Logs serves reads, within
+// what its API reference allows (see the package doc).
+type LogsBehaviour struct {
+	// IngestionDelayMs: an event becomes visible to FilterLogEvents and
+	// GetLogEvents this long after it is written, with its original
+	// timestamp.
+	IngestionDelayMs int `json:"ingestionDelayMs,omitempty"`
+	// StreamStatsDelayMs: DescribeLogStreams' lastEventTimestamp and
+	// lastIngestionTime count an event only this long after it is visible.
+	StreamStatsDelayMs int `json:"streamStatsDelayMs,omitempty"`
+	// PageSize caps the events of one FilterLogEvents or GetLogEvents page
+	// below the request's limit (0: no cap).
+	PageSize int `json:"pageSize,omitempty"`
+	// EmptyPages is how many empty pages, each with a token leading on,
+	// every read answers before its data.
+	EmptyPages int `json:"emptyPages,omitempty"`
+}
+
+// SetLogsBehaviour replaces the logs behaviour (the zero value: events
+// visible at once, full pages).
+func (s *Server) SetLogsBehaviour(b LogsBehaviour) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.logsB = b
+}
+
+// LogsBehaviour returns the logs behaviour.
+func (s *Server) LogsBehaviour() LogsBehaviour {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.logsB
+}
+
+// serveLogsBehaviour serves /_emulator/logs: GET, PUT a LogsBehaviour,
+// DELETE (back to the zero value).
+func (s *Server) serveLogsBehaviour(m *http.ServeMux) {
+	m.HandleFunc("GET /_emulator/logs", func(w http.ResponseWriter, _ *http.Request) {
+		_ = writeJSON(w, http.StatusOK, s.LogsBehaviour())
+	})
+	m.HandleFunc("PUT /_emulator/logs", func(w http.ResponseWriter, r *http.Request) {
+		var b LogsBehaviour
+		if err := json.NewDecoder(r.Body).Decode(&b); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		s.SetLogsBehaviour(b)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	m.HandleFunc("DELETE /_emulator/logs", func(w http.ResponseWriter, _ *http.Request) {
+		s.SetLogsBehaviour(LogsBehaviour{})
+		w.WriteHeader(http.StatusNoContent)
+	})
 }
 
 // appendLogs writes lines to the function's current stream, as the Lambda
@@ -39,11 +97,6 @@ func (s *Server) appendLogs(group, fn string, lines []string) {
 	now := s.opts.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, ok := s.groups[group]
-	if !ok {
-		g = &logGroup{name: group, created: now, streams: map[string]*logStream{}}
-		s.groups[group] = g
-	}
 	streamName := ""
 	if f, ok := s.functions[fn]; ok {
 		if f.stream == "" {
@@ -53,28 +106,62 @@ func (s *Server) appendLogs(group, fn string, lines []string) {
 	} else {
 		streamName = now.UTC().Format("2006/01/02") + "/[$LATEST]orphan"
 	}
-	st, ok := g.streams[streamName]
-	if !ok {
-		st = &logStream{name: streamName, created: now}
-		g.streams[streamName] = st
-	}
 	for i, l := range lines {
-		ts := now.Add(time.Duration(i) * time.Microsecond).UnixMilli()
-		s.seq++
-		st.events = append(st.events, logEvent{Timestamp: ts, Message: l + "\n", IngestionTime: ts, EventID: strconv.Itoa(s.seq)})
+		s.putLocked(group, streamName, now.Add(time.Duration(i)*time.Microsecond), l+"\n")
 	}
+}
+
+// putLocked stores one event written now with timestamp ts.
+func (s *Server) putLocked(group, stream string, ts time.Time, msg string) {
+	now := s.opts.Now()
+	g, ok := s.groups[group]
+	if !ok {
+		g = &logGroup{name: group, created: now, streams: map[string]*logStream{}}
+		s.groups[group] = g
+	}
+	st, ok := g.streams[stream]
+	if !ok {
+		st = &logStream{name: stream, created: now}
+		g.streams[stream] = st
+	}
+	s.seq++
+	st.events = append(st.events, logEvent{Timestamp: ts.UnixMilli(), Message: msg, IngestionTime: now.UnixMilli(),
+		EventID: strconv.Itoa(s.seq), seq: s.seq, visible: now.Add(time.Duration(s.logsB.IngestionDelayMs) * time.Millisecond)})
 }
 
 // AppendLog adds a line to a function's log group, for tests that need a
 // log line written at a known moment.
 func (s *Server) AppendLog(functionName, line string) {
+	s.AppendLogAt(functionName, line, s.opts.Now())
+}
+
+// AppendLogAt adds a line with timestamp ts to the function's current
+// stream (a line that arrives late carries an older timestamp).
+func (s *Server) AppendLogAt(functionName, line string, ts time.Time) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	group := "/aws/lambda/" + functionName
-	if f, ok := s.functions[functionName]; ok && f.cfg.LoggingConfig != nil {
-		group = f.cfg.LoggingConfig.LogGroup
+	stream := ts.UTC().Format("2006/01/02") + "/[$LATEST]orphan"
+	if f, ok := s.functions[functionName]; ok {
+		if f.cfg.LoggingConfig != nil {
+			group = f.cfg.LoggingConfig.LogGroup
+		}
+		if f.stream == "" {
+			f.stream = fmt.Sprintf("%s/[$LATEST]%s", s.opts.Now().UTC().Format("2006/01/02"), strings.ReplaceAll(newID(), "-", ""))
+		}
+		stream = f.stream
 	}
-	s.mu.Unlock()
-	s.appendLogs(group, functionName, []string{line})
+	s.putLocked(group, stream, ts, line+"\n")
+}
+
+// PutLogEvents writes lines with timestamp ts to a stream of a group,
+// creating both as needed (what PutLogEvents does once the stream exists).
+func (s *Server) PutLogEvents(group, stream string, ts time.Time, lines ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range lines {
+		s.putLocked(group, stream, ts, l+"\n")
+	}
 }
 
 // logsDispatch serves CloudWatch Logs' awsJson1_1 protocol.
@@ -158,14 +245,18 @@ type filterRequest struct {
 	Limit          int      `json:"limit"`
 }
 
-// events returns the group's events in time order, filtered.
-func (g *logGroup) events(streams []string, start, end *int64, pattern string) []logEvent {
+// events returns the group's events visible at now in time order
+// (timestamp, then the order written), filtered.
+func (g *logGroup) events(now time.Time, streams []string, start, end *int64, pattern string) []logEvent {
 	var out []logEvent
 	for name, st := range g.streams {
 		if len(streams) > 0 && !contains(streams, name) {
 			continue
 		}
 		for _, e := range st.events {
+			if now.Before(e.visible) {
+				continue
+			}
 			if start != nil && e.Timestamp < *start || end != nil && e.Timestamp >= *end {
 				continue
 			}
@@ -176,15 +267,15 @@ func (g *logGroup) events(streams []string, start, end *int64, pattern string) [
 			out = append(out, e)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Timestamp != out[j].Timestamp {
-			return out[i].Timestamp < out[j].Timestamp
-		}
-		a, _ := strconv.Atoi(out[i].EventID)
-		b, _ := strconv.Atoi(out[j].EventID)
-		return a < b
-	})
+	sort.Slice(out, func(i, j int) bool { return before(out[i], out[j]) })
 	return out
+}
+
+func before(a, b logEvent) bool {
+	if a.Timestamp != b.Timestamp {
+		return a.Timestamp < b.Timestamp
+	}
+	return a.seq < b.seq
 }
 
 func contains(list []string, s string) bool {
@@ -196,36 +287,78 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// pageLimit is a request's page size under the behaviour's cap.
+func (b LogsBehaviour) pageLimit(limit int) int {
+	if limit <= 0 || limit > 10000 {
+		limit = 10000
+	}
+	if b.PageSize > 0 {
+		limit = min(limit, b.PageSize)
+	}
+	return limit
+}
+
+// filterToken is FilterLogEvents' nextToken: the page starts after the
+// event (ts, seq) when after is set, and empties empty pages were served.
+type filterToken struct {
+	after   bool
+	ts      int64
+	seq     int
+	empties int
+}
+
+func (t filterToken) String() string {
+	return fmt.Sprintf("t1:%t:%d:%d:%d", t.after, t.ts, t.seq, t.empties)
+}
+
+func parseFilterToken(s string) (filterToken, bool) {
+	var t filterToken
+	_, err := fmt.Sscanf(s, "t1:%t:%d:%d:%d", &t.after, &t.ts, &t.seq, &t.empties)
+	return t, err == nil
+}
+
+// filterLogEvents pages the matching events; its token is a cursor (the
+// last event returned), so events that become visible meanwhile are read
+// when they sort after it.
 func (s *Server) filterLogEvents(w http.ResponseWriter, r *http.Request) error {
 	var req filterRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	if req.Limit == 0 || req.Limit > 10000 {
-		req.Limit = 10000
-	}
 	s.mu.Lock()
+	beh := s.logsB
 	g, ok := s.groups[req.LogGroupName]
 	var all []logEvent
 	if ok {
-		all = g.events(req.LogStreamNames, req.StartTime, req.EndTime, req.FilterPattern)
+		all = g.events(s.opts.Now(), req.LogStreamNames, req.StartTime, req.EndTime, req.FilterPattern)
 	}
 	s.mu.Unlock()
 	if !ok {
 		return logsGroupNotFound()
 	}
-	from := 0
+	var tok filterToken
 	if req.NextToken != "" {
-		n, err := strconv.Atoi(req.NextToken)
-		if err != nil || n < 0 || n > len(all) {
+		var valid bool
+		if tok, valid = parseFilterToken(req.NextToken); !valid {
 			return &apiError{Status: http.StatusBadRequest, Code: "InvalidParameterException", Message: "The specified nextToken is invalid."}
 		}
-		from = n
 	}
-	to := min(from+req.Limit, len(all))
-	out := map[string]any{"events": nonNil(all[from:to]), "searchedLogStreams": []any{}}
+	from := 0
+	if tok.after {
+		from = sort.Search(len(all), func(i int) bool { return before(logEvent{Timestamp: tok.ts, seq: tok.seq}, all[i]) })
+	}
+	out := map[string]any{"events": []logEvent{}, "searchedLogStreams": []any{}}
+	if tok.empties < beh.EmptyPages && from < len(all) {
+		tok.empties++
+		out["nextToken"] = tok.String()
+		return writeLogsJSON(w, out)
+	}
+	to := min(from+beh.pageLimit(req.Limit), len(all))
+	page := all[from:to]
+	out["events"] = nonNil(page)
 	if to < len(all) {
-		out["nextToken"] = strconv.Itoa(to)
+		last := page[len(page)-1]
+		out["nextToken"] = filterToken{after: true, ts: last.Timestamp, seq: last.seq, empties: tok.empties}.String()
 	}
 	return writeLogsJSON(w, out)
 }
@@ -238,7 +371,9 @@ func nonNil(e []logEvent) []logEvent {
 }
 
 // getLogEvents reads one stream; without startFromHead it returns the
-// newest events first page, which is how a tail is read cheaply.
+// newest events first page, which is how a tail is read cheaply. Tokens
+// are "f<index>" (forward) and "b<index>" (backward), with "/<n>" when n
+// empty pages were served; at either end the token passed in comes back.
 func (s *Server) getLogEvents(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		LogGroupName  string `json:"logGroupName"`
@@ -252,16 +387,14 @@ func (s *Server) getLogEvents(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	if req.Limit == 0 || req.Limit > 10000 {
-		req.Limit = 10000
-	}
 	s.mu.Lock()
+	beh := s.logsB
 	g, ok := s.groups[req.LogGroupName]
 	var all []logEvent
 	streamOK := false
 	if ok {
 		if _, streamOK = g.streams[req.LogStreamName]; streamOK {
-			all = g.events([]string{req.LogStreamName}, req.StartTime, req.EndTime, "")
+			all = g.events(s.opts.Now(), []string{req.LogStreamName}, req.StartTime, req.EndTime, "")
 		}
 	}
 	s.mu.Unlock()
@@ -271,28 +404,52 @@ func (s *Server) getLogEvents(w http.ResponseWriter, r *http.Request) error {
 	if !streamOK {
 		return &apiError{Status: http.StatusBadRequest, Code: "ResourceNotFoundException", Message: "The specified log stream does not exist."}
 	}
-	// Tokens are "f<index>" (forward) and "b<index>" (backward): the page
-	// is all[lo:hi].
-	lo, hi := 0, len(all)
+	limit := beh.pageLimit(req.Limit)
+	pos, empties := 0, 0
+	dir := "b"
 	switch {
-	case strings.HasPrefix(req.NextToken, "f"):
-		lo, _ = strconv.Atoi(req.NextToken[1:])
-		hi = min(lo+req.Limit, len(all))
-	case strings.HasPrefix(req.NextToken, "b"):
-		hi, _ = strconv.Atoi(req.NextToken[1:])
-		lo = max(hi-req.Limit, 0)
+	case req.NextToken != "":
+		tok, n, _ := strings.Cut(req.NextToken, "/")
+		if len(tok) < 2 || (tok[0] != 'f' && tok[0] != 'b') {
+			return &apiError{Status: http.StatusBadRequest, Code: "InvalidParameterException", Message: "The specified nextToken is invalid."}
+		}
+		dir = tok[:1]
+		pos, _ = strconv.Atoi(tok[1:])
+		empties, _ = strconv.Atoi(n)
 	case req.StartFromHead:
-		hi = min(req.Limit, len(all))
+		dir = "f"
 	default:
-		lo = max(len(all)-req.Limit, 0)
+		pos = len(all)
 	}
-	lo, hi = max(0, min(lo, len(all))), max(0, min(hi, len(all)))
+	pos = max(0, min(pos, len(all)))
+	lo, hi := pos, min(pos+limit, len(all))
+	if dir == "b" {
+		lo, hi = max(pos-limit, 0), pos
+	}
+	if empties < beh.EmptyPages && lo < hi {
+		// An empty page in place of all[lo:hi]: both tokens lead on to it.
+		empties++
+		return writeLogsJSON(w, map[string]any{"events": []logEvent{},
+			"nextForwardToken": fmt.Sprintf("f%d/%d", lo, empties), "nextBackwardToken": fmt.Sprintf("b%d/%d", hi, empties)})
+	}
 	page := make([]logEvent, 0, hi-lo)
 	for _, e := range all[lo:hi] {
 		e.LogStreamName, e.EventID = "", ""
 		page = append(page, e)
 	}
-	return writeLogsJSON(w, map[string]any{"events": page, "nextForwardToken": fmt.Sprintf("f%d", hi), "nextBackwardToken": fmt.Sprintf("b%d", lo)})
+	fwd, back := fmt.Sprintf("f%d", hi), fmt.Sprintf("b%d", lo)
+	if empties > 0 {
+		fwd, back = fwd+"/"+strconv.Itoa(empties), back+"/"+strconv.Itoa(empties)
+	}
+	if lo == hi && req.NextToken != "" {
+		// The end of the stream in this direction: the same token back.
+		if dir == "b" {
+			back = req.NextToken
+		} else {
+			fwd = req.NextToken
+		}
+	}
+	return writeLogsJSON(w, map[string]any{"events": page, "nextForwardToken": fwd, "nextBackwardToken": back})
 }
 
 func (s *Server) describeLogStreams(w http.ResponseWriter, r *http.Request) error {
@@ -319,6 +476,7 @@ func (s *Server) describeLogStreams(w http.ResponseWriter, r *http.Request) erro
 		Arn                 string `json:"arn"`
 	}
 	s.mu.Lock()
+	now := s.opts.Now()
 	g, ok := s.groups[req.LogGroupName]
 	var list []streamOut
 	if ok {
@@ -328,8 +486,17 @@ func (s *Server) describeLogStreams(w http.ResponseWriter, r *http.Request) erro
 			}
 			o := streamOut{LogStreamName: st.name, CreationTime: st.created.UnixMilli(),
 				Arn: fmt.Sprintf("arn:aws:logs:%s:%s:log-group:%s:log-stream:%s", s.opts.Region, s.opts.AccountID, g.name, st.name)}
-			if n := len(st.events); n > 0 {
-				o.FirstEventTimestamp, o.LastEventTimestamp, o.LastIngestionTime = st.events[0].Timestamp, st.events[n-1].Timestamp, st.events[n-1].IngestionTime
+			// The timestamps are eventually consistent: an event counts
+			// StreamStatsDelayMs after it is visible.
+			stats := now.Add(-time.Duration(s.logsB.StreamStatsDelayMs) * time.Millisecond)
+			for _, e := range st.events {
+				if stats.Before(e.visible) {
+					continue
+				}
+				if o.FirstEventTimestamp == 0 || e.Timestamp < o.FirstEventTimestamp {
+					o.FirstEventTimestamp = e.Timestamp
+				}
+				o.LastEventTimestamp, o.LastIngestionTime = max(o.LastEventTimestamp, e.Timestamp), max(o.LastIngestionTime, e.IngestionTime)
 			}
 			list = append(list, o)
 		}

@@ -32,6 +32,8 @@ type Options struct {
 	// Permissions are what the caller's IAM policy allows (zero: every
 	// action; see SetPermissions).
 	Permissions Permissions
+	// Logs shapes CloudWatch Logs reads (see SetLogsBehaviour).
+	Logs LogsBehaviour
 }
 
 // Defaults for a local emulator.
@@ -54,6 +56,7 @@ type Server struct {
 	groups    map[string]*logGroup
 	seq       int
 	refusals  faults.RefusalBook
+	logsB     LogsBehaviour
 	perms     Permissions
 
 	*faults.Injector
@@ -88,6 +91,7 @@ func New(opts Options) *Server {
 		groups:    map[string]*logGroup{},
 		Injector:  faults.New(),
 		perms:     opts.Permissions,
+		logsB:     opts.Logs,
 	}
 	s.routes()
 	return s
@@ -123,6 +127,7 @@ func (s *Server) routes() {
 	s.Register(m)
 	s.refusals.Serve(m)
 	s.servePermissions(m)
+	s.serveLogsBehaviour(m)
 	m.HandleFunc("POST /_emulator/functions/{name}/deactivate", func(w http.ResponseWriter, r *http.Request) {
 		if err := s.Deactivate(r.PathValue("name")); err != nil {
 			writeError(w, err)
