@@ -109,15 +109,22 @@ type Backend struct {
 	hostUp map[string]bool
 	// usageReads keeps metrics reads within Azure Monitor's quota.
 	usageReads *rate.Limiter
+	// plans reads the plan's tier, which says which metrics the apps
+	// offer; nil when the tags client cannot. planTier caches it.
+	plans    PlanAPI
+	planTier string
 }
 
 var _ provider.Backend = (*Backend)(nil)
 
 // New builds a backend over a Web Apps client and an ARM tags client (see
-// NewClients).
+// NewClients); a tags client that is also a PlanAPI reads the plan's tier
+// for Usage.
 func New(api API, tags TagsAPI, opts Options) *Backend {
-	return &Backend{api: api, tags: tags, opts: opts, pollers: map[string]*deployment{}, retry: map[string]bool{}, hostUp: map[string]bool{},
+	b := &Backend{api: api, tags: tags, opts: opts, pollers: map[string]*deployment{}, retry: map[string]bool{}, hostUp: map[string]bool{},
 		usageReads: rate.NewLimiter(usageReadsPerSecond, 10)}
+	b.plans, _ = tags.(PlanAPI)
+	return b
 }
 
 // deployment is a PUT of an app that this process follows.

@@ -25,7 +25,8 @@ type ClientOptions struct {
 	HTTPClient *http.Client
 }
 
-// NewClients builds the Web Apps client and the ARM tags client.
+// NewClients builds the Web Apps client and the ARM tags client, which
+// also reads the App Service plan (PlanAPI).
 func NewClients(o ClientOptions) (*armappservice.WebAppsClient, TagsAPI, error) {
 	opts := armOptions(o)
 	web, err := armappservice.NewWebAppsClient(o.SubscriptionID, o.Credential, opts)
@@ -66,6 +67,45 @@ func (t *armTags) MergeTags(ctx context.Context, resourceID string, tags map[str
 		return runtime.NewResponseError(resp)
 	}
 	return nil
+}
+
+// PlanAPI reads an App Service plan (GET of the serverFarm).
+type PlanAPI interface {
+	// PlanTier is the tier of the plan's SKU (Dynamic, ElasticPremium,
+	// PremiumV3, ...).
+	PlanTier(ctx context.Context, planID string) (string, error)
+}
+
+var _ PlanAPI = (*armTags)(nil)
+
+// webAPIVersion is the Web Apps API version the armappservice/v4 client
+// speaks.
+const webAPIVersion = "2024-04-01"
+
+// PlanTier reads the plan's SKU tier.
+func (t *armTags) PlanTier(ctx context.Context, planID string) (string, error) {
+	req, err := runtime.NewRequest(ctx, http.MethodGet, runtime.JoinPaths(t.c.Endpoint(), planID))
+	if err != nil {
+		return "", err
+	}
+	q := req.Raw().URL.Query()
+	q.Set("api-version", webAPIVersion)
+	req.Raw().URL.RawQuery = q.Encode()
+	resp, err := t.c.Pipeline().Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if !runtime.HasStatusCode(resp, http.StatusOK) {
+		return "", runtime.NewResponseError(resp)
+	}
+	var plan struct {
+		SKU struct{ Tier string } `json:"sku"`
+	}
+	if err := runtime.UnmarshalAsJSON(resp, &plan); err != nil {
+		return "", err
+	}
+	return plan.SKU.Tier, nil
 }
 
 func armOptions(o ClientOptions) *arm.ClientOptions {

@@ -29,8 +29,9 @@ func TestRoleAllowsEveryCall(t *testing.T) {
 		"UpdateApplicationSettings":   {"Microsoft.Web/sites/config/write"},
 		"MergeTags":                   {"Microsoft.Resources/tags/write"},
 		"List":                        {"Microsoft.Insights/metrics/read"},
+		"PlanTier":                    {"Microsoft.Web/serverfarms/read"},
 	}
-	for _, api := range []reflect.Type{reflect.TypeFor[API](), reflect.TypeFor[TagsAPI](), reflect.TypeFor[MetricsAPI]()} {
+	for _, api := range []reflect.Type{reflect.TypeFor[API](), reflect.TypeFor[TagsAPI](), reflect.TypeFor[MetricsAPI](), reflect.TypeFor[PlanAPI]()} {
 		for i := 0; i < api.NumMethod(); i++ {
 			m := api.Method(i).Name
 			actions, ok := needs[m]

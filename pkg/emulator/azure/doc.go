@@ -99,6 +99,35 @@
 // ...)" (the host's lines for an HTTP trigger run from the host APIs,
 // Azure/azure-functions-host#3166).
 //
+// Metrics (GET .../providers/Microsoft.Insights/metrics, api-version
+// 2021-05-01, PT1M): a plan has a SKU (a PUT of the plan may give one;
+// otherwise Options.PlanSKU, default Elastic Premium EP1), returned by
+// GET .../serverfarms/<plan>. A function app answers only the metrics
+// its plan's tier offers, any other name 400 BadRequest "Failed to find
+// metric configuration for provider: Microsoft.Web, resource Type: sites,
+// metric: <name>, Valid metrics: ..." (Azure Monitor's message for a name
+// the resource does not have; its exact text is not documented):
+//   - CpuTime on none: "For WebApps only" (Supported metrics for
+//     Microsoft.Web/sites, and
+//     https://azure.github.io/azure-monitor-baseline-alerts/services/Web/sites/).
+//   - FunctionExecutionCount and FunctionExecutionUnits on Consumption
+//     (tier Dynamic) only: "This metric isn't currently supported for
+//     Premium and Dedicated (App Service) plans running on Linux."
+//     (Monitoring Azure Functions data reference,
+//     articles/azure-functions/monitor-functions-reference.md); the units
+//     are MB-milliseconds ("measured in MB-milliseconds. To convert to
+//     GB-seconds, divide by 1024000") of memory "rounded up to the nearest
+//     128-MB bucket" (Estimating consumption-based costs,
+//     articles/azure-functions/functions-consumption-costs.md): an
+//     execution's units are its duration in ms times its memory
+//     (EMULATOR_MEMORY_MB) rounded up to 128 MB.
+//   - MemoryWorkingSet on every plan ("For WebApps and FunctionApps").
+//     A Container Apps environment's app offers it alone too.
+//
+// CPU Percentage is a plan metric ("The average CPU used across all
+// instances of the plan", Monitor apps in Azure App Service,
+// articles/app-service/web-sites-monitor.md), not served.
+//
 // Updates: a PUT of a running site keeps it Running (and its triggers
 // answering with the previous version) until the update is deployed, as App
 // Service swaps in the new container only once it started; UpdateApplication

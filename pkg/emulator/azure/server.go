@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -43,6 +44,10 @@ type Options struct {
 	// HTTP trigger to answer before it answers 502 itself (default
 	// DefaultFrontEndTimeout, Azure's 230 seconds; tests shorten it).
 	FrontEndTimeout time.Duration
+	// PlanSKU is the SKU of every plan not PUT with one (default
+	// DefaultPlanSKU, Elastic Premium EP1); its tier decides which Azure
+	// Monitor metrics the plan's apps offer.
+	PlanSKU SKU
 	// Latency is added to every request.
 	Latency time.Duration
 	Now     func() time.Time
@@ -58,8 +63,11 @@ type Server struct {
 	// deletedPlans are the App Service plans (serverFarm IDs, lower case)
 	// deleted since the emulator started; every other plan exists.
 	deletedPlans map[string]bool
-	ops          map[string]*operation
-	refusals     faults.RefusalBook
+	// planSKUs are the SKUs of the plans PUT (serverFarm IDs, lower case);
+	// every other plan has Options.PlanSKU.
+	planSKUs map[string]SKU
+	ops      map[string]*operation
+	refusals faults.RefusalBook
 
 	*faults.Injector
 }
@@ -126,10 +134,13 @@ func New(opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.PlanSKU.Tier == "" {
+		opts.PlanSKU = DefaultPlanSKU
+	}
 	if opts.FrontEndTimeout <= 0 {
 		opts.FrontEndTimeout = DefaultFrontEndTimeout
 	}
-	s := &Server{opts: opts, sites: map[string]*site{}, ops: map[string]*operation{}, deletedPlans: map[string]bool{}, Injector: faults.New()}
+	s := &Server{opts: opts, sites: map[string]*site{}, ops: map[string]*operation{}, deletedPlans: map[string]bool{}, planSKUs: map[string]SKU{}, Injector: faults.New()}
 	m := http.NewServeMux()
 	const sites = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Web/sites"
 	m.HandleFunc("PUT "+sites+"/{name}", s.wrap("CreateOrUpdate", s.putSite))
@@ -501,9 +512,20 @@ func (s *Server) planID(r *http.Request) string {
 	return fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Web/serverfarms/%s", s.opts.Subscription, r.PathValue("rg"), r.PathValue("plan"))
 }
 
+// planBody is the plan as GET answers it; s.mu is held.
 func (s *Server) planBody(r *http.Request, sites int) map[string]any {
+	sku := s.planSKU(s.planID(r))
 	return map[string]any{"id": s.planID(r), "name": r.PathValue("plan"), "type": "Microsoft.Web/serverfarms", "location": DefaultLocation,
-		"kind": "linux", "properties": map[string]any{"numberOfSites": sites, "reserved": true, "provisioningState": "Succeeded"}}
+		"kind": "linux", "sku": map[string]string{"name": sku.Name, "tier": sku.Tier},
+		"properties": map[string]any{"numberOfSites": sites, "reserved": true, "provisioningState": "Succeeded"}}
+}
+
+// planSKU is the SKU of a plan (a serverFarm ID); s.mu is held.
+func (s *Server) planSKU(id string) SKU {
+	if sku, ok := s.planSKUs[strings.ToLower(id)]; ok {
+		return sku
+	}
+	return s.opts.PlanSKU
 }
 
 func (s *Server) getPlan(w http.ResponseWriter, r *http.Request) error {
@@ -526,9 +548,18 @@ func (s *Server) getPlan(w http.ResponseWriter, r *http.Request) error {
 // putPlan creates (again) a plan: an admin's fix for a deleted one.
 func (s *Server) putPlan(w http.ResponseWriter, r *http.Request) error {
 	id := s.planID(r)
+	var body struct {
+		SKU *SKU `json:"sku"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil && err != io.EOF {
+		return &armError{Status: http.StatusBadRequest, Code: "InvalidRequestContent", Message: err.Error()}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.deletedPlans, strings.ToLower(id))
+	if body.SKU != nil && body.SKU.Tier != "" {
+		s.planSKUs[strings.ToLower(id)] = *body.SKU
+	}
 	return writeJSON(w, http.StatusOK, s.planBody(r, 0))
 }
 
@@ -922,11 +953,14 @@ const maxExecutions = 10000
 // metricsAPIVersion is Azure Monitor's metrics API version the SDK speaks.
 const metricsAPIVersion = "2021-05-01"
 
-// listMetrics serves Azure Monitor's metrics of an app: CpuTime (seconds,
-// Total: the CPU time of the app's executions in each minute) and
-// MemoryWorkingSet (bytes, Average and Maximum: the app setting
-// EMULATOR_MEMORY_MB, else 42 MB, in every minute since the app runs) at a
-// PT1M grain over timespan (start/end, ISO 8601).
+// listMetrics serves Azure Monitor's metrics of an app at a PT1M grain
+// over timespan (start/end, ISO 8601): only those its plan's tier offers
+// (see metricsOffered), any other name answering 400.
+//   - FunctionExecutionCount (Total): the executions in each minute.
+//   - FunctionExecutionUnits (Total, MB-milliseconds): each execution's
+//     duration times its memory rounded up to 128 MB.
+//   - MemoryWorkingSet (bytes, Average and Maximum): the app setting
+//     EMULATOR_MEMORY_MB, else 42 MB, in every minute since the app runs.
 func (s *Server) listMetrics(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	if v := q.Get("api-version"); v != metricsAPIVersion {
@@ -946,6 +980,7 @@ func (s *Server) listMetrics(w http.ResponseWriter, r *http.Request) error {
 		s.mu.Unlock()
 		return err
 	}
+	offered := metricsOffered(s.planSKU(serverFarm(st.Body)).Tier, serverFarm(st.Body) == "")
 	memMB := 42
 	if n, err := strconv.Atoi(st.Settings["EMULATOR_MEMORY_MB"]); err == nil && n > 0 {
 		memMB = n
@@ -954,31 +989,41 @@ func (s *Server) listMetrics(w http.ResponseWriter, r *http.Request) error {
 	up := st.readyAt
 	id := s.siteID(st.ResourceGroup, r.PathValue("name"))
 	s.mu.Unlock()
+	for _, name := range names {
+		if !slices.Contains(offered, name) {
+			return &armError{Status: http.StatusBadRequest, Code: "BadRequest", Message: "Failed to find metric configuration for provider: Microsoft.Web, resource Type: sites, metric: " + name + ", Valid metrics: " + strings.Join(offered, ",")}
+		}
+	}
+	billedMB := float64((memMB + 127) / 128 * 128)
 	var value []map[string]any
 	for _, name := range names {
 		var data []map[string]any
 		for t := start.Truncate(time.Minute); t.Before(end); t = t.Add(time.Minute) {
 			point := map[string]any{"timeStamp": t.UTC().Format(time.RFC3339)}
-			switch name {
-			case "CpuTime":
-				var cpu time.Duration
-				for _, e := range execs {
-					if !e.at.Before(t) && e.at.Before(t.Add(time.Minute)) {
-						cpu += e.cpu
-					}
+			var count, units float64
+			for _, e := range execs {
+				if !e.at.Before(t) && e.at.Before(t.Add(time.Minute)) {
+					count++
+					units += float64(e.cpu.Milliseconds()) * billedMB
 				}
-				point["total"] = cpu.Seconds()
+			}
+			switch name {
+			case "FunctionExecutionCount":
+				point["total"] = count
+			case "FunctionExecutionUnits":
+				point["total"] = units
 			case "MemoryWorkingSet":
 				if !t.Add(time.Minute).Before(up) {
 					v := float64(memMB << 20)
 					point["average"], point["maximum"] = v, v
 				}
-			default:
-				return &armError{Status: http.StatusBadRequest, Code: "BadRequest", Message: "Failed to find metric configuration for provider: Microsoft.Web, resource Type: sites, metric: " + name + ", Valid metrics: CpuTime,MemoryWorkingSet"}
 			}
 			data = append(data, point)
 		}
-		unit := map[string]string{"CpuTime": "Seconds", "MemoryWorkingSet": "Bytes"}[name]
+		unit := map[string]string{"MemoryWorkingSet": "Bytes"}[name]
+		if unit == "" {
+			unit = "Count"
+		}
 		value = append(value, map[string]any{
 			"id": id + "/providers/Microsoft.Insights/metrics/" + name, "type": "Microsoft.Insights/metrics",
 			"name": map[string]string{"value": name, "localizedValue": name}, "unit": unit, "errorCode": "Success",
