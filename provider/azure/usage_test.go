@@ -51,7 +51,7 @@ func usageAfterTwoRuns(t *testing.T, sku emu.SKU) (cpu time.Duration, peak uint6
 // units and the memory billed (300 MB is billed as 384 MB), memory and
 // invocations are measured.
 func TestUsageOnConsumptionDerivesCPUFromExecutionUnits(t *testing.T) {
-	cpu, peak, invocations, calls := usageAfterTwoRuns(t, emu.SKU{Name: "Y1", Tier: "Dynamic"})
+	cpu, peak, invocations, calls := usageAfterTwoRuns(t, emu.DefaultPlanSKU)
 	if cpu < 300*time.Millisecond || cpu > 5*time.Second || peak != 300<<20 || invocations != 2 {
 		t.Errorf("CPU %v (want the two executions' 300 ms or more), peak %d bytes, %d invocations", cpu, peak, invocations)
 	}
@@ -64,7 +64,7 @@ func TestUsageOnConsumptionDerivesCPUFromExecutionUnits(t *testing.T) {
 // MemoryWorkingSet and no CPU metric of its own: memory is measured, CPU
 // not reported.
 func TestUsageOnPremiumIsMemoryOnly(t *testing.T) {
-	cpu, peak, _, calls := usageAfterTwoRuns(t, emu.DefaultPlanSKU)
+	cpu, peak, _, calls := usageAfterTwoRuns(t, emu.SKU{Name: "EP1", Tier: "ElasticPremium"})
 	if cpu != 0 || peak != 300<<20 {
 		t.Errorf("CPU %v (want none), peak %d bytes", cpu, peak)
 	}

@@ -101,7 +101,8 @@
 //
 // Metrics (GET .../providers/Microsoft.Insights/metrics, api-version
 // 2021-05-01, PT1M): a plan has a SKU (a PUT of the plan may give one;
-// otherwise Options.PlanSKU, default Elastic Premium EP1), returned by
+// otherwise Options.PlanSKU, default Consumption Y1, though Azure runs
+// Linux containers only on Premium, Dedicated and Container Apps), returned by
 // GET .../serverfarms/<plan>. A function app answers only the metrics
 // its plan's tier offers, any other name 400 BadRequest "Failed to find
 // metric configuration for provider: Microsoft.Web, resource Type: sites,

@@ -7,9 +7,11 @@ type SKU struct {
 	Tier string `json:"tier"`
 }
 
-// DefaultPlanSKU is Elastic Premium EP1: a plan that runs Linux container
-// function apps.
-var DefaultPlanSKU = SKU{Name: "EP1", Tier: "ElasticPremium"}
+// DefaultPlanSKU is Consumption (Y1, tier Dynamic), whose apps report
+// execution units, so that kubectl top shows CPU on the emulator. Azure
+// runs Linux containers only on Premium, Dedicated and Container Apps:
+// PUT the plan with an EP1 SKU, or set Options.PlanSKU, for those.
+var DefaultPlanSKU = SKU{Name: "Y1", Tier: "Dynamic"}
 
 // metricsOffered are the Microsoft.Web/sites metrics (of those the
 // emulator serves) that a function app on a plan of tier offers, or on a

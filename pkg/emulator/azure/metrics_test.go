@@ -31,15 +31,18 @@ func metrics(t *testing.T, ts *httptest.Server, name, names string) (int, string
 // 128 MB), on Premium and Dedicated neither (Linux); CpuTime, a Web Apps
 // metric, on none. Another name is Azure Monitor's 400.
 func TestMetricsFollowThePlanTier(t *testing.T) {
-	s := New(Options{})
+	s := New(Options{PlanSKU: SKU{Name: "EP1", Tier: "ElasticPremium"}})
 	ts := httptest.NewServer(s)
 	defer ts.Close()
+	if DefaultPlanSKU.Tier != "Dynamic" {
+		t.Errorf("default plan %+v, want Consumption", DefaultPlanSKU)
+	}
 	consumption := "/subscriptions/" + DefaultSubscription + "/resourceGroups/rg/providers/Microsoft.Web/serverfarms/dynamic"
 	if code, body := arm(t, ts, http.MethodPut, consumption, `{"location":"westeurope","sku":{"name":"Y1","tier":"Dynamic"}}`); code != http.StatusOK || !strings.Contains(body, `"tier":"Dynamic"`) {
 		t.Fatalf("PUT plan = %d %s", code, body)
 	}
 	if _, body := arm(t, ts, http.MethodGet, "/subscriptions/"+DefaultSubscription+"/resourceGroups/rg/providers/Microsoft.Web/serverfarms/plan", ""); !strings.Contains(body, `"tier":"ElasticPremium"`) {
-		t.Errorf("a plan never PUT: %s, want the default Elastic Premium", body)
+		t.Errorf("a plan never PUT: %s, want Options.PlanSKU", body)
 	}
 	for name, farm := range map[string]string{"premium": testPlan, "consumption": consumption} {
 		if code, body := arm(t, ts, http.MethodPut, sitePath(name), siteBody(t, farm, map[string]string{"EMULATOR_MEMORY_MB": "200"})); code != http.StatusOK {

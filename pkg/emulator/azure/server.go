@@ -45,7 +45,7 @@ type Options struct {
 	// DefaultFrontEndTimeout, Azure's 230 seconds; tests shorten it).
 	FrontEndTimeout time.Duration
 	// PlanSKU is the SKU of every plan not PUT with one (default
-	// DefaultPlanSKU, Elastic Premium EP1); its tier decides which Azure
+	// DefaultPlanSKU, Consumption Y1); its tier decides which Azure
 	// Monitor metrics the plan's apps offer.
 	PlanSKU SKU
 	// Latency is added to every request.
