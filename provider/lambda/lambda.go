@@ -38,6 +38,10 @@ type API interface {
 	TagResource(context.Context, *sdk.TagResourceInput, ...func(*sdk.Options)) (*sdk.TagResourceOutput, error)
 	CreateFunctionUrlConfig(context.Context, *sdk.CreateFunctionUrlConfigInput, ...func(*sdk.Options)) (*sdk.CreateFunctionUrlConfigOutput, error)
 	GetFunctionUrlConfig(context.Context, *sdk.GetFunctionUrlConfigInput, ...func(*sdk.Options)) (*sdk.GetFunctionUrlConfigOutput, error)
+	UpdateFunctionUrlConfig(context.Context, *sdk.UpdateFunctionUrlConfigInput, ...func(*sdk.Options)) (*sdk.UpdateFunctionUrlConfigOutput, error)
+	AddPermission(context.Context, *sdk.AddPermissionInput, ...func(*sdk.Options)) (*sdk.AddPermissionOutput, error)
+	RemovePermission(context.Context, *sdk.RemovePermissionInput, ...func(*sdk.Options)) (*sdk.RemovePermissionOutput, error)
+	GetPolicy(context.Context, *sdk.GetPolicyInput, ...func(*sdk.Options)) (*sdk.GetPolicyOutput, error)
 	PutFunctionConcurrency(context.Context, *sdk.PutFunctionConcurrencyInput, ...func(*sdk.Options)) (*sdk.PutFunctionConcurrencyOutput, error)
 }
 
@@ -186,21 +190,86 @@ func (b *Backend) Deploy(ctx context.Context, fn *translate.Function) (*translat
 	return st, nil
 }
 
-// functionURL creates the function's URL, or reads the one it has.
+// functionURL creates the function's URL, or reads the one it has and
+// brings it to auth, then gives it the resource-based policy auth needs
+// (urlAccess).
 func (b *Backend) functionURL(ctx context.Context, name string, auth types.FunctionUrlAuthType) (string, error) {
 	out, err := b.api.CreateFunctionUrlConfig(ctx, &sdk.CreateFunctionUrlConfigInput{FunctionName: aws.String(name), AuthType: auth})
-	if err == nil {
-		return aws.ToString(out.FunctionUrl), nil
-	}
+	var url string
 	var exists *types.ResourceConflictException
-	if !errors.As(err, &exists) {
+	switch {
+	case err == nil:
+		url = aws.ToString(out.FunctionUrl)
+	case !errors.As(err, &exists):
 		return "", mapError("CreateFunctionUrlConfig", err)
+	default:
+		got, err := b.api.GetFunctionUrlConfig(ctx, &sdk.GetFunctionUrlConfigInput{FunctionName: aws.String(name)})
+		if err != nil {
+			return "", deployError("GetFunctionUrlConfig", err, "")
+		}
+		url = aws.ToString(got.FunctionUrl)
+		if got.AuthType != auth {
+			if _, err := b.api.UpdateFunctionUrlConfig(ctx, &sdk.UpdateFunctionUrlConfigInput{FunctionName: aws.String(name), AuthType: auth}); err != nil {
+				return "", deployError("UpdateFunctionUrlConfig", err, "")
+			}
+			log.G(ctx).WithField("authType", string(auth)).Info("function URL auth type updated")
+		}
 	}
-	got, err := b.api.GetFunctionUrlConfig(ctx, &sdk.GetFunctionUrlConfigInput{FunctionName: aws.String(name)})
-	if err != nil {
-		return "", deployError("GetFunctionUrlConfig", err, "")
+	return url, b.urlAccess(ctx, name, auth)
+}
+
+// publicURL are the statements a function URL of auth type NONE needs in
+// the function's resource-based policy: without both, it answers 403
+// Forbidden ("Starting in October 2025, new function URLs will require
+// both lambda:InvokeFunctionUrl and lambda:InvokeFunction permissions",
+// Control access to Lambda function URLs). The statement ids are the ones
+// the Lambda console gives them.
+var publicURL = []sdk.AddPermissionInput{
+	{StatementId: aws.String("FunctionURLAllowPublicAccess"), Action: aws.String("lambda:InvokeFunctionUrl"),
+		Principal: aws.String("*"), FunctionUrlAuthType: types.FunctionUrlAuthTypeNone},
+	{StatementId: aws.String("FunctionURLInvokeAllowPublicAccess"), Action: aws.String("lambda:InvokeFunction"),
+		Principal: aws.String("*"), InvokedViaFunctionUrl: aws.Bool(true)},
+}
+
+// urlAccess adds the public statements a URL of auth type NONE needs, and
+// removes them from one of auth type AWS_IAM, reading the policy first so a
+// redeploy changes nothing that is already right.
+func (b *Backend) urlAccess(ctx context.Context, name string, auth types.FunctionUrlAuthType) error {
+	have := map[string]bool{}
+	out, err := b.api.GetPolicy(ctx, &sdk.GetPolicyInput{FunctionName: aws.String(name)})
+	var none *types.ResourceNotFoundException
+	switch {
+	case err == nil:
+		var doc struct{ Statement []struct{ Sid string } }
+		if err := json.Unmarshal([]byte(aws.ToString(out.Policy)), &doc); err != nil {
+			return fmt.Errorf("lambda GetPolicy %s: %w", name, err)
+		}
+		for _, st := range doc.Statement {
+			have[st.Sid] = true
+		}
+	case !errors.As(err, &none): // none: the function has no policy yet
+		return deployError("GetPolicy", err, "")
 	}
-	return aws.ToString(got.FunctionUrl), nil
+	for _, st := range publicURL {
+		sid := aws.ToString(st.StatementId)
+		switch {
+		case auth == types.FunctionUrlAuthTypeNone && !have[sid]:
+			in := st
+			in.FunctionName = aws.String(name)
+			var dup *types.ResourceConflictException
+			if _, err := b.api.AddPermission(ctx, &in); err != nil && !errors.As(err, &dup) {
+				return deployError("AddPermission", err, "")
+			}
+			log.G(ctx).WithField("statement", sid).Info("function URL made public")
+		case auth != types.FunctionUrlAuthTypeNone && have[sid]:
+			var gone *types.ResourceNotFoundException
+			if _, err := b.api.RemovePermission(ctx, &sdk.RemovePermissionInput{FunctionName: aws.String(name), StatementId: st.StatementId}); err != nil && !errors.As(err, &gone) {
+				return deployError("RemovePermission", err, "")
+			}
+			log.G(ctx).WithField("statement", sid).Info("function URL public access removed")
+		}
+	}
+	return nil
 }
 
 // createOrAdopt creates the function, or brings the one that exists (a

@@ -60,6 +60,12 @@ var implied = map[string][]string{
 	// ec2:DescribeSecurityGroups, ec2:DescribeSubnets, ec2:DescribeVpcs"
 	// (Giving Lambda functions access to resources in an Amazon VPC).
 	"CreateFunction": vpcActions,
+	// A pod's function URL of auth type NONE gets the statements it needs
+	// ("new function URLs will require both lambda:InvokeFunctionUrl and
+	// lambda:InvokeFunction permissions", Control access to Lambda
+	// function URLs); AddPermission needs only its own action, and the
+	// policy is read to change only what is missing.
+	"AddPermission": {"lambda:GetPolicy", "lambda:RemovePermission"},
 }
 
 var vpcActions = []string{"ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs"}
@@ -142,6 +148,18 @@ func TestBackendPathsUnderShippedPolicy(t *testing.T) {
 	} else {
 		_, _ = io.ReadAll(rc)
 		rc.Close()
+	}
+	public := function(t, ecr, func(p *corev1.Pod) {
+		p.Name, p.UID = "public", "uid-2"
+		p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 8080}}
+		p.Annotations = map[string]string{AnnotationURLAuth: "NONE"}
+	})
+	if _, err := b.Deploy(ctx, public); err != nil {
+		t.Errorf("deploy with a public URL: %v", err)
+	}
+	public.Annotations[AnnotationURLAuth] = "AWS_IAM"
+	if _, err := b.Deploy(ctx, public); err != nil {
+		t.Errorf("back to AWS_IAM: %v", err)
 	}
 	if err := b.Delete(ctx, fn.Name); err != nil {
 		t.Errorf("delete: %v", err)

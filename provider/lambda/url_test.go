@@ -1,12 +1,21 @@
 package lambda
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sdk "github.com/aws/aws-sdk-go-v2/service/lambda"
+	corev1 "k8s.io/api/core/v1"
+
+	emu "github.com/faas-kubelet/faas-kubelet/pkg/emulator/lambda"
 )
 
 // A request becomes a function URL event (payload format 2.0) the way
@@ -68,4 +77,67 @@ func TestURLResponse(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" || string(body) != `{"order":42}` {
 		t.Errorf("plain output: %d %v %q", resp.StatusCode, resp.Header, body)
 	}
+}
+
+// A pod asking for a public function URL (auth type NONE) gets the two
+// statements a public URL needs, so the URL answers instead of 403; back to
+// AWS_IAM, the URL's auth type changes and the statements are removed. The
+// backend's own gateway (Invoke) works either way.
+func TestPublicURLGetsItsPermissionsAndLosesThem(t *testing.T) {
+	b, s := setup(t, emu.DefaultSecretKey, emu.Options{})
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	ctx := context.Background()
+	fn := function(t, ecr, func(p *corev1.Pod) {
+		p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 8080}}
+		p.Annotations = map[string]string{AnnotationURLAuth: "NONE"}
+	})
+	call := func(endpoint string) int {
+		t.Helper()
+		u, err := url.Parse(endpoint)
+		if err != nil || u.Host == "" {
+			t.Fatalf("endpoint %q: %v", endpoint, err)
+		}
+		req, _ := http.NewRequest(http.MethodGet, ts.URL+"/hello", nil)
+		req.Host = u.Host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	gateway := func() {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, "/hello", http.NoBody)
+		resp, err := b.HTTP(ctx, fn.Name, req)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Errorf("gateway: %v %v", resp, err)
+		}
+	}
+	st, err := b.Deploy(ctx, fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := call(st.Endpoint); code != http.StatusOK {
+		t.Errorf("public URL: %d, want 200", code)
+	}
+	gateway()
+	if st, err = b.Deploy(ctx, fn); err != nil || call(st.Endpoint) != http.StatusOK {
+		t.Errorf("redeploy: %v", err)
+	}
+	if n := s.Calls()["AddPermission"]; n != 2 {
+		t.Errorf("AddPermission called %d times, want 2 (a redeploy adds nothing)", n)
+	}
+	fn.Annotations[AnnotationURLAuth] = "AWS_IAM"
+	if st, err = b.Deploy(ctx, fn); err != nil {
+		t.Fatal(err)
+	}
+	if code := call(st.Endpoint); code != http.StatusForbidden {
+		t.Errorf("AWS_IAM URL, unsigned: %d, want 403", code)
+	}
+	if _, err := b.api.GetPolicy(ctx, &sdk.GetPolicyInput{FunctionName: aws.String(fn.Name)}); err == nil {
+		t.Error("the public statements are still in the policy")
+	}
+	gateway()
 }

@@ -123,6 +123,35 @@
 //     Giving Lambda functions access to resources in an Amazon VPC,
 //     https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html).
 //
+// Resource-based policies and function URLs:
+//   - AddPermission (POST /2015-03-31/functions/{name}/policy) answers 201
+//     {"Statement": "<the statement as JSON>"}, 409 ResourceConflictException
+//     for a StatementId in use; RemovePermission answers 204, 404
+//     ResourceNotFoundException for a missing StatementId; GetPolicy answers
+//     200 {"Policy": "<JSON>", "RevisionId"}, 404 when the function has no
+//     policy (AddPermission, RemovePermission and GetPolicy API references).
+//     FunctionUrlAuthType becomes the condition lambda:FunctionUrlAuthType,
+//     InvokedViaFunctionUrl the condition lambda:InvokedViaFunctionUrl.
+//   - A request whose Host is the one CreateFunctionUrlConfig handed out
+//     (<id>.lambda-url.<region>.on.aws; send it to the emulator's listener
+//     with that Host) is the function URL: it becomes a payload format 2.0
+//     event, and the function's output the response (statusCode, headers,
+//     cookies, body, isBase64Encoded, else a 200 JSON body; a function error
+//     is 502) (Lambda function URL request and response payloads,
+//     https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html).
+//   - Auth type NONE answers 403 {"Message":"Forbidden"} unless the policy
+//     allows Principal "*" both lambda:InvokeFunctionUrl (its
+//     lambda:FunctionUrlAuthType condition, if any, NONE) and
+//     lambda:InvokeFunction ("Starting in October 2025, new function URLs
+//     will require both lambda:InvokeFunctionUrl and lambda:InvokeFunction
+//     permissions"; "If a function's resource-based policy doesn't grant
+//     lambda:invokeFunctionUrl permissions, then users will get a 403
+//     Forbidden error code ... even if the function URL uses the NONE auth
+//     type", Control access to Lambda function URLs,
+//     https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html). Auth type
+//     AWS_IAM answers 403 unless the request is signed (SigV4, service
+//     lambda) by a caller allowed both actions.
+//
 // CloudWatch Logs reads follow the API reference's contract, and the logs
 // behaviour (see LogsBehaviour) exercises its looser corners:
 //   - Events become visible IngestionDelayMs after they are written (by an

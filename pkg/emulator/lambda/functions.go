@@ -108,6 +108,8 @@ type function struct {
 	concurrency *int32
 	url         *functionURL
 	stream      string
+	policy      []statement // the resource-based policy
+	policyRev   string
 }
 
 type functionURL struct {

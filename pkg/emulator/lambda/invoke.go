@@ -48,36 +48,10 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) error {
 	if typ == "" {
 		typ = "RequestResponse"
 	}
-	s.mu.Lock()
-	f, err := s.get(r.PathValue("name"))
+	cfg, env, err := s.invocable(r.PathValue("name"))
 	if err != nil {
-		s.mu.Unlock()
 		return err
 	}
-	switch f.cfg.State {
-	case "Inactive":
-		// The call fails and starts the restore (see the package doc).
-		now := s.opts.Now()
-		f.cfg.State, f.cfg.StateReasonCode, f.cfg.StateReason = "Pending", "Restoring", "The function is being restored."
-		f.activeAt = now.Add(s.opts.ActivationDelay)
-		s.mu.Unlock()
-		return &apiError{Status: http.StatusBadGateway, Code: "ResourceNotReadyException", Message: msgNotReady}
-	case "Pending":
-		s.mu.Unlock()
-		return conflict("The operation cannot be performed at this time. The function is currently in the following state: Pending")
-	case "Failed":
-		s.mu.Unlock()
-		return &apiError{Status: http.StatusBadGateway, Code: "InvalidImageException", Message: f.cfg.StateReason}
-	}
-	cfg := f.cfg
-	if f.serving != nil {
-		cfg = *f.serving // the update has not rolled in yet
-	}
-	env := map[string]string{}
-	if cfg.Environment != nil {
-		env = cfg.Environment.Variables
-	}
-	s.mu.Unlock()
 
 	switch typ {
 	case "DryRun":
@@ -109,6 +83,38 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusOK)
 	_, err = w.Write(res.body)
 	return err
+}
+
+// invocable returns the configuration and environment an invocation of
+// the function runs with, or the error Lambda answers for its state.
+func (s *Server) invocable(name string) (configuration, map[string]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, err := s.get(name)
+	if err != nil {
+		return configuration{}, nil, err
+	}
+	switch f.cfg.State {
+	case "Inactive":
+		// The call fails and starts the restore (see the package doc).
+		now := s.opts.Now()
+		f.cfg.State, f.cfg.StateReasonCode, f.cfg.StateReason = "Pending", "Restoring", "The function is being restored."
+		f.activeAt = now.Add(s.opts.ActivationDelay)
+		return configuration{}, nil, &apiError{Status: http.StatusBadGateway, Code: "ResourceNotReadyException", Message: msgNotReady}
+	case "Pending":
+		return configuration{}, nil, conflict("The operation cannot be performed at this time. The function is currently in the following state: Pending")
+	case "Failed":
+		return configuration{}, nil, &apiError{Status: http.StatusBadGateway, Code: "InvalidImageException", Message: f.cfg.StateReason}
+	}
+	cfg := f.cfg
+	if f.serving != nil {
+		cfg = *f.serving // the update has not rolled in yet
+	}
+	env := map[string]string{}
+	if cfg.Environment != nil {
+		env = cfg.Environment.Variables
+	}
+	return cfg, env, nil
 }
 
 type result struct {

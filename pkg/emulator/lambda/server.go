@@ -116,7 +116,11 @@ func (s *Server) routes() {
 	route("GET /2017-03-31/tags/{arn}", "ListTags", s.listTags)
 	route("POST /2017-03-31/tags/{arn}", "TagResource", s.tagResource)
 	route("DELETE /2017-03-31/tags/{arn}", "UntagResource", s.untagResource)
+	route("POST /2015-03-31/functions/{name}/policy", "AddPermission", s.addPermission)
+	route("GET /2015-03-31/functions/{name}/policy", "GetPolicy", s.getPolicy)
+	route("DELETE /2015-03-31/functions/{name}/policy/{sid}", "RemovePermission", s.removePermission)
 	route("POST /2021-10-31/functions/{name}/url", "CreateFunctionUrlConfig", s.createURL)
+	route("PUT /2021-10-31/functions/{name}/url", "UpdateFunctionUrlConfig", s.updateURL)
 	route("GET /2021-10-31/functions/{name}/url", "GetFunctionUrlConfig", s.getURL)
 	route("DELETE /2021-10-31/functions/{name}/url", "DeleteFunctionUrlConfig", s.deleteURL)
 	route("PUT /2017-10-31/functions/{name}/concurrency", "PutFunctionConcurrency", s.putConcurrency)
@@ -138,8 +142,15 @@ func (s *Server) routes() {
 	s.mux = m
 }
 
-// ServeHTTP serves both Lambda and CloudWatch Logs.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP serves Lambda, CloudWatch Logs and, for a request whose Host is
+// a function URL's, that function URL.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if id, ok := s.urlID(r.Host); ok {
+		s.serveFunctionURL(w, r, id)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
 
 // wrap counts the call, applies latency and injected faults, verifies the
 // signature and writes errors in the service's shape.
