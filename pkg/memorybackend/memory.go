@@ -85,7 +85,14 @@ func (b *Backend) Deploy(_ context.Context, fn *translate.Function) (*translate.
 	sum := sha256.Sum256([]byte(fn.Image))
 	st.Phase = translate.PhaseActive
 	st.ImageID = "sha256:" + hex.EncodeToString(sum[:])
-	st.Tags = maps.Clone(fn.Tags)
+	// Tags merge, as the clouds' do: a redeploy keeps those Tag recorded
+	// (a Job's progress).
+	tags := maps.Clone(st.Tags)
+	if tags == nil {
+		tags = map[string]string{}
+	}
+	maps.Copy(tags, fn.Tags)
+	st.Tags = tags
 	b.fns[fn.Name] = st
 	return &st, nil
 }

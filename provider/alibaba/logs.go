@@ -60,9 +60,13 @@ func (b *Backend) Logs(ctx context.Context, name string, opts translate.LogOptio
 		from = opts.Since
 	}
 	var first []logstream.Line
-	if opts.HasTail {
+	switch {
+	case from.After(time.Now()):
+		// A --since-time ahead: nothing yet (Log Service refuses a from
+		// later than its to); a follow starts there.
+	case opts.HasTail:
 		first, err = q.tail(ctx, from, opts.Tail)
-	} else {
+	default:
 		first, err = q.read(ctx, from, maxLines)
 	}
 	if err != nil {
@@ -77,6 +81,9 @@ func (b *Backend) Logs(ctx context.Context, name string, opts translate.LogOptio
 	// the stream drops the ones it already wrote by their ID. Lines older
 	// than the newest written were either written or left out by --tail.
 	next := func(ctx context.Context) ([]logstream.Line, error) {
+		if last.After(time.Now()) {
+			return nil, nil // following from a --since-time still ahead
+		}
 		lines, err := q.read(ctx, last.Truncate(time.Second), maxLines)
 		fresh := lines[:0]
 		for _, l := range lines {
