@@ -54,7 +54,7 @@ const (
 	baseImageRepo  = "public.ecr.aws/lambda/"
 )
 
-var ecrImage = regexp.MustCompile(`^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/`)
+var ecrImage = regexp.MustCompile(`^\d{12}\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/`)
 
 // createInput maps a function to CreateFunction, refusing with
 // errdefs.InvalidInput (naming the pod field) what Lambda cannot run.
@@ -115,6 +115,16 @@ func createInput(fn *translate.Function, o *Options) (*sdk.CreateFunctionInput, 
 			}
 			image = pullThrough(o.ECRPullThroughPrefix, image)
 			notes = append(notes, fmt.Sprintf("image %s rewritten to the ECR pull-through cache: %s", fn.Image, image))
+		}
+		// Lambda runs images from ECR in the function's own region only
+		// (developer guide, "Create a Lambda function using a container
+		// image").
+		if m := ecrImage.FindStringSubmatch(image); m != nil && o.Region != "" && m[1] != o.Region {
+			field := "spec.containers[0].image"
+			if image != fn.Image {
+				field = "the node's lambda.ecrPullThroughPrefix"
+			}
+			return nil, nil, errdefs.InvalidInputf("%s: Lambda runs images only from ECR in the function's own region (%s); %s is in %s: replicate it to %s", field, o.Region, image, m[1], o.Region)
 		}
 		in.PackageType = types.PackageTypeImage
 		in.Code = &types.FunctionCode{ImageUri: aws.String(image)}

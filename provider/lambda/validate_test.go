@@ -35,6 +35,8 @@ func TestModelConstraintsNameTheField(t *testing.T) {
 		{"role annotation not a role ARN", ecr, func(p *corev1.Pod) {
 			p.Annotations = map[string]string{AnnotationRole: "arn:aws:iam::1:role/r"}
 		}, "metadata.annotations[faas-kubelet.io/role-arn]"},
+		{"image in another region's ECR", "123456789012.dkr.ecr.eu-west-1.amazonaws.com/hello:1", nil,
+			"spec.containers[0].image: Lambda runs images only from ECR in the function's own region (us-east-1)"},
 		{"runtime Lambda does not have", "public.ecr.aws/lambda/python:3.99", func(p *corev1.Pod) {
 			p.Annotations = map[string]string{AnnotationCode: "s3://bucket/app.zip"}
 			p.Spec.Containers[0].Command = []string{"app.handler"}

@@ -313,3 +313,15 @@ func TestInactiveFunctionIsRestoredByAnInvocation(t *testing.T) {
 		t.Errorf("once restored: %v, state %s", err, state())
 	}
 }
+
+// Lambda runs images from ECR in the function's own region only.
+func TestImageFromAnotherRegionIsRefused(t *testing.T) {
+	_, c, _ := start(t, Options{})
+	_, err := c.CreateFunction(context.Background(), &sdk.CreateFunctionInput{
+		FunctionName: aws.String("far"), Role: aws.String("arn:aws:iam::123456789012:role/fn"),
+		PackageType: types.PackageTypeImage, Code: &types.FunctionCode{ImageUri: aws.String("123456789012.dkr.ecr.eu-west-1.amazonaws.com/hello:1")},
+	})
+	if apiCode(err) != "InvalidParameterValueException" || !strings.Contains(err.Error(), "is not valid") {
+		t.Errorf("CreateFunction from eu-west-1 in us-east-1: %v", err)
+	}
+}

@@ -234,6 +234,9 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request) error {
 	if err := validateCreate(&req); err != nil {
 		return err
 	}
+	if req.Code.ImageUri != "" && !s.inRegion(req.Code.ImageUri) {
+		return invalid("Source image %s is not valid. Provide a valid source image.", req.Code.ImageUri)
+	}
 	now := s.opts.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -432,6 +435,9 @@ func (s *Server) updateFunctionCode(w http.ResponseWriter, r *http.Request) erro
 	}
 	if f.cfg.PackageType == "Image" && req.ImageUri == "" {
 		return invalid("Please provide ImageUri when updating a function with packageType Image.")
+	}
+	if req.ImageUri != "" && !s.inRegion(req.ImageUri) {
+		return invalid("Source image %s is not valid. Provide a valid source image.", req.ImageUri)
 	}
 	if err := s.refuseImageLocked(req.ImageUri); err != nil {
 		return err
@@ -684,4 +690,19 @@ func ptrValue(p *int32) int32 {
 		return 0
 	}
 	return *p
+}
+
+// inRegion says whether an ECR image is in the emulated region: Lambda
+// runs images from ECR in the function's own region only (developer guide,
+// "Create a Lambda function using a container image"; the answer to one in
+// another region is our best reading of the "Source image … is not valid"
+// error Lambda gives invalid images).
+func (s *Server) inRegion(image string) bool {
+	host, _, _ := strings.Cut(image, "/")
+	_, rest, ok := strings.Cut(host, ".dkr.ecr.")
+	if !ok {
+		return false
+	}
+	region, _, _ := strings.Cut(rest, ".")
+	return region == s.opts.Region
 }
