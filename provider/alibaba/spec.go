@@ -211,6 +211,13 @@ func specFor(fn *translate.Function, o *Options) (*spec, error) {
 			f.EnvironmentVariables[k] = tea.String(v)
 		}
 	}
+	if d := fn.ActiveDeadlineSeconds; d > 0 {
+		// A run-once pod's deadline is its invocation's timeout.
+		f.Timeout = tea.Int32(int32(min(d, maxTimeout)))
+		if d > maxTimeout {
+			s.Notes = append(s.Notes, fmt.Sprintf("spec.activeDeadlineSeconds is %d s; Function Compute ends an invocation after at most %d s", d, maxTimeout))
+		}
+	}
 	if t := fn.Annotations[AnnotationTimeout]; t != "" {
 		n, err := strconv.Atoi(t)
 		if err != nil || n < 1 || n > maxTimeout {

@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	emu "github.com/faas-kubelet/faas-kubelet/pkg/emulator/lambda"
 	"github.com/faas-kubelet/faas-kubelet/provider/translate"
@@ -391,5 +392,14 @@ func TestDefaultTimeout(t *testing.T) {
 	in, _, err = createInput(function(t, ecr, func(p *corev1.Pod) { p.Annotations = map[string]string{AnnotationTimeout: "900"} }), &b.opts)
 	if err != nil || aws.ToInt32(in.Timeout) != 900 {
 		t.Errorf("timeout with annotation 900 = %v (%v)", aws.ToInt32(in.Timeout), err)
+	}
+	// A Job pod's deadline is its invocation's timeout, at most Lambda's 900 s.
+	in, _, err = createInput(function(t, ecr, func(p *corev1.Pod) { p.Spec.ActiveDeadlineSeconds = ptr.To[int64](300) }), &b.opts)
+	if err != nil || aws.ToInt32(in.Timeout) != 300 {
+		t.Errorf("timeout with activeDeadlineSeconds 300 = %v (%v)", aws.ToInt32(in.Timeout), err)
+	}
+	in, notes, err := createInput(function(t, ecr, func(p *corev1.Pod) { p.Spec.ActiveDeadlineSeconds = ptr.To[int64](3600) }), &b.opts)
+	if err != nil || aws.ToInt32(in.Timeout) != 900 || len(notes) == 0 || !strings.Contains(notes[len(notes)-1], "at most 900 s") {
+		t.Errorf("timeout with activeDeadlineSeconds 3600 = %v (%v), notes %q", aws.ToInt32(in.Timeout), err, notes)
 	}
 }

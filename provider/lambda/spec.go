@@ -163,6 +163,13 @@ func createInput(fn *translate.Function, o *Options) (*sdk.CreateFunctionInput, 
 		in.Environment = &types.Environment{Variables: env}
 	}
 	in.Timeout = aws.Int32(defaultTimeout)
+	if d := fn.ActiveDeadlineSeconds; d > 0 {
+		// A run-once pod's deadline is its invocation's timeout.
+		in.Timeout = aws.Int32(int32(min(d, maxTimeout)))
+		if d > maxTimeout {
+			notes = append(notes, fmt.Sprintf("spec.activeDeadlineSeconds is %d s; Lambda ends an invocation after at most %d s", d, maxTimeout))
+		}
+	}
 	if t := fn.Annotations[AnnotationTimeout]; t != "" {
 		n, err := strconv.Atoi(t)
 		if err != nil || n < 1 || n > maxTimeout {

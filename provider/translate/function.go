@@ -54,6 +54,10 @@ type Function struct {
 	// Notes tell the user what the translation left out (the events of the
 	// pod show them).
 	Notes []string
+	// ActiveDeadlineSeconds is the pod's spec.activeDeadlineSeconds (0:
+	// none): how long a run-once pod may run, so the function's own
+	// timeout by default.
+	ActiveDeadlineSeconds int64 `json:",omitempty"`
 }
 
 // Phase is a function's lifecycle state, common to all clouds.
