@@ -50,6 +50,12 @@
 //     InvalidArgument; the code and message are our reading (FC's answer is
 //     not documented). The emulator does not check that the ID names the
 //     image's instance.
+//   - A key: value search names a field through its field index: on a
+//     field the logstore has no index for it matches nothing (Simple Log
+//     Service, "Create indexes"; the answer without an index is our best
+//     reading). Every field FC writes is indexed by default;
+//     SetUnindexedFields removes indexes; __topic__ and __source__ are
+//     always searchable.
 //   - GetLogs may be incomplete: SLS answers progress Incomplete (header
 //     x-log-progress, meta.progress) when a query has not read all the data,
 //     and then "you must repeat the request" (SLS GetLogs API). The knob

@@ -61,6 +61,8 @@ type Server struct {
 	projects map[string]*project
 	// incomplete is how many GetLogs answers are still to say Incomplete.
 	incomplete int
+	// unindexed are fields the logstores have no field index on.
+	unindexed map[string]bool
 	refusals   faults.RefusalBook
 
 	*faults.Injector

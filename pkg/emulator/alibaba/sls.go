@@ -129,6 +129,22 @@ func (s *Server) SetIncompleteLogs(n int) {
 	s.mu.Unlock()
 }
 
+// SetUnindexedFields makes the logstores lack field indexes on fields: a
+// key: value search on one matches nothing, as SLS searches a field by key
+// only through its field index (Simple Log Service, "Create indexes": field
+// indexes are needed to query by key; what it answers without one is our
+// best reading). Every field FC writes is indexed by default, as the
+// logstore faas-kubelet needs is set up (README); __topic__ and __source__
+// are Log Service's own and always searchable.
+func (s *Server) SetUnindexedFields(fields ...string) {
+	s.mu.Lock()
+	s.unindexed = map[string]bool{}
+	for _, f := range fields {
+		s.unindexed[f] = true
+	}
+	s.mu.Unlock()
+}
+
 type queryResult struct {
 	progress string // Complete or Incomplete
 	logs     []map[string]string
@@ -151,7 +167,10 @@ func (s *Server) search(r *http.Request, q logQuery) (*queryResult, error) {
 	case q.To < q.From:
 		return nil, slsInvalid("from (%d) should not be later than to (%d)", q.From, q.To)
 	}
-	match, err := parseQuery(q.Query)
+	s.mu.Lock()
+	unindexed := s.unindexed
+	s.mu.Unlock()
+	match, err := parseQuery(q.Query, func(key string) bool { return strings.HasPrefix(key, "__") || !unindexed[key] })
 	if err != nil {
 		return nil, err
 	}

@@ -60,8 +60,10 @@ func tokenizeQuery(q string) ([]token, error) {
 	return out, nil
 }
 
-// parseQuery compiles a query into a predicate over an entry's fields.
-func parseQuery(q string) (func(map[string]string) bool, error) {
+// parseQuery compiles a query into a predicate over an entry's fields. A
+// key: value term on a field indexed says has no field index matches
+// nothing: SLS searches a field by key only through its field index.
+func parseQuery(q string, indexed func(key string) bool) (func(map[string]string) bool, error) {
 	if strings.Contains(q, "|") {
 		return nil, slsInvalid("analytic statements (| ...) are not emulated in query %q", q)
 	}
@@ -88,6 +90,11 @@ func parseQuery(q string) (func(map[string]string) bool, error) {
 				return nil, slsInvalid("query %q has a key %q without a value", q, t.text)
 			}
 			key, value := t.text, toks[i+2]
+			if !indexed(key) {
+				terms = append(terms, func(map[string]string) bool { return false })
+				i += 2
+				continue
+			}
 			terms = append(terms, func(f map[string]string) bool {
 				v, ok := f[key]
 				return ok && (value.text == "*" && !value.quoted || matches(v, value))

@@ -185,3 +185,30 @@ func TestGetLogsCanBeIncomplete(t *testing.T) {
 		}
 	}
 }
+
+// A key: value search needs the field's index: without it nothing matches,
+// while Log Service's own __topic__ is always searchable.
+func TestKeyValueSearchNeedsAFieldIndex(t *testing.T) {
+	e := start(t, Options{})
+	createService(t, e.fc, "svc", true)
+	createFunction(t, e.fc, "svc", "fn", nil)
+	invoke(t, e.fc, "svc", "fn", `{}`, nil)
+	count := func(query string) int {
+		t.Helper()
+		resp, err := e.sls.GetLogsV2(logProject, logStore, &sls.GetLogRequest{From: time.Now().Add(-time.Hour).Unix(), To: time.Now().Add(time.Hour).Unix(), Query: query})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(resp.Logs)
+	}
+	if n := count(`functionName: fn`); n == 0 {
+		t.Fatal("no logs with the default indexes")
+	}
+	e.s.SetUnindexedFields("functionName")
+	if n := count(`functionName: fn`); n != 0 {
+		t.Errorf("%d logs found by a field without an index", n)
+	}
+	if n := count(`__topic__: svc`); n == 0 {
+		t.Error("__topic__ is not searchable")
+	}
+}
