@@ -63,7 +63,7 @@ type Server struct {
 	incomplete int
 	// unindexed are fields the logstores have no field index on.
 	unindexed map[string]bool
-	refusals   faults.RefusalBook
+	refusals  faults.RefusalBook
 
 	*faults.Injector
 }
