@@ -99,7 +99,10 @@ const updateRetry = time.Second
 //     cannot be assumed by Lambda." (a role not created yet, not trusting
 //     lambda.amazonaws.com, or not propagated): ReasonRoleError.
 //   - InvalidParameterValueException "Source image ... does not exist" or
-//     "... is not valid", or about the ECR image's permissions:
+//     "... is not valid", about the ECR image's permissions, or "The image
+//     manifest, config or layer media type for the source image ... is not
+//     supported" (a multi-architecture index: Lambda runs one
+//     architecture's image; pushing one under the tag heals it):
 //     ReasonImageError.
 //   - CodeStorageExceededException, ServiceQuotaExceededException, and
 //     PutFunctionConcurrency's "... decreases account's
@@ -143,7 +146,7 @@ func deployError(op string, err error, role string) error {
 				d = &cloudError{text: d.Error() + " (role " + role + ")", err: err}
 			}
 			return provider.Refused(provider.ReasonRoleError, d)
-		case strings.HasPrefix(msg, "Source image "), strings.Contains(msg, "ECR image"):
+		case strings.HasPrefix(msg, "Source image "), strings.Contains(msg, "ECR image"), strings.Contains(msg, "media type for the source image"):
 			return provider.Refused(provider.ReasonImageError, describe(op, err))
 		case strings.Contains(msg, "UnreservedConcurrentExecution"):
 			return provider.Refused(provider.ReasonQuotaExceeded, describe(op, err))

@@ -256,3 +256,19 @@ func TestFailedUpdateKeepsTheFunctionActive(t *testing.T) {
 		t.Errorf("image %s, want the previous image's digest", got.ImageID)
 	}
 }
+
+// An image pushed as a multi-architecture index is one Lambda does not run
+// (it runs a single architecture's image): the pod waits with
+// FunctionImageError until an image of one architecture is pushed under
+// the tag.
+func TestMultiArchitectureIndexWaitsForASingleArchitectureImage(t *testing.T) {
+	b, s := setup(t, emu.DefaultSecretKey, emu.Options{})
+	ctx := context.Background()
+	s.SetRefusals(emu.Refusals{Indexes: []string{ecr}})
+	_, err := b.Deploy(ctx, function(t, ecr, nil))
+	wantRefused(t, err, provider.ReasonImageError, "The image manifest, config or layer media type for the source image "+ecr+" is not supported.")
+	s.SetRefusals(emu.Refusals{})
+	if _, err := b.Deploy(ctx, function(t, ecr, nil)); err != nil {
+		t.Fatalf("deploy once a single-architecture image is pushed: %v", err)
+	}
+}

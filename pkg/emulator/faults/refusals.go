@@ -24,11 +24,14 @@ type Refusals struct {
 	QuotaExceeded bool `json:"quotaExceeded,omitempty"`
 	// Plans are Azure App Service plans (serverFarm IDs) that do not exist.
 	Plans []string `json:"plans,omitempty"`
+	// Indexes are images published as a multi-architecture index (a
+	// manifest list), which Lambda does not run.
+	Indexes []string `json:"indexes,omitempty"`
 }
 
 // Clone copies r, so that a caller cannot change what is in force.
 func (r Refusals) Clone() Refusals {
-	r.Roles, r.Images, r.Plans = slices.Clone(r.Roles), slices.Clone(r.Images), slices.Clone(r.Plans)
+	r.Roles, r.Images, r.Plans, r.Indexes = slices.Clone(r.Roles), slices.Clone(r.Images), slices.Clone(r.Plans), slices.Clone(r.Indexes)
 	return r
 }
 
@@ -76,7 +79,7 @@ func (b *RefusalBook) Serve(mux *http.ServeMux) {
 		dec := json.NewDecoder(r.Body)
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&in); err != nil {
-			http.Error(w, `want {"roles": [...], "images": [...], "quotaExceeded": false, "plans": [...]}: `+err.Error(), http.StatusBadRequest)
+			http.Error(w, `want {"roles": [...], "images": [...], "quotaExceeded": false, "plans": [...], "indexes": [...]}: `+err.Error(), http.StatusBadRequest)
 			return
 		}
 		b.Set(in)

@@ -92,6 +92,17 @@
 //     does not exist. Provide a valid source image." (Lambda's answer for
 //     an ECR tag that was never pushed, e.g. aws/aws-cdk#24648; the same
 //     error type as its "Source image <uri> is not valid" answer).
+//   - An index listed (indexes): the image is a multi-architecture index,
+//     which Lambda does not run (developer guide, "Create a Lambda function
+//     using a container image": one architecture per image); CreateFunction
+//     and UpdateFunctionCode answer InvalidParameterValueException "The
+//     image manifest, config or layer media type for the source image <uri>
+//     is not supported." (Lambda's answer, e.g. boto/boto3#3255,
+//     aws-samples/bedrock-access-gateway#206).
+//   - An image from another region's ECR: InvalidParameterValueException
+//     "Source image <uri> is not valid. Provide a valid source image." (the
+//     rule is the developer guide's; the message for this case is our best
+//     reading of Lambda's answer to an invalid image).
 //   - quotaExceeded: CreateFunction answers CodeStorageExceededException
 //     "Code storage limit exceeded." (API_CreateFunction, Errors:
 //     CodeStorageExceededException, HTTP 400, "Your Amazon Web Services

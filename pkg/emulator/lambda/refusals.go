@@ -2,6 +2,7 @@ package lambda
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/faas-kubelet/faas-kubelet/pkg/emulator/faults"
 )
@@ -19,6 +20,7 @@ type Refusals = faults.Refusals
 const (
 	msgRoleNotAssumable = "The role defined for the function cannot be assumed by Lambda."
 	msgImageMissing     = "Source image %s does not exist. Provide a valid source image."
+	msgImageIndex       = "The image manifest, config or layer media type for the source image %s is not supported."
 	msgCodeStorage      = "Code storage limit exceeded."
 )
 
@@ -38,8 +40,12 @@ func (s *Server) refuseRoleLocked(role string) error {
 
 // refuseImageLocked answers an image that does not exist.
 func (s *Server) refuseImageLocked(image string) error {
-	if s.refusals.Get().RefusesImage(image) {
+	r := s.refusals.Get()
+	if r.RefusesImage(image) {
 		return invalid(msgImageMissing, image)
+	}
+	if image != "" && slices.Contains(r.Indexes, image) {
+		return invalid(msgImageIndex, image)
 	}
 	return nil
 }

@@ -178,3 +178,14 @@ func TestUpdatesRollInAfterTheyComplete(t *testing.T) {
 		t.Errorf("failed update: %s %s %s image %s", cfg.State, cfg.LastUpdateStatus, cfg.LastUpdateStatusReasonCode, aws.ToString(got.Code.ImageUri))
 	}
 }
+
+// Lambda does not run a multi-architecture index.
+func TestMultiArchitectureIndexIsRefused(t *testing.T) {
+	s, c, _ := start(t, Options{})
+	s.SetRefusals(Refusals{Indexes: []string{image}})
+	_, err := c.CreateFunction(context.Background(), createInput("fn", image))
+	var ip *types.InvalidParameterValueException
+	if !errors.As(err, &ip) || aws.ToString(ip.Message) != "The image manifest, config or layer media type for the source image "+image+" is not supported." {
+		t.Fatalf("create from an index: %v", err)
+	}
+}
