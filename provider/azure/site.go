@@ -53,6 +53,12 @@ const AnnotationTimeout = "faas-kubelet.io/timeout"
 // function timeout, so a longer timeout is refused rather than promised.
 func functionTimeout(fn *translate.Function) (string, error) {
 	v, ok := fn.Annotations[AnnotationTimeout]
+	if d := fn.ActiveDeadlineSeconds; d > maxHTTPResponse {
+		return "", errdefs.InvalidInputf("spec.activeDeadlineSeconds: %d seconds, but Azure Functions answers an HTTP-triggered call, "+
+			"which a Job's run on this node is, within %d seconds whatever the function timeout: set it to at most %d", d, maxHTTPResponse, maxHTTPResponse)
+	} else if d > 0 && !ok {
+		v, ok = strconv.FormatInt(d, 10), true // the deadline is the run's timeout
+	}
 	if !ok {
 		return "", nil
 	}

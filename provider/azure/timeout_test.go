@@ -8,6 +8,7 @@ import (
 
 	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 
 	emu "github.com/faas-kubelet/faas-kubelet/pkg/emulator/azure"
 )
@@ -26,6 +27,11 @@ func TestTimeoutWithinAzureHTTPLimit(t *testing.T) {
 		if !errdefs.IsInvalidInput(err) || !strings.Contains(err.Error(), "metadata.annotations["+AnnotationTimeout+"]") || !strings.Contains(err.Error(), "230") {
 			t.Errorf("timeout %q: %v, want InvalidInput naming the annotation and 230 s", bad, err)
 		}
+	}
+	// A Job's deadline past 230 s cannot be kept: its run is an HTTP call.
+	long := function(t, image, func(p *corev1.Pod) { p.Spec.ActiveDeadlineSeconds = ptr.To[int64](600) })
+	if _, err := b.Deploy(ctx, long); !errdefs.IsInvalidInput(err) || !strings.Contains(err.Error(), "spec.activeDeadlineSeconds") {
+		t.Errorf("activeDeadlineSeconds 600: %v, want InvalidInput naming it", err)
 	}
 	env := function(t, image, func(p *corev1.Pod) {
 		p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "AzureFunctionsJobHost__functionTimeout", Value: "01:00:00"}}
