@@ -18,6 +18,7 @@ import (
 	"github.com/virtual-kubelet/virtual-kubelet/node/api"
 	"github.com/virtual-kubelet/virtual-kubelet/node/nodeutil"
 	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
@@ -49,6 +50,11 @@ type Options struct {
 	// PollInterval is how often the tracker looks at functions in
 	// transition; each is then read with its own backoff.
 	PollInterval time.Duration
+	// ReconcileInterval is how often the pods' statuses as Pods has them
+	// are compared with ours: a condition another controller wrote (a
+	// readiness gate's) is taken in, and a status the node lifecycle
+	// controller changed is reported again. Default 2s.
+	ReconcileInterval time.Duration
 	// Now returns the current time; tests set it.
 	Now func() time.Time
 	// Pods returns the pods bound to this node as the API server has them,
@@ -57,8 +63,9 @@ type Options struct {
 	// pod whose status there disagrees with ours (another controller
 	// marked it not Ready while the node was unreachable) is reported again.
 	Pods func() ([]*corev1.Pod, bool)
-	// PodIP is the address a Running pod reports (status.podIP): the node's,
-	// where its gateway serves the ports pods declare, so that a Service's
+	// PodIP is the address pods report: status.hostIP in every phase, and
+	// status.podIP once the pod's function exists. It is the node's, where
+	// its gateway serves the ports pods declare, so that a Service's
 	// endpoints lead to the gateway. Empty: pods report no IP.
 	PodIP string
 	// Serving, if set, is called with the ports a pod declares before the
@@ -190,6 +197,9 @@ func New(opts Options) (*Provider, error) {
 	if opts.PollInterval == 0 {
 		opts.PollInterval = 250 * time.Millisecond
 	}
+	if opts.ReconcileInterval == 0 {
+		opts.ReconcileInterval = 2 * time.Second
+	}
 	if opts.Recorder == nil {
 		opts.Recorder = &record.FakeRecorder{}
 	}
@@ -224,27 +234,63 @@ func (p *Provider) UpdatePod(ctx context.Context, pod *corev1.Pod) error {
 	key := refusalKey(fn, ferr)
 	p.mu.Lock()
 	r, ok := p.pods[pod.UID]
+	changed := false
+	if ok {
+		// The pod carries the conditions others own as the API server has
+		// them: every later report starts from those.
+		changed = p.adopt(r, pod)
+	}
+	refresh := func() {
+		refreshed := recorded(pod)
+		refreshed.Status = *r.pod.Status.DeepCopy()
+		r.pod = refreshed
+		if changed {
+			r.reported = p.opts.Now()
+		}
+	}
 	if ok && r.waiting != nil && r.waiting.key == key {
 		// Refused as it is: the retry (or nothing, for a spec error) goes
 		// on; a new env or image is tried at once.
-		refreshed := recorded(pod)
-		refreshed.Status = *r.pod.Status.DeepCopy()
-		r.pod = refreshed
+		refresh()
 		if r.waiting.pod != nil {
 			r.waiting.pod = pod.DeepCopy()
 		}
-		p.mu.Unlock()
+		p.reportLocked(r, changed)
 		return nil
 	}
 	if ok && (r.phase == translate.PhaseFailed || isFinished(r.pod) || ferr == nil && r.deployed != "" && r.deployed == fingerprint(fn)) {
-		refreshed := recorded(pod)
-		refreshed.Status = *r.pod.Status.DeepCopy()
-		r.pod = refreshed
-		p.mu.Unlock()
+		refresh()
+		p.reportLocked(r, changed)
 		return nil
 	}
 	p.mu.Unlock()
 	return p.deploy(ctx, pod)
+}
+
+// adopt takes into r's status the conditions others own as api (the pod
+// as the API server has it) shows them, and computes Ready again for the
+// readiness gates; it reports whether our status changed. Called with
+// p.mu held.
+func (p *Provider) adopt(r *podRecord, api *corev1.Pod) bool {
+	merged := translate.MergeConditions(r.pod, r.pod.Status, api.Status.Conditions, p.opts.Now())
+	if apiequality.Semantic.DeepEqual(merged.Conditions, r.pod.Status.Conditions) {
+		return false
+	}
+	r.pod = r.pod.DeepCopy()
+	r.pod.Status = merged
+	return true
+}
+
+// reportLocked releases p.mu and, if changed, reports r's status.
+func (p *Provider) reportLocked(r *podRecord, changed bool) {
+	if !changed {
+		p.mu.Unlock()
+		return
+	}
+	out := report(r.pod)
+	notify := p.notify
+	p.mu.Unlock()
+	notify(out)
 }
 
 // translate is the function the pod asks for, refused (errdefs.InvalidInput
@@ -455,7 +501,7 @@ func (p *Provider) refuse(ctx context.Context, pod *corev1.Pod, fn *translate.Fu
 		log.G(ctx).WithError(err).Warn("pod refused")
 		p.opts.Recorder.Eventf(pod, corev1.EventTypeWarning, ReasonInvalidSpec, "%v", err)
 		if translate.IsJob(pod) || metav1.GetControllerOf(pod) == nil {
-			p.storeAs(pod, &translate.FunctionState{Name: name, Phase: translate.PhaseFailed, Reason: ReasonInvalidSpec, Message: err.Error()}, retry)
+			p.storeAs(pod, &translate.FunctionState{Name: name, Phase: translate.PhaseFailed, NotCreated: true, Reason: ReasonInvalidSpec, Message: err.Error()}, retry)
 			return
 		}
 	}
@@ -479,14 +525,15 @@ func (p *Provider) refuse(ctx context.Context, pod *corev1.Pod, fn *translate.Fu
 		log.G(ctx).WithError(err).WithField("reason", reason).WithField("retryIn", w.backoff).Warn("function not created; will retry")
 		p.opts.Recorder.Eventf(pod, corev1.EventTypeWarning, reason, "creating function %s: %s (retrying in %s)", name, msg, w.backoff)
 	}
-	if !p.storeWaiting(pod, &translate.FunctionState{Name: name, Phase: translate.PhasePending, Reason: reason, Message: msg}, w, retry) && retry != nil {
+	if !p.storeWaiting(pod, &translate.FunctionState{Name: name, Phase: translate.PhasePending, NotCreated: true, Reason: reason, Message: msg}, w, retry) && retry != nil {
 		log.G(ctx).Info("pod deleted while waiting for its function")
 	}
 }
 
 // recorded is what the core keeps of a pod: its metadata, and of its spec
 // what the status and the kubelet API are derived from (node, restart
-// policy, container names, images and ports); store adds the status. Whole specs (env resolved from Secrets,
+// policy, readiness gates, container names, images and ports); store adds
+// the status. Whole specs (env resolved from Secrets,
 // resources, volumes) are not kept: Virtual Kubelet's informer holds them.
 func recorded(pod *corev1.Pod) *corev1.Pod {
 	out := &corev1.Pod{TypeMeta: pod.TypeMeta, ObjectMeta: *pod.ObjectMeta.DeepCopy()}
@@ -494,6 +541,7 @@ func recorded(pod *corev1.Pod) *corev1.Pod {
 	out.Spec.NodeName = pod.Spec.NodeName
 	out.Spec.RestartPolicy = pod.Spec.RestartPolicy
 	out.Spec.ServiceAccountName = pod.Spec.ServiceAccountName
+	out.Spec.ReadinessGates = append([]corev1.PodReadinessGate(nil), pod.Spec.ReadinessGates...)
 	out.Spec.Containers = make([]corev1.Container, len(pod.Spec.Containers))
 	for i, c := range pod.Spec.Containers {
 		out.Spec.Containers[i] = corev1.Container{Name: c.Name, Image: c.Image, Ports: c.Ports}
@@ -530,17 +578,21 @@ func (p *Provider) storeAs(pod *corev1.Pod, state *translate.FunctionState, retr
 // record is store, with the pod's waiting state (nil: not waiting).
 func (p *Provider) record(pod *corev1.Pod, state *translate.FunctionState, w *waitingPod, retry *podRecord) bool {
 	updated := recorded(pod)
-	updated.Status = translate.PodStatus(pod, state, p.opts.Now())
-	if ip := p.opts.PodIP; ip != "" && updated.Status.Phase == corev1.PodRunning {
-		updated.Status.HostIP, updated.Status.PodIP = ip, ip
-		updated.Status.HostIPs, updated.Status.PodIPs = []corev1.HostIP{{IP: ip}}, []corev1.PodIP{{IP: ip}}
-	}
+	host := translate.Host{Cloud: p.opts.Backend.Cloud(), IP: p.opts.PodIP}
 	p.mu.Lock()
 	r, ok := p.pods[pod.UID]
 	if retry != nil && (!ok || r != retry || r.deleting) {
 		p.mu.Unlock()
 		return false
 	}
+	from := pod
+	if ok {
+		// The status last reported, with the conditions others own as we
+		// last saw them in the API server (UpdatePod and the reconcile
+		// keep them current): the pod handed in may be older (a retry's).
+		from = &corev1.Pod{ObjectMeta: pod.ObjectMeta, Spec: pod.Spec, Status: r.pod.Status}
+	}
+	updated.Status = translate.PodStatus(from, state, host, p.opts.Now())
 	if !ok {
 		r = &podRecord{function: state.Name}
 		p.pods[pod.UID] = r
@@ -613,6 +665,7 @@ func (p *Provider) DeletePod(ctx context.Context, pod *corev1.Pod) error {
 	p.mu.Lock()
 	last := pod
 	if r, ok := p.pods[pod.UID]; ok {
+		p.adopt(r, pod) // a DisruptionTarget written just before the deletion
 		last = r.pod
 	}
 	if _, ok := p.pods[pod.UID]; ok {

@@ -491,7 +491,7 @@ func TestRestartedCoreKeepsRunningPodsWhenTheCloudRefuses(t *testing.T) {
 	}}
 	f := newRefusalFixture(t, b)
 	pod := replicaSetPod("uid-1", "web")
-	pod.Status = translate.PodStatus(pod, &translate.FunctionState{Name: translate.FunctionName(pod), Phase: translate.PhaseActive}, now)
+	pod.Status = translate.PodStatus(pod, &translate.FunctionState{Name: translate.FunctionName(pod), Phase: translate.PhaseActive}, translate.Host{}, now)
 	if err := f.p.CreatePod(context.Background(), pod); err != nil {
 		t.Fatal(err)
 	}

@@ -22,12 +22,20 @@ func (p *Provider) track(ctx context.Context) {
 	defer t.Stop()
 	resync := time.NewTicker(p.opts.ResyncInterval)
 	defer resync.Stop()
+	reconcile := time.NewTicker(p.opts.ReconcileInterval)
+	defer reconcile.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-resync.C:
 			p.resync(ctx)
+		case <-reconcile.C:
+			if p.opts.Pods != nil {
+				if pods, ok := p.opts.Pods(); ok {
+					p.reconcile(pods)
+				}
+			}
 		case <-t.C:
 			rec := metrics.FromContext(ctx)
 			now := p.opts.Now()
@@ -58,7 +66,7 @@ func (p *Provider) resync(ctx context.Context) {
 	if p.opts.Pods != nil {
 		if pods, ok := p.opts.Pods(); ok {
 			p.deleteOrphans(ctx, listed, pods)
-			p.reassert(pods)
+			p.reconcile(pods)
 		}
 	}
 	p.mu.Lock()
@@ -256,21 +264,33 @@ func (p *Provider) deleteOrphans(ctx context.Context, listed []translate.Functio
 	}
 }
 
-// reassert reports again the status of pods whose status in the API server
-// disagrees with ours: the node lifecycle controller marks pods not Ready
-// while their node is unreachable (an API server outage, a restart) and
-// leaves it to the kubelet to say otherwise once the node is back. Only
-// pods that disagree are written, with the API server's metadata. A status
-// reported less than reassertAfter ago is still on its way to the API
-// server (Virtual Kubelet writes it from a queue): writing it again would
-// only conflict with that write.
-func (p *Provider) reassert(pods []*corev1.Pod) {
+// reconcile compares the pods' statuses as the API server has them (from
+// the pod informer, every ReconcileInterval and at each resync) with ours,
+// as the kubelet does when its pod informer delivers a status change:
+//   - conditions others own (a readiness gate's, DisruptionTarget) are
+//     taken in, so that no later report wipes them, and Ready is computed
+//     again; a pod whose status changed by it is reported at once;
+//   - a pod whose phase or readiness there disagrees with ours is reported
+//     again: the node lifecycle controller marks pods not Ready while their
+//     node is unreachable (an API server outage, a restart) and leaves it
+//     to the kubelet to say otherwise once the node is back. A status
+//     reported less than reassertAfter ago is still on its way to the API
+//     server (Virtual Kubelet writes it from a queue): writing it again
+//     would only conflict with that write.
+//
+// Reports carry the API server's metadata. Virtual Kubelet does not write
+// the status of a pod that has finished there, so none is made for one.
+func (p *Provider) reconcile(pods []*corev1.Pod) {
 	var out []*corev1.Pod
 	now := p.opts.Now()
 	p.mu.Lock()
 	for _, pod := range pods {
 		r, ok := p.pods[pod.UID]
-		if !ok || statusAgrees(&pod.Status, &r.pod.Status) || now.Sub(r.reported) < reassertAfter {
+		if !ok {
+			continue
+		}
+		changed := p.adopt(r, pod)
+		if isFinished(pod) || !changed && (statusAgrees(&pod.Status, &r.pod.Status) || now.Sub(r.reported) < reassertAfter) {
 			continue
 		}
 		r.reported = now

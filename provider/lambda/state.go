@@ -40,7 +40,7 @@ const noteUpdating = "update rolling in: the previous configuration serves until
 //     throughout. Either is said in a note (noteUpdating, or the update's
 //     failure).
 func stateOf(c *types.FunctionConfiguration, code *types.FunctionCodeLocation) *translate.FunctionState {
-	st := &translate.FunctionState{Name: aws.ToString(c.FunctionName)}
+	st := &translate.FunctionState{Name: aws.ToString(c.FunctionName), ID: aws.ToString(c.FunctionArn)}
 	if t, err := time.Parse("2006-01-02T15:04:05.000-0700", aws.ToString(c.LastModified)); err == nil {
 		st.Created = t
 	}

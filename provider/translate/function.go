@@ -72,8 +72,16 @@ const (
 
 // FunctionState is what a cloud reports about one function.
 type FunctionState struct {
-	Name  string
+	Name string
+	// ID is the cloud's own identifier of the function where it has one
+	// besides the name (Lambda: the function's ARN); pods show it in
+	// containerID. Empty: the name.
+	ID    string
 	Phase Phase
+	// NotCreated marks a function the cloud has not created (its creation
+	// was refused): the pod's container was never created, so it has no
+	// containerID and the pod no podIP.
+	NotCreated bool
 	// Reason and Message explain a Failed phase in the cloud's words.
 	Reason  string
 	Message string

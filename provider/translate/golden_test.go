@@ -31,18 +31,20 @@ func TestGoldenTranslation(t *testing.T) {
 		}
 		out.Function = fn
 		created := goldenNow.Add(-time.Minute)
+		host := Host{Cloud: "aws-lambda", IP: "10.0.0.7"}
+		arn := "arn:aws:lambda:us-east-1:123456789012:function:" + fn.Name
 		out.Status = map[string]corev1.PodStatus{
-			"pending": PodStatus(pod, &FunctionState{Name: fn.Name, Phase: PhasePending, Message: "The function is being created."}, goldenNow),
-			"active":  PodStatus(pod, &FunctionState{Name: fn.Name, Phase: PhaseActive, ImageID: "sha256:abc", Created: created}, goldenNow),
-			"failed":  PodStatus(pod, &FunctionState{Name: fn.Name, Phase: PhaseFailed, Reason: "ImageAccessDenied", Message: "Lambda does not have permission to access the ECR image.", Created: created}, goldenNow),
+			"pending": PodStatus(pod, &FunctionState{Name: fn.Name, Phase: PhasePending, Message: "The function is being created."}, host, goldenNow),
+			"active":  PodStatus(pod, &FunctionState{Name: fn.Name, ID: arn, Phase: PhaseActive, ImageID: "sha256:abc", Created: created}, host, goldenNow),
+			"failed":  PodStatus(pod, &FunctionState{Name: fn.Name, Phase: PhaseFailed, Reason: "ImageAccessDenied", Message: "Lambda does not have permission to access the ECR image.", Created: created}, host, goldenNow),
 		}
-		out.Status["refused"] = PodStatus(pod, &FunctionState{Name: fn.Name, Phase: PhasePending, Reason: "FunctionRoleError", Message: "lambda CreateFunction: The role defined for the function cannot be assumed by Lambda."}, goldenNow)
+		out.Status["refused"] = PodStatus(pod, &FunctionState{Name: fn.Name, Phase: PhasePending, NotCreated: true, Reason: "FunctionRoleError", Message: "lambda CreateFunction: The role defined for the function cannot be assumed by Lambda."}, host, goldenNow)
 		running := pod.DeepCopy()
 		running.Status = out.Status["active"]
 		out.Status["deleted"] = TerminatedStatus(running, goldenNow.Add(time.Minute))
 		if IsJob(pod) {
-			out.Status["jobSucceeded"] = PodStatus(pod, &FunctionState{Name: fn.Name, Phase: PhaseActive, Created: created, Job: Job{State: JobSucceeded}}, goldenNow)
-			out.Status["jobFailed"] = PodStatus(pod, &FunctionState{Name: fn.Name, Phase: PhaseActive, Created: created, Job: Job{State: JobFailed, Message: "EmulatedError: boom", Restarts: 2}}, goldenNow)
+			out.Status["jobSucceeded"] = PodStatus(pod, &FunctionState{Name: fn.Name, Phase: PhaseActive, Created: created, Job: Job{State: JobSucceeded}}, host, goldenNow)
+			out.Status["jobFailed"] = PodStatus(pod, &FunctionState{Name: fn.Name, Phase: PhaseActive, Created: created, Job: Job{State: JobFailed, Message: "EmulatedError: boom", Restarts: 2}}, host, goldenNow)
 		}
 		return out
 	})

@@ -1,11 +1,24 @@
 package translate
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
+
+// Host is what a pod's status says of where it runs.
+type Host struct {
+	// Cloud names the backend ("aws-lambda"): the scheme of containerID,
+	// as a runtime's name is ("containerd://…").
+	Cloud string
+	// IP is the node's address, reported as hostIP and, once the pod's
+	// function exists, as podIP (the node's gateway serves the pod's
+	// ports). Empty: no address is reported.
+	IP string
+}
 
 // PodStatus is the pod status a kubelet would report for a pod whose
 // function is in the given state: Pending while the function is created or
@@ -13,7 +26,15 @@ import (
 // reason when it fails. A run-once pod (a Job's) ends Succeeded (exit code 0)
 // or Failed (exit code 1, the function's error as message) after its
 // invocation; OnFailure retries show as restarts.
-func PodStatus(pod *corev1.Pod, fn *FunctionState, now time.Time) corev1.PodStatus {
+//
+// pod.Status is the previous status (the API server's, or the one last
+// reported): the conditions others own in it (DisruptionTarget, readiness
+// gates' conditions) are kept as they are, as the kubelet keeps them, and
+// Ready is True only when every readiness gate's condition is True too.
+// hostIP is reported in every phase, as the kubelet reports it for a pod it
+// syncs; podIP once the function exists (the kubelet's, once the pod's
+// sandbox does), and a pod keeps the addresses it had when it ends.
+func PodStatus(pod *corev1.Pod, fn *FunctionState, host Host, now time.Time) corev1.PodStatus {
 	t := nowTime(now)
 	start := pod.Status.StartTime
 	if start == nil {
@@ -57,44 +78,191 @@ func PodStatus(pod *corev1.Pod, fn *FunctionState, now time.Time) corev1.PodStat
 	for _, c := range pod.Spec.Containers {
 		s := corev1.ContainerStatus{Name: c.Name, Image: c.Image, ImageID: fn.ImageID, Ready: ready, State: cs,
 			Started: boolPtr(cs.Running != nil), RestartCount: fn.Job.Restarts}
+		if cs.Waiting == nil {
+			s.ContainerID = containerID(pod, c.Name, fn, host.Cloud)
+		}
 		if fn.Job.Restarts > 0 {
 			s.LastTerminationState.Terminated = &corev1.ContainerStateTerminated{ExitCode: 1, Reason: "Error", Message: fn.Job.Message, StartedAt: started, FinishedAt: t}
 		}
 		status.ContainerStatuses = append(status.ContainerStatuses, s)
 	}
-	readyStatus := corev1.ConditionFalse
-	if ready {
-		readyStatus = corev1.ConditionTrue
+	setAddresses(&status, pod, fn, host.IP)
+	var unready []string
+	if !ready {
+		for _, c := range pod.Spec.Containers {
+			unready = append(unready, c.Name)
+		}
 	}
-	status.Conditions = conditions(pod.Status.Conditions, t,
+	containersReady := containersReadyCondition(status.Phase, unready)
+	status.Conditions = conditions(pod.Status.Conditions, t, pod.Spec.ReadinessGates,
 		corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue},
 		corev1.PodCondition{Type: corev1.PodInitialized, Status: corev1.ConditionTrue},
 		corev1.PodCondition{Type: corev1.PodReadyToStartContainers, Status: corev1.ConditionTrue},
-		corev1.PodCondition{Type: corev1.ContainersReady, Status: readyStatus},
-		corev1.PodCondition{Type: corev1.PodReady, Status: readyStatus},
+		containersReady,
 	)
 	return status
 }
 
-// conditions keeps a condition's LastTransitionTime while its status holds,
-// as the kubelet does.
-func conditions(prev []corev1.PodCondition, t metav1.Time, want ...corev1.PodCondition) []corev1.PodCondition {
-	for i := range want {
-		want[i].LastTransitionTime = t
-		for _, p := range prev {
-			if p.Type == want[i].Type && p.Status == want[i].Status && !p.LastTransitionTime.IsZero() {
-				want[i].LastTransitionTime = p.LastTransitionTime
-			}
+// containerID is "<cloud>://<the function's ID>", for a container that was
+// created: the ID the cloud reports (Lambda: the function's ARN), else the
+// one the container already had, else the function's name. A container
+// whose function was never created has none.
+func containerID(pod *corev1.Pod, name string, fn *FunctionState, cloud string) string {
+	if fn.NotCreated || cloud == "" {
+		return ""
+	}
+	if fn.ID != "" {
+		return cloud + "://" + fn.ID
+	}
+	for _, s := range pod.Status.ContainerStatuses {
+		if s.Name == name && s.ContainerID != "" {
+			return s.ContainerID
 		}
 	}
-	return want
+	return cloud + "://" + fn.Name
+}
+
+// setAddresses reports the node's address as hostIP in every phase and as
+// podIP once the function exists; addresses reported before are kept (a
+// pod that ends keeps them).
+func setAddresses(status *corev1.PodStatus, pod *corev1.Pod, fn *FunctionState, ip string) {
+	status.HostIP, status.HostIPs = pod.Status.HostIP, pod.Status.HostIPs
+	status.PodIP, status.PodIPs = pod.Status.PodIP, pod.Status.PodIPs
+	if ip == "" {
+		return
+	}
+	status.HostIP, status.HostIPs = ip, []corev1.HostIP{{IP: ip}}
+	if !fn.NotCreated {
+		status.PodIP, status.PodIPs = ip, []corev1.PodIP{{IP: ip}}
+	}
+}
+
+// Reasons of the Ready and ContainersReady conditions, as the kubelet
+// writes them (k8s.io/kubernetes/pkg/kubelet/status).
+const (
+	ReasonContainersNotReady     = "ContainersNotReady"
+	ReasonPodCompleted           = "PodCompleted"
+	ReasonReadinessGatesNotReady = "ReadinessGatesNotReady"
+)
+
+// containersReadyCondition is the kubelet's ContainersReady for the pod's
+// phase and its containers that are not ready.
+func containersReadyCondition(phase corev1.PodPhase, unready []string) corev1.PodCondition {
+	switch {
+	case phase == corev1.PodSucceeded:
+		return corev1.PodCondition{Type: corev1.ContainersReady, Status: corev1.ConditionFalse, Reason: ReasonPodCompleted}
+	case len(unready) > 0:
+		return corev1.PodCondition{Type: corev1.ContainersReady, Status: corev1.ConditionFalse, Reason: ReasonContainersNotReady,
+			Message: fmt.Sprintf("containers with unready status: %v", unready)}
+	}
+	return corev1.PodCondition{Type: corev1.ContainersReady, Status: corev1.ConditionTrue}
+}
+
+// readyCondition is the kubelet's Ready (GeneratePodReadyCondition): as
+// ContainersReady while that is not True, then True only when every
+// readiness gate's condition (among conds) is True.
+func readyCondition(containersReady corev1.PodCondition, gates []corev1.PodReadinessGate, conds []corev1.PodCondition) corev1.PodCondition {
+	if containersReady.Status != corev1.ConditionTrue {
+		return corev1.PodCondition{Type: corev1.PodReady, Status: containersReady.Status, Reason: containersReady.Reason, Message: containersReady.Message}
+	}
+	var unready []string
+	for _, g := range gates {
+		c := findCondition(conds, g.ConditionType)
+		switch {
+		case c == nil:
+			unready = append(unready, fmt.Sprintf("corresponding condition of pod readiness gate %q does not exist.", string(g.ConditionType)))
+		case c.Status != corev1.ConditionTrue:
+			unready = append(unready, fmt.Sprintf("the status of pod readiness gate %q is not \"True\", but %v", string(g.ConditionType), c.Status))
+		}
+	}
+	if len(unready) > 0 {
+		return corev1.PodCondition{Type: corev1.PodReady, Status: corev1.ConditionFalse, Reason: ReasonReadinessGatesNotReady, Message: strings.Join(unready, ", ")}
+	}
+	return corev1.PodCondition{Type: corev1.PodReady, Status: corev1.ConditionTrue}
+}
+
+// Owned says whether faas-kubelet writes a condition of this type; the
+// others (DisruptionTarget, readiness gates' conditions) belong to whoever
+// wrote them and are reported as the API server has them.
+func Owned(t corev1.PodConditionType) bool {
+	switch t {
+	case corev1.PodScheduled, corev1.PodInitialized, corev1.PodReadyToStartContainers, corev1.ContainersReady, corev1.PodReady:
+		return true
+	}
+	return false
+}
+
+// conditions is the conditions others own in prev, as they are, then ours
+// (want, and Ready computed from want's ContainersReady and the readiness
+// gates). A condition of ours keeps its LastTransitionTime while its
+// status holds, as the kubelet's does.
+func conditions(prev []corev1.PodCondition, t metav1.Time, gates []corev1.PodReadinessGate, want ...corev1.PodCondition) []corev1.PodCondition {
+	out := make([]corev1.PodCondition, 0, len(prev)+len(want)+1)
+	for _, c := range prev {
+		if !Owned(c.Type) {
+			out = append(out, c)
+		}
+	}
+	foreign := len(out)
+	out = append(out, want...)
+	if cr := findCondition(want, corev1.ContainersReady); cr != nil {
+		out = append(out, readyCondition(*cr, gates, out))
+	}
+	for i := foreign; i < len(out); i++ {
+		out[i].LastTransitionTime = t
+		if p := findCondition(prev, out[i].Type); p != nil && p.Status == out[i].Status && !p.LastTransitionTime.IsZero() {
+			out[i].LastTransitionTime = p.LastTransitionTime
+		}
+	}
+	return out
+}
+
+// MergeConditions is status with the conditions others own taken from api
+// (the pod's conditions as the API server has them now) and Ready computed
+// again for the pod's readiness gates: what the kubelet does before each
+// status write, so that a condition another controller wrote after our
+// last report is neither wiped nor ignored.
+func MergeConditions(pod *corev1.Pod, status corev1.PodStatus, api []corev1.PodCondition, now time.Time) corev1.PodStatus {
+	out := *status.DeepCopy()
+	var ours []corev1.PodCondition
+	for _, c := range status.Conditions {
+		if Owned(c.Type) && c.Type != corev1.PodReady {
+			ours = append(ours, c)
+		}
+	}
+	if len(ours) == 0 {
+		return out // not a status we made (no conditions of ours yet)
+	}
+	prev := make([]corev1.PodCondition, 0, len(api)+len(status.Conditions))
+	for _, c := range api {
+		if !Owned(c.Type) {
+			prev = append(prev, *c.DeepCopy())
+		}
+	}
+	for _, c := range status.Conditions {
+		if Owned(c.Type) {
+			prev = append(prev, c)
+		}
+	}
+	out.Conditions = conditions(prev, nowTime(now), pod.Spec.ReadinessGates, ours...)
+	return out
+}
+
+func findCondition(conds []corev1.PodCondition, t corev1.PodConditionType) *corev1.PodCondition {
+	for i := range conds {
+		if conds[i].Type == t {
+			return &conds[i]
+		}
+	}
+	return nil
 }
 
 // TerminatedStatus is the final status of a pod whose function was deleted.
 // A pod that had finished keeps its outcome. Any other pod did not
 // complete: its function was deleted under it, as a kubelet kills a
 // container, so it ends Failed with exit code 137 and reason
-// FunctionDeleted. A deleted pod never counts as a Job's completion.
+// FunctionDeleted. A deleted pod never counts as a Job's completion. The
+// conditions others own and the pod's addresses are kept.
 func TerminatedStatus(pod *corev1.Pod, now time.Time) corev1.PodStatus {
 	t := nowTime(now)
 	status := *pod.Status.DeepCopy()
@@ -118,10 +286,18 @@ func TerminatedStatus(pod *corev1.Pod, now time.Time) corev1.PodStatus {
 			ExitCode: 137, Reason: ReasonFunctionDeleted, Message: "function deleted with its pod", StartedAt: started, FinishedAt: t,
 		}}
 	}
+	var names []string
+	for _, cs := range status.ContainerStatuses {
+		names = append(names, cs.Name)
+	}
+	notReady := containersReadyCondition(status.Phase, names)
 	for i := range status.Conditions {
-		if status.Conditions[i].Type == corev1.PodReady || status.Conditions[i].Type == corev1.ContainersReady {
-			status.Conditions[i].Status = corev1.ConditionFalse
-			status.Conditions[i].LastTransitionTime = t
+		c := &status.Conditions[i]
+		if c.Type == corev1.PodReady || c.Type == corev1.ContainersReady {
+			if c.Status != corev1.ConditionFalse || c.LastTransitionTime.IsZero() {
+				c.LastTransitionTime = t
+			}
+			c.Status, c.Reason, c.Message = corev1.ConditionFalse, notReady.Reason, notReady.Message
 		}
 	}
 	return status
