@@ -275,7 +275,9 @@ func (c cloudUnderTest) deleteFunction(t *testing.T, emu *emulator, name string)
 		}
 		return
 	}
-	req, _ := http.NewRequest(http.MethodDelete, fmt.Sprintf("%s/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Web/sites/%s?api-version=%s",
+	// As `az functionapp delete --keep-empty-plan` does: without it ARM
+	// deletes the node's plan with its last app.
+	req, _ := http.NewRequest(http.MethodDelete, fmt.Sprintf("%s/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Web/sites/%s?api-version=%s&deleteEmptyServerFarm=false",
 		emu.azureEndpoint, azureemu.DefaultSubscription, e2eResourceGroup, name, azureemu.APIVersion), nil)
 	req.Header.Set("Authorization", "Bearer "+azureemu.DefaultToken)
 	resp, err := http.DefaultClient.Do(req)
