@@ -37,21 +37,27 @@ type refusalFixture struct {
 	b      *fakeBackend
 	clock  *stepClock
 	events *record.FakeRecorder
+	ctx    context.Context
 }
 
 func newRefusalFixture(t *testing.T, b *fakeBackend) *refusalFixture {
 	t.Helper()
 	f := &refusalFixture{b: b, clock: &stepClock{t: now}, events: record.NewFakeRecorder(100)}
-	p, err := New(Options{NodeName: "vk", Backend: b, Now: f.clock.Now, Recorder: f.events, PollInterval: time.Millisecond, JobBackoff: time.Millisecond})
+	// The tracker's own tick never comes in a test: the test steps the
+	// clock and polls (f.poll).
+	p, err := New(Options{NodeName: "vk", Backend: b, Now: f.clock.Now, Recorder: f.events, PollInterval: time.Hour, JobBackoff: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	p.NotifyPods(ctx, func(*corev1.Pod) {})
-	f.p = p
+	f.p, f.ctx = p, ctx
 	return f
 }
+
+// poll runs one tick of the tracker and waits for the retries it started.
+func (f *refusalFixture) poll() { f.p.poll(f.ctx).Wait() }
 
 func (f *refusalFixture) deploys() int {
 	f.b.mu.Lock()
@@ -59,15 +65,11 @@ func (f *refusalFixture) deploys() int {
 	return len(f.b.deployed)
 }
 
-// waitDeploys waits for the backend to have seen n deploys.
-func (f *refusalFixture) waitDeploys(t *testing.T, n int) {
+// wantDeploys checks that the backend has seen n deploys.
+func (f *refusalFixture) wantDeploys(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for f.deploys() < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d deploys, want %d", f.deploys(), n)
-		}
-		time.Sleep(time.Millisecond)
+	if got := f.deploys(); got != n {
+		t.Fatalf("%d deploys, want %d", got, n)
 	}
 }
 
@@ -138,14 +140,15 @@ func TestHealableRefusalWaitsWithBackoffAndRecoversInPlace(t *testing.T) {
 		t.Fatalf("UpdatePod of a waiting pod: %v, %d deploys", err, f.deploys())
 	}
 	f.clock.Step(9 * time.Second)
-	time.Sleep(20 * time.Millisecond)
+	f.poll()
 	if f.deploys() != 1 {
 		t.Fatalf("retried after 9 s: %d deploys", f.deploys())
 	}
 	f.clock.Step(time.Second)
-	f.waitDeploys(t, 2)
+	f.poll()
+	f.wantDeploys(t, 2)
 	f.clock.Step(19 * time.Second)
-	time.Sleep(20 * time.Millisecond)
+	f.poll()
 	if f.deploys() != 2 {
 		t.Fatalf("second retry before 20 s: %d deploys", f.deploys())
 	}
@@ -157,13 +160,14 @@ func TestHealableRefusalWaitsWithBackoffAndRecoversInPlace(t *testing.T) {
 	roleKnown = true
 	mu.Unlock()
 	f.clock.Step(time.Second)
-	f.waitDeploys(t, 3)
+	f.poll()
+	f.wantDeploys(t, 3)
 	st := waitPhase(t, f.p, pod, corev1.PodRunning)
 	if !st.ContainerStatuses[0].Ready {
 		t.Errorf("recovered pod not Ready: %+v", st)
 	}
 	f.clock.Step(time.Hour)
-	time.Sleep(20 * time.Millisecond)
+	f.poll()
 	if f.deploys() != 3 {
 		t.Errorf("deployed again after success: %d", f.deploys())
 	}
@@ -180,7 +184,8 @@ func TestRefusalBackoffIsCappedAtFiveMinutes(t *testing.T) {
 	}
 	for i, wait := range []time.Duration{10, 20, 40, 80, 160, 300, 300} {
 		f.clock.Step(wait * time.Second)
-		f.waitDeploys(t, i+2)
+		f.poll()
+		f.wantDeploys(t, i+2)
 	}
 	var last string
 	for _, e := range f.drainEvents() {
@@ -208,7 +213,7 @@ func TestSpecErrorOfControllerPodWaitsWithoutCloudCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.clock.Step(time.Hour)
-	time.Sleep(20 * time.Millisecond)
+	f.poll()
 	if f.deploys() != 0 {
 		t.Errorf("%d cloud calls for a pod translation refused", f.deploys())
 	}
@@ -258,6 +263,7 @@ func TestTransientErrorKeepsNeverJobPendingAndItRunsOnce(t *testing.T) {
 	throttled = false
 	mu.Unlock()
 	f.clock.Step(10 * time.Second)
+	f.poll()
 	waitPhase(t, f.p, pod, corev1.PodSucceeded)
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -289,13 +295,14 @@ func TestFailedFunctionWithHealableReasonIsDeployedAgain(t *testing.T) {
 		t.Errorf("waiting = %+v", w)
 	}
 	f.clock.Step(10 * time.Second)
+	f.poll()
 	waitPhase(t, f.p, pod, corev1.PodRunning)
 }
 
 // Deleting a waiting pod while its retry is in flight leaves no function:
 // the retry deletes what it created once it sees the pod is gone.
 func TestDeleteWhileRetryInFlightLeavesNothing(t *testing.T) {
-	release := make(chan struct{})
+	release, inCloud := make(chan struct{}), make(chan struct{})
 	var mu sync.Mutex
 	calls := 0
 	b := &fakeBackend{deployFn: func(fn *translate.Function) (*translate.FunctionState, error) {
@@ -306,6 +313,7 @@ func TestDeleteWhileRetryInFlightLeavesNothing(t *testing.T) {
 		if n == 1 {
 			return nil, Refused(ReasonRoleError, errors.New(roleMessage))
 		}
+		close(inCloud)
 		<-release
 		return &translate.FunctionState{Name: fn.Name, Phase: translate.PhaseActive}, nil
 	}}
@@ -315,29 +323,22 @@ func TestDeleteWhileRetryInFlightLeavesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.clock.Step(10 * time.Second)
-	f.waitDeploys(t, 2) // the retry is in the cloud now
+	retries := f.p.poll(f.ctx)
+	<-inCloud // the retry is in the cloud now
 	if err := f.p.DeletePod(context.Background(), pod); err != nil {
 		t.Fatal(err)
 	}
 	close(release)
+	retries.Wait()
 	name := translate.FunctionName(pod)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		b.mu.Lock()
-		n := 0
-		for _, d := range b.deleted {
-			if d == name {
-				n++
-			}
+	n := 0
+	for _, d := range b.deleted {
+		if d == name {
+			n++
 		}
-		b.mu.Unlock()
-		if n == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("function deleted %d times, want 2 (by DeletePod, then by the retry that created it)", n)
-		}
-		time.Sleep(time.Millisecond)
+	}
+	if n != 2 {
+		t.Fatalf("function deleted %d times, want 2 (by DeletePod, then by the retry that created it)", n)
 	}
 	if _, err := f.p.GetPod(context.Background(), pod.Namespace, pod.Name); !errdefs.IsNotFound(err) {
 		t.Errorf("the retry brought the deleted pod back: %v", err)
@@ -464,19 +465,13 @@ func TestRefusedUpdateKeepsThePodServing(t *testing.T) {
 	refuse = false
 	mu.Unlock()
 	f.clock.Step(10 * time.Second)
-	f.waitDeploys(t, 3)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		f.p.mu.Lock()
-		w := f.p.pods["uid-1"].waiting
-		f.p.mu.Unlock()
-		if w == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the retried update was not recorded")
-		}
-		time.Sleep(time.Millisecond)
+	f.poll()
+	f.wantDeploys(t, 3)
+	f.p.mu.Lock()
+	w := f.p.pods["uid-1"].waiting
+	f.p.mu.Unlock()
+	if w != nil {
+		t.Fatal("the retried update was not recorded")
 	}
 	if env := b.deployed[2].Env; env["GREETING"] != "hello" {
 		t.Errorf("retried update deployed env %v", env)
@@ -522,18 +517,12 @@ func TestFunctionFailingAfterCreateIsDeployedAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.clock.Step(time.Second) // the tracker reads the function: Failed
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		st, _ := f.p.GetPodStatus(context.Background(), pod.Namespace, pod.Name)
-		if w := st.ContainerStatuses[0].State.Waiting; w != nil && w.Reason == ReasonImageError {
-			break
-		}
-		if st.Phase == corev1.PodFailed || time.Now().After(deadline) {
-			t.Fatalf("status = %s %+v, want waiting with FunctionImageError", st.Phase, st.ContainerStatuses[0].State)
-		}
-		time.Sleep(time.Millisecond)
+	f.poll()
+	if st, _ := f.p.GetPodStatus(context.Background(), pod.Namespace, pod.Name); st.ContainerStatuses[0].State.Waiting == nil || st.ContainerStatuses[0].State.Waiting.Reason != ReasonImageError {
+		t.Fatalf("status = %s %+v, want waiting with FunctionImageError", st.Phase, st.ContainerStatuses[0].State)
 	}
 	f.clock.Step(10 * time.Second)
+	f.poll()
 	waitPhase(t, f.p, pod, corev1.PodRunning)
 	if env := f.b.deployed[1].Env; env["GREETING"] != "hi" {
 		t.Errorf("redeployed without the pod's env: %v", env)

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
@@ -37,17 +38,26 @@ func (p *Provider) track(ctx context.Context) {
 				}
 			}
 		case <-t.C:
-			rec := metrics.FromContext(ctx)
-			now := p.opts.Now()
-			for _, d := range p.due() {
-				rec.CheckLag(now.Sub(d.at))
-				p.check(ctx, d.uid)
-			}
-			for _, r := range p.dueRetries() {
-				go p.retryDeploy(ctx, r)
-			}
+			p.poll(ctx)
 		}
 	}
+}
+
+// poll reads the functions in transition that are due, and starts the
+// retries of waiting pods that are due, each on its own; the returned
+// group ends when those retries have.
+func (p *Provider) poll(ctx context.Context) *sync.WaitGroup {
+	rec := metrics.FromContext(ctx)
+	now := p.opts.Now()
+	for _, d := range p.due() {
+		rec.CheckLag(now.Sub(d.at))
+		p.check(ctx, d.uid)
+	}
+	var retries sync.WaitGroup
+	for _, r := range p.dueRetries() {
+		retries.Go(func() { p.retryDeploy(ctx, r) })
+	}
+	return &retries
 }
 
 // resync confirms stable functions with one paged listing: a function that
