@@ -170,4 +170,54 @@ type Invocation struct {
 	Output    []byte
 	// FunctionError is the function's own error message; empty on success.
 	FunctionError string
+	// End says how a failed invocation ended, as the backend read it from
+	// the cloud's answer (the zero value: the function's own error).
+	End InvocationEnd
+}
+
+// InvocationEnd is how an invocation that did not succeed ended. A Job's
+// pod shows it as its container's exit code and reason, distinct per end
+// so that podFailurePolicy.onExitCodes can tell them apart.
+type InvocationEnd int
+
+// The ends of an invocation, and the exit code and reason each shows.
+const (
+	// EndError: the function ran and returned or threw an error (exit 1, Error).
+	EndError InvocationEnd = iota
+	// EndTimeout: the cloud ended the invocation at the function's timeout
+	// (exit 124, as timeout(1) ends a command; reason FunctionTimeout).
+	EndTimeout
+	// EndOutOfMemory: the runtime was killed for exceeding its memory
+	// (exit 137, OOMKilled, as the kubelet reports an OOM kill).
+	EndOutOfMemory
+	// EndStartError: the function's code could not be started at all, such
+	// as an image built for another architecture (exit 128, StartError, as
+	// the kubelet reports a container whose process cannot start).
+	EndStartError
+)
+
+// ExitCode is the container exit code a pod shows for the end.
+func (e InvocationEnd) ExitCode() int32 {
+	switch e {
+	case EndTimeout:
+		return 124
+	case EndOutOfMemory:
+		return 137
+	case EndStartError:
+		return 128
+	}
+	return 1
+}
+
+// Reason is the container's terminated reason for the end.
+func (e InvocationEnd) Reason() string {
+	switch e {
+	case EndTimeout:
+		return "FunctionTimeout"
+	case EndOutOfMemory:
+		return "OOMKilled"
+	case EndStartError:
+		return "StartError"
+	}
+	return "Error"
 }
