@@ -23,12 +23,13 @@ func (*buffer) Close() error { return nil }
 type attachIO struct {
 	in       io.Reader
 	out, err buffer
+	tty      bool
 }
 
 func (a *attachIO) Stdin() io.Reader            { return a.in }
 func (a *attachIO) Stdout() io.WriteCloser      { return &a.out }
 func (a *attachIO) Stderr() io.WriteCloser      { return &a.err }
-func (a *attachIO) TTY() bool                   { return false }
+func (a *attachIO) TTY() bool                   { return a.tty }
 func (a *attachIO) Resize() <-chan api.TermSize { return nil }
 func exitCode(err error) int {
 	var e utilexec.ExitError
@@ -95,5 +96,56 @@ func TestExecInvokes(t *testing.T) {
 	}
 	if err := p.RunInContainer(ctx, "default", "missing", "", []string{"invoke"}, &attachIO{}); err == nil {
 		t.Error("exec into a pod the node does not run succeeded")
+	}
+}
+
+// kubectl exec -it POD -- invoke: the terminal is in raw mode, so stdin
+// never ends. Enter sends the line typed (echoed, backspace honoured),
+// Ctrl-D on an empty line sends {}, Ctrl-C cancels with exit code 130 and
+// invokes nothing; an ended invocation's exit code says how it ended.
+func TestExecInvokesFromATerminal(t *testing.T) {
+	b := &fakeBackend{}
+	p, _ := newProvider(t, b)
+	ctx := context.Background()
+	if err := p.CreatePod(ctx, newPod("uid-1", "a")); err != nil {
+		t.Fatal(err)
+	}
+	invokes := func() int { b.mu.Lock(); defer b.mu.Unlock(); return len(b.invoked) }
+	// stdin is a pipe that stays open after the keys, as a terminal does.
+	exec := func(keys string) (*attachIO, error) {
+		r, w := io.Pipe()
+		defer w.Close()
+		go func() { _, _ = w.Write([]byte(keys)) }()
+		a := &attachIO{in: r, tty: true}
+		return a, p.RunInContainer(ctx, "default", "a", "app", []string{"invoke"}, a)
+	}
+
+	a, err := exec(`{"n":12` + "\x7f" + `}` + "\r" + `ignored`)
+	if err != nil {
+		t.Fatalf("Enter: %v", err)
+	}
+	if out := a.out.String(); !strings.HasPrefix(out, ttyPrompt) || !strings.HasSuffix(out, `{"n":1}`+"\r\n") {
+		t.Errorf("Enter: terminal shows %q, want the prompt, the echoed line and the response {\"n\":1}", out)
+	}
+
+	a, err = exec("\x04")
+	if err != nil || !strings.HasSuffix(a.out.String(), "{}\r\n") {
+		t.Errorf("Ctrl-D: err %v, terminal %q; want {} sent", err, a.out.String())
+	}
+
+	calls := invokes()
+	a, err = exec(`{"half":` + "\x03")
+	if exitCode(err) != exitInterrupted || !strings.Contains(a.out.String(), "^C") {
+		t.Errorf("Ctrl-C: exit %d (%v), terminal %q; want exit 130 and ^C", exitCode(err), err, a.out.String())
+	}
+	if invokes() != calls {
+		t.Errorf("Ctrl-C invoked the function")
+	}
+
+	b.invokeFn = func(int) (*translate.Invocation, error) {
+		return &translate.Invocation{FunctionError: "Sandbox.Timedout: Task timed out after 3.00 seconds", End: translate.EndTimeout}, nil
+	}
+	if _, err = exec("{}\r"); exitCode(err) != 124 {
+		t.Errorf("a timed-out invocation: exit %d (%v), want 124", exitCode(err), err)
 	}
 }
