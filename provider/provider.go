@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -806,50 +805,6 @@ func (p *Provider) countPods() map[string]int {
 
 func (p *Provider) notSupported(what string) error {
 	return notSupportedError{NotSupportedf("%s: the %s backend of node %s does not offer it", what, p.opts.Backend.Cloud(), p.opts.NodeName)}
-}
-
-// GetContainerLogs streams the function's logs from the cloud. A follow
-// ends when the client goes away or the pod is deleted.
-func (p *Provider) GetContainerLogs(ctx context.Context, namespace, podName, containerName string, o api.ContainerLogOpts) (io.ReadCloser, error) {
-	pod, err := p.GetPod(ctx, namespace, podName)
-	if err != nil {
-		return nil, err
-	}
-	if containerName != "" && containerName != pod.Spec.Containers[0].Name {
-		return nil, errdefs.NotFoundf("container %s is not in pod %s/%s", containerName, namespace, podName)
-	}
-	opts := translate.LogOptions{Tail: o.Tail, HasTail: o.Tail > 0, Timestamps: o.Timestamps, LimitBytes: o.LimitBytes, Follow: o.Follow, Since: o.SinceTime}
-	if o.SinceSeconds > 0 {
-		opts.Since = p.opts.Now().Add(-time.Duration(o.SinceSeconds) * time.Second)
-	}
-	if o.Previous {
-		return nil, errdefs.InvalidInput("--previous: a function has no previous container instance")
-	}
-	if opts.Follow {
-		uid := pod.UID
-		fctx, cancel := context.WithCancel(ctx)
-		go func() {
-			defer cancel()
-			t := time.NewTicker(time.Second)
-			defer t.Stop()
-			for {
-				select {
-				case <-fctx.Done():
-					return
-				case <-t.C:
-					if !p.known(uid) {
-						return
-					}
-				}
-			}
-		}()
-		ctx = fctx
-	}
-	rc, err := p.opts.Backend.Logs(ctx, translate.FunctionName(pod), opts)
-	if errors.Is(err, ErrNotSupported) {
-		return nil, notSupportedError{err}
-	}
-	return rc, err
 }
 
 // AttachToContainer is not offered: functions have no console.

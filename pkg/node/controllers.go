@@ -199,7 +199,7 @@ func queueLimiter() workqueue.TypedRateLimiter[any] {
 
 // podRoutes serves the kubelet API's pod routes (logs, exec, pods, stats).
 func podRoutes(p *provider.Provider, pods corev1listers.PodLister) http.Handler {
-	return api.PodHandler(api.PodHandlerConfig{
+	return markTailZero(api.PodHandler(api.PodHandlerConfig{
 		RunInContainer:    p.RunInContainer,
 		AttachToContainer: p.AttachToContainer,
 		GetContainerLogs:  p.GetContainerLogs,
@@ -212,7 +212,7 @@ func podRoutes(p *provider.Provider, pods corev1listers.PodLister) http.Handler 
 		PortForward:           p.PortForward,
 		StreamIdleTimeout:     4 * time.Hour,
 		StreamCreationTimeout: 30 * time.Second,
-	}, true)
+	}, true))
 }
 
 type controllerConfig struct {
