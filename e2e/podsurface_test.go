@@ -1,0 +1,197 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+	batchv1 "k8s.io/api/batch/v1"
+)
+
+// This file covers the parts of the pod surface a kubelet offers that
+// people reach with kubectl: logs after a restart, exec with a terminal.
+
+// After a restart, logs of a Job that finished before it still come from
+// the function (the kubelet serves a terminated container's log), and
+// --tail=0 prints nothing, as the kubelet's does.
+func TestLogsOfFinishedJobsAfterARestart(t *testing.T) {
+	for _, c := range clouds {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			_, k := c.start(t)
+			ns := namespace(t)
+			applyYAML(t, ns, strings.ReplaceAll(fmt.Sprintf(jobYAML, "done", ""), ecrImage, c.image))
+			eventually(t, 90*time.Second, "job done Complete", func() (bool, string) {
+				got, desc := jobCondition(t, ns, "done")
+				return got == batchv1.JobComplete, desc
+			})
+			eventually(t, 30*time.Second, "kubectl logs job/done to show the invocation", func() (bool, string) {
+				out, _ := kubectl(t, "logs", "-n", ns, "job/done")
+				return strings.Contains(out, c.invocationLog), out
+			})
+			if out, errOut, code := kubectlIO(t, "", "logs", "-n", ns, "job/done", "--tail=0"); code != 0 || out != "" {
+				t.Errorf("kubectl logs --tail=0: exit %d, stdout %q, stderr %q; want nothing, as the kubelet gives", code, out, errOut)
+			}
+
+			k.kill(t)
+			k.start(t)
+			k.waitStarted(t)
+			eventually(t, 60*time.Second, "kubectl logs job/done after the restart", func() (bool, string) {
+				out, errOut, _ := kubectlIO(t, "", "logs", "-n", ns, "job/done")
+				return strings.Contains(out, c.invocationLog), out + errOut
+			})
+			// A follow of a finished pod's log ends with the log.
+			out, errOut, code := kubectlIO(t, "", "logs", "-n", ns, "job/done", "-f")
+			if code != 0 || !strings.Contains(out, c.invocationLog) {
+				t.Errorf("kubectl logs -f of a finished pod: exit %d, stdout %q, stderr %q", code, out, errOut)
+			}
+		})
+	}
+}
+
+// kubectl exec -it POD -- invoke under a pseudo-terminal: the terminal is
+// in raw mode and stdin never ends, so the payload is the line typed;
+// Enter sends it and the response is printed; Ctrl-C cancels with exit
+// code 130 and invokes nothing.
+func TestExecWithATerminal(t *testing.T) {
+	for _, c := range clouds {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			emu, _ := c.start(t)
+			ns := namespace(t)
+			runningPod(t, ns, "fn", "  containers:\n  - name: a\n    image: "+c.image+"\n")
+
+			term := startInTerminal(t, "exec", "-it", "-n", ns, "fn", "--", "invoke")
+			term.await(t, "payload (one line")
+			term.send(t, `{"typed":7}`+"\r")
+			code, screen := term.wait(t)
+			if code != 0 || !strings.Contains(screen, `{"typed":7}`+"\r\n") || strings.Count(screen, `"typed":7`) < 2 {
+				t.Errorf("exec -it, a line and Enter: exit %d, terminal:\n%q\nwant the echoed line and the response", code, screen)
+			}
+
+			before := emu.callsOf(t, c.name)[c.invokeOp]
+			term = startInTerminal(t, "exec", "-it", "-n", ns, "fn", "--", "invoke")
+			term.await(t, "payload (one line")
+			term.send(t, `{"half":`+"\x03")
+			if code, screen := term.wait(t); code != 130 {
+				t.Errorf("exec -it, Ctrl-C: exit %d, terminal:\n%q\nwant 130", code, screen)
+			}
+			if after := emu.callsOf(t, c.name)[c.invokeOp]; after != before {
+				t.Errorf("Ctrl-C invoked the function (%s %d → %d)", c.invokeOp, before, after)
+			}
+		})
+	}
+}
+
+// terminal is kubectl running on a pseudo-terminal, as in a person's shell.
+type terminal struct {
+	master *os.File
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	screen bytes.Buffer
+	done   chan struct{}
+}
+
+// startInTerminal runs kubectl with a new pseudo-terminal as its
+// controlling terminal and standard streams.
+func startInTerminal(t *testing.T, args ...string) *terminal {
+	t.Helper()
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("opening a pseudo-terminal: %v", err)
+	}
+	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatalf("unlocking the pseudo-terminal: %v", err)
+	}
+	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatalf("naming the pseudo-terminal: %v", err)
+	}
+	slave, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("opening the terminal side: %v", err)
+	}
+	defer slave.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, cluster.kubectl, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.env["KUBECONFIG"], "TERM=xterm")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	term := &terminal{master: master, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		defer close(term.done)
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			term.mu.Lock()
+			term.screen.Write(buf[:n])
+			term.mu.Unlock()
+			if err != nil {
+				return // EIO once kubectl and its terminal are gone
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		_ = master.Close()
+	})
+	return term
+}
+
+func (term *terminal) shown() string {
+	term.mu.Lock()
+	defer term.mu.Unlock()
+	return term.screen.String()
+}
+
+// await waits until the terminal shows text.
+func (term *terminal) await(t *testing.T, text string) {
+	t.Helper()
+	eventually(t, 30*time.Second, "the terminal to show "+text, func() (bool, string) {
+		s := term.shown()
+		return strings.Contains(s, text), s
+	})
+}
+
+// send types keys.
+func (term *terminal) send(t *testing.T, keys string) {
+	t.Helper()
+	if _, err := term.master.Write([]byte(keys)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wait waits for kubectl to exit and returns its exit code and what the
+// terminal showed.
+func (term *terminal) wait(t *testing.T) (int, string) {
+	t.Helper()
+	err := term.cmd.Wait()
+	var exit *exec.ExitError
+	code := 0
+	switch {
+	case errors.As(err, &exit):
+		code = exit.ExitCode()
+	case err != nil:
+		t.Fatalf("kubectl: %v", err)
+	}
+	select {
+	case <-term.done:
+	case <-time.After(5 * time.Second):
+	}
+	return code, term.shown()
+}
