@@ -68,9 +68,59 @@
 //     alexa-samples/skill-sample-nodejs-smarthome-switch#18).
 //   - The function environment variable EMULATOR_LOG=text adds that line to
 //     each invocation's log, between START and END/REPORT.
+//   - A payload {"env": true} answers a JSON object of the function's
+//     environment variables, as its configuration holds them (while an
+//     update is in progress, the previous ones); through a function URL,
+//     a query string with env (?env=1) does. This is the emulator's
+//     convenience, not a Lambda behaviour: a real function would have to
+//     be written to do it. Nothing else is added (no credentials, none of
+//     the variables Lambda itself sets). It comes before EMULATOR_FAIL.
 //   - Every invocation ends with Lambda's REPORT line (Duration, Billed
 //     Duration, Memory Size, Max Memory Used); Max Memory Used is the
-//     environment variable EMULATOR_MEMORY_MB, else 42, at most Memory Size.
+//     environment variable EMULATOR_MEMORY_MB, else 42.
+//   - An EMULATOR_MEMORY_MB over the function's MemorySize is an invocation
+//     killed for its memory, as Lambda kills one: X-Amz-Function-Error
+//     Unhandled, body {"errorType": "Runtime.OutOfMemory", "errorMessage":
+//     "RequestId: <id> Error: Runtime exited with error: signal: killed"},
+//     and after END a REPORT whose Max Memory Used is the Memory Size,
+//     ending "Status: error\tError Type: Runtime.OutOfMemory", then the
+//     lines "RequestId: <id> Error: Runtime exited with error: signal:
+//     killed" and "Runtime.OutOfMemory". The body as Lambda answers it:
+//     adobe/helix-html2md-service#1001 (older answers had errorType
+//     Runtime.ExitError with the same message,
+//     awslabs/amazon-s3-find-and-forget#283); Max Memory Used at the
+//     Memory Size: domino14/macondo#294; the REPORT's Status and Error Type
+//     and the lines after it are our best reading, from Lambda's
+//     INIT_REPORT "Status: error\tError Type: ..." (aws/aws-lambda-go#554),
+//     its "Status: timeout", and the runtime error lines after REPORT
+//     (aws/aws-lambda-dotnet#480). The runtime is killed before the
+//     payload is read, so no sleep or echo follows.
+//   - An image the images knob (see Images) says was built for another
+//     architecture than the function's (Architectures; x86_64 when
+//     CreateFunction names none) is created, goes Active and updates like
+//     any other: Lambda does not inspect a single-architecture image's
+//     platform ("You need to build the function image for only one
+//     architecture. Lambda does not support multi-architecture images",
+//     developer guide, runtimes-images). Every invocation fails to start
+//     it: X-Amz-Function-Error Unhandled, body {"errorType":
+//     "Runtime.InvalidEntrypoint", "errorMessage": "RequestId: <id>
+//     Error: fork/exec /lambda-entrypoint.sh: exec format error"} (the
+//     ImageConfig EntryPoint's first element, when set), and the log
+//     lines "IMAGE\tLaunch error: fork/exec /lambda-entrypoint.sh: exec
+//     format error\tEntrypoint: [/lambda-entrypoint.sh]\tCmd:
+//     [...]\tWorkingDir: [/var/task]" (ImageConfig's, else those), an
+//     INIT_REPORT "Phase: invoke\tStatus: error\tError Type:
+//     Runtime.InvalidEntrypoint", START, "RequestId: <id> Error: ...",
+//     "Runtime.InvalidEntrypoint", END and REPORT (Max Memory Used 3 MB);
+//     the function's code never runs, so EMULATOR_LOG is not written. A
+//     function URL answers it 502 like any function error. The shapes as
+//     users report them: aws/aws-lambda-base-images#34 and #26 (the IMAGE
+//     line), aws-samples/bedrock-access-gateway#32 and
+//     aws-samples/amazon-textract-idp-cdk-constructs#4 (the body),
+//     ed-roh/learning-management#9 and aws/aws-lambda-go#554 (the log
+//     lines); the Cmd and WorkingDir an image sets itself, which the
+//     emulator does not know, are our best reading. By default (no knob)
+//     every image runs on either architecture.
 //   - An image whose tag is "fail-create" makes the function go Failed
 //     (StateReasonCode ImageAccessDenied) instead of Active; given to
 //     UpdateFunctionCode, it makes the update end Failed
@@ -189,12 +239,15 @@
 //
 // Knobs: latency per request, injected errors per operation (status and
 // count), counters of calls per operation, the logs behaviour, the
-// refusals and the permissions; in process through Options and methods
-// (SetLogsBehaviour, SetRefusals, SetPermissions), out of process through
+// refusals, the permissions and the images' architectures; in process
+// through Options and methods (SetLogsBehaviour, SetRefusals,
+// SetPermissions, SetImages), out of process through
 // /_emulator/faults, /_emulator/calls, /_emulator/logs (PUT a LogsBehaviour
 // {"ingestionDelayMs": 2000, "streamStatsDelayMs": 0, "pageSize": 0,
 // "emptyPages": 0}, GET, DELETE), /_emulator/refusals (PUT
-// {"roles": [...], "images": [...], "quotaExceeded": true}, GET, DELETE)
-// and /_emulator/permissions (PUT {"allow": ["lambda:GetFunction", ...]},
-// GET, DELETE).
+// {"roles": [...], "images": [...], "quotaExceeded": true}, GET, DELETE),
+// /_emulator/permissions (PUT {"allow": ["lambda:GetFunction", ...]},
+// GET, DELETE) and /_emulator/images (SetImages; PUT {"architectures":
+// {"<image uri>": "arm64"}}, each value x86_64 or arm64, else 400; GET,
+// DELETE).
 package lambda

@@ -103,13 +103,14 @@ type function struct {
 	updateDone  time.Time      // when an InProgress update turns Successful
 	updateFails *updateFailure // the InProgress update turns Failed instead
 	// serving is the configuration invocations run while an update is in
-	// progress: the previous one (nil: cfg).
-	serving     *configuration
-	concurrency *int32
-	url         *functionURL
-	stream      string
-	policy      []statement // the resource-based policy
-	policyRev   string
+	// progress: the previous one (nil: cfg), and servingImage its image.
+	serving      *configuration
+	servingImage string
+	concurrency  *int32
+	url          *functionURL
+	stream       string
+	policy       []statement // the resource-based policy
+	policyRev    string
 }
 
 type functionURL struct {
@@ -411,7 +412,7 @@ func (s *Server) beginUpdate(f *function) error {
 	}
 	now := s.opts.Now()
 	previous := f.cfg
-	f.serving = &previous
+	f.serving, f.servingImage = &previous, f.code.ImageUri
 	f.cfg.LastModified = now.UTC().Format(lastModifiedLayout)
 	f.cfg.RevisionId = newID()
 	f.cfg.LastUpdateStatus = "InProgress"

@@ -48,7 +48,7 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) error {
 	if typ == "" {
 		typ = "RequestResponse"
 	}
-	cfg, env, err := s.invocable(r.PathValue("name"))
+	inv, err := s.invocable(r.PathValue("name"))
 	if err != nil {
 		return err
 	}
@@ -58,7 +58,7 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) error {
 		return writeJSON(w, http.StatusNoContent, nil)
 	case "Event":
 		id := newID()
-		go s.run(cfg, env, payload, id)
+		go s.run(inv, payload, id)
 		w.Header().Set("X-Amzn-RequestId", id)
 		w.WriteHeader(http.StatusAccepted)
 		return nil
@@ -66,7 +66,7 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return invalid("1 validation error detected: Value '%s' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]", typ)
 	}
-	res := s.run(cfg, env, payload, newID())
+	res := s.run(inv, payload, newID())
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Amz-Executed-Version", "$LATEST")
 	w.Header().Set("X-Amzn-RequestId", res.requestID)
@@ -85,14 +85,24 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) error {
 	return err
 }
 
-// invocable returns the configuration and environment an invocation of
-// the function runs with, or the error Lambda answers for its state.
-func (s *Server) invocable(name string) (configuration, map[string]string, error) {
+// invocation is what one invocation runs with: the configuration, its
+// environment and image, and the architecture the image was built for
+// when that is not the function's (the runtime cannot start).
+type invocation struct {
+	cfg      configuration
+	env      map[string]string
+	image    string
+	builtFor string
+}
+
+// invocable returns what an invocation of the function runs with, or the
+// error Lambda answers for its state.
+func (s *Server) invocable(name string) (invocation, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f, err := s.get(name)
 	if err != nil {
-		return configuration{}, nil, err
+		return invocation{}, err
 	}
 	switch f.cfg.State {
 	case "Inactive":
@@ -100,21 +110,24 @@ func (s *Server) invocable(name string) (configuration, map[string]string, error
 		now := s.opts.Now()
 		f.cfg.State, f.cfg.StateReasonCode, f.cfg.StateReason = "Pending", "Restoring", "The function is being restored."
 		f.activeAt = now.Add(s.opts.ActivationDelay)
-		return configuration{}, nil, &apiError{Status: http.StatusBadGateway, Code: "ResourceNotReadyException", Message: msgNotReady}
+		return invocation{}, &apiError{Status: http.StatusBadGateway, Code: "ResourceNotReadyException", Message: msgNotReady}
 	case "Pending":
-		return configuration{}, nil, conflict("The operation cannot be performed at this time. The function is currently in the following state: Pending")
+		return invocation{}, conflict("The operation cannot be performed at this time. The function is currently in the following state: Pending")
 	case "Failed":
-		return configuration{}, nil, &apiError{Status: http.StatusBadGateway, Code: "InvalidImageException", Message: f.cfg.StateReason}
+		return invocation{}, &apiError{Status: http.StatusBadGateway, Code: "InvalidImageException", Message: f.cfg.StateReason}
 	}
-	cfg := f.cfg
+	inv := invocation{cfg: f.cfg, image: f.code.ImageUri}
 	if f.serving != nil {
-		cfg = *f.serving // the update has not rolled in yet
+		inv.cfg, inv.image = *f.serving, f.servingImage // the update has not rolled in yet
 	}
-	env := map[string]string{}
-	if cfg.Environment != nil {
-		env = cfg.Environment.Variables
+	inv.env = map[string]string{}
+	if inv.cfg.Environment != nil {
+		inv.env = inv.cfg.Environment.Variables
 	}
-	return cfg, env, nil
+	if built, wrong := s.wrongArchitectureLocked(inv.image, inv.cfg.Architectures); wrong {
+		inv.builtFor = built
+	}
+	return inv, nil
 }
 
 type result struct {
@@ -124,16 +137,32 @@ type result struct {
 	log       string
 }
 
-func (s *Server) run(cfg configuration, env map[string]string, payload []byte, id string) result {
-	start := s.opts.Now()
-	var steer struct {
-		Fail    *string `json:"fail"`
-		SleepMs int     `json:"sleepMs"`
+// steering is what an emulated function reads from its event (see the
+// package doc). A function URL's event carries the query string in
+// queryStringParameters.
+type steering struct {
+	Fail    *string `json:"fail"`
+	SleepMs int     `json:"sleepMs"`
+	Env     bool    `json:"env"`
+	Query   struct {
+		Env string `json:"env"`
+	} `json:"queryStringParameters"`
+}
+
+func (s *Server) run(inv invocation, payload []byte, id string) result {
+	cfg, env := inv.cfg, inv.env
+	if inv.builtFor != "" {
+		return s.launchError(inv, id)
 	}
-	_ = json.Unmarshal(payload, &steer)
+	start := s.opts.Now()
+	var steer steering
+	_ = json.Unmarshal(payload, &steer) // a field of the wrong type is left out
 	lines := []string{fmt.Sprintf("START RequestId: %s Version: $LATEST", id)}
 	if msg := env["EMULATOR_LOG"]; msg != "" {
 		lines = append(lines, msg)
+	}
+	if memoryUsed(env) > cfg.MemorySize {
+		return s.outOfMemory(cfg, id, lines, s.opts.Now().Sub(start))
 	}
 	res := result{requestID: id}
 	if steer.SleepMs > 0 {
@@ -148,12 +177,18 @@ func (s *Server) run(cfg configuration, env map[string]string, payload []byte, i
 	if steer.Fail != nil {
 		fail = *steer.Fail
 	}
-	if fail != "" {
+	switch {
+	case steer.Env || steer.Query.Env != "":
+		// The emulator's convenience: the function's own environment, as
+		// its configuration holds it.
+		res.body, _ = json.Marshal(env)
+		lines = append(lines, fmt.Sprintf("echoed %d environment variables", len(env)))
+	case fail != "":
 		res.fnErr = fail
 		body, _ := json.Marshal(map[string]any{"errorMessage": fail, "errorType": "EmulatedError", "requestId": id, "stackTrace": []string{}})
 		res.body = body
 		lines = append(lines, fmt.Sprintf("%s\tERROR\tInvoke Error \t%s", time.Now().UTC().Format(time.RFC3339Nano), string(body)))
-	} else {
+	default:
 		res.body = payload
 		if len(strings.TrimSpace(string(payload))) == 0 {
 			res.body = []byte("{}")
@@ -161,14 +196,19 @@ func (s *Server) run(cfg configuration, env map[string]string, payload []byte, i
 		lines = append(lines, fmt.Sprintf("received %d bytes: %s", len(payload), truncate(string(payload), 256)))
 	}
 	d := s.opts.Now().Sub(start)
-	ms := float64(d.Microseconds()) / 1000
-	lines = append(lines,
-		fmt.Sprintf("END RequestId: %s", id),
-		fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB\t",
-			id, ms, int64(ms)+1, cfg.MemorySize, min(cfg.MemorySize, memoryUsed(env))))
+	lines = append(lines, fmt.Sprintf("END RequestId: %s", id), reportLine(id, d, cfg.MemorySize, memoryUsed(env), ""))
 	s.appendLogs(cfg.LoggingConfig.LogGroup, cfg.FunctionName, lines)
 	res.log = strings.Join(lines, "\n") + "\n"
 	return res
+}
+
+// reportLine is Lambda's REPORT line; status, when set, is what follows
+// Max Memory Used (Lambda's "Status: timeout", "Status: error\tError
+// Type: ...").
+func reportLine(id string, d time.Duration, size, used int32, status string) string {
+	ms := float64(d.Microseconds()) / 1000
+	return fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB\t%s",
+		id, ms, int64(ms)+1, size, used, status)
 }
 
 // timedOut ends an invocation that ran past the function's Timeout as
@@ -187,6 +227,56 @@ func (s *Server) timedOut(cfg configuration, env map[string]string, id string, l
 	return result{requestID: id, body: body, fnErr: "Sandbox.Timedout", log: strings.Join(lines, "\n") + "\n"}
 }
 
+// msgKilled is the runtime's end when Lambda kills it for its memory.
+const msgKilled = "Runtime exited with error: signal: killed"
+
+// outOfMemory ends an invocation whose memory passed the function's
+// MemorySize as Lambda does: the runtime is killed, a function error of
+// type Runtime.OutOfMemory, a REPORT whose Max Memory Used is the Memory
+// Size, and the error after it (see the package doc).
+func (s *Server) outOfMemory(cfg configuration, id string, lines []string, d time.Duration) result {
+	body, _ := json.Marshal(map[string]string{"errorType": "Runtime.OutOfMemory", "errorMessage": "RequestId: " + id + " Error: " + msgKilled})
+	lines = append(lines,
+		fmt.Sprintf("END RequestId: %s", id),
+		reportLine(id, d, cfg.MemorySize, cfg.MemorySize, "Status: error\tError Type: Runtime.OutOfMemory"),
+		fmt.Sprintf("RequestId: %s Error: %s", id, msgKilled),
+		"Runtime.OutOfMemory")
+	s.appendLogs(cfg.LoggingConfig.LogGroup, cfg.FunctionName, lines)
+	return result{requestID: id, body: body, fnErr: "Runtime.OutOfMemory", log: strings.Join(lines, "\n") + "\n"}
+}
+
+// launchError ends an invocation whose image was built for another
+// architecture as Lambda does: the entrypoint cannot be executed, a
+// function error of type Runtime.InvalidEntrypoint, and the IMAGE launch
+// error and INIT_REPORT lines before START (see the package doc).
+func (s *Server) launchError(inv invocation, id string) result {
+	entrypoint, cmd, dir := []string{"/lambda-entrypoint.sh"}, []string{}, "/var/task"
+	if ic := inv.cfg.ImageConfigResponse; ic != nil && ic.ImageConfig != nil {
+		if len(ic.ImageConfig.EntryPoint) > 0 {
+			entrypoint = ic.ImageConfig.EntryPoint
+		}
+		if ic.ImageConfig.Command != nil {
+			cmd = ic.ImageConfig.Command
+		}
+		if ic.ImageConfig.WorkingDirectory != "" {
+			dir = ic.ImageConfig.WorkingDirectory
+		}
+	}
+	msg := fmt.Sprintf("fork/exec %s: exec format error", entrypoint[0])
+	body, _ := json.Marshal(map[string]string{"errorType": "Runtime.InvalidEntrypoint", "errorMessage": "RequestId: " + id + " Error: " + msg})
+	lines := []string{
+		fmt.Sprintf("IMAGE\tLaunch error: %s\tEntrypoint: %v\tCmd: %v\tWorkingDir: [%s]", msg, entrypoint, cmd, dir),
+		"INIT_REPORT Init Duration: 0.50 ms\tPhase: invoke\tStatus: error\tError Type: Runtime.InvalidEntrypoint",
+		fmt.Sprintf("START RequestId: %s Version: $LATEST", id),
+		fmt.Sprintf("RequestId: %s Error: %s", id, msg),
+		"Runtime.InvalidEntrypoint",
+		fmt.Sprintf("END RequestId: %s", id),
+		reportLine(id, 0, inv.cfg.MemorySize, 3, ""),
+	}
+	s.appendLogs(inv.cfg.LoggingConfig.LogGroup, inv.cfg.FunctionName, lines)
+	return result{requestID: id, body: body, fnErr: "Runtime.InvalidEntrypoint", log: strings.Join(lines, "\n") + "\n"}
+}
+
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
@@ -194,8 +284,9 @@ func truncate(s string, n int) string {
 	return s[:n] + "..."
 }
 
-// memoryUsed is the peak memory an emulated invocation reports, in MB: the
-// function's EMULATOR_MEMORY_MB, else 42.
+// memoryUsed is the peak memory an emulated invocation uses, in MB: the
+// function's EMULATOR_MEMORY_MB, else 42; past the function's MemorySize,
+// Lambda kills the runtime.
 func memoryUsed(env map[string]string) int32 {
 	if n, err := strconv.Atoi(env["EMULATOR_MEMORY_MB"]); err == nil && n > 0 {
 		return int32(min(n, 10240))

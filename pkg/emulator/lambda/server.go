@@ -58,6 +58,7 @@ type Server struct {
 	refusals  faults.RefusalBook
 	logsB     LogsBehaviour
 	perms     Permissions
+	images    Images
 
 	*faults.Injector
 }
@@ -132,6 +133,7 @@ func (s *Server) routes() {
 	s.refusals.Serve(m)
 	s.servePermissions(m)
 	s.serveLogsBehaviour(m)
+	s.serveImages(m)
 	m.HandleFunc("POST /_emulator/functions/{name}/deactivate", func(w http.ResponseWriter, r *http.Request) {
 		if err := s.Deactivate(r.PathValue("name")); err != nil {
 			writeError(w, err)

@@ -92,13 +92,13 @@ func (s *Server) serveFunctionURL(w http.ResponseWriter, r *http.Request, id str
 		writeURLError(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
 		return
 	}
-	cfg, env, err := s.invocable(name)
+	inv, err := s.invocable(name)
 	if err != nil {
 		writeURLError(w, http.StatusBadGateway, "Internal Server Error")
 		return
 	}
 	reqID := newID()
-	res := s.run(cfg, env, s.urlEvent(r, id, body, reqID), reqID)
+	res := s.run(inv, s.urlEvent(r, id, body, reqID), reqID)
 	w.Header().Set("X-Amzn-RequestId", reqID)
 	if res.fnErr != "" {
 		writeURLError(w, http.StatusBadGateway, "Internal Server Error")
