@@ -69,11 +69,60 @@
 //     EMULATOR_FAIL=msg, makes it a function error: status 200, header
 //     X-Fc-Error-Type: UnhandledInvocationError and body
 //     {"errorMessage": "msg", "errorType": "Error", "stackTrace": []}.
-//   - A payload {"sleepMs": N} sleeps N ms (at most 30 s) before answering.
-//   - The environment variable EMULATOR_LOG=text adds that line to each
-//     invocation's log.
+//   - A payload {"sleepMs": N} runs N ms before answering (Options.Sleep
+//     passes the time; without it the emulator sleeps, at most 30 s).
+//   - A run longer than the function's timeout (seconds) ends at the
+//     timeout as a function error: X-Fc-Error-Type UnhandledInvocationError
+//     and {"errorMessage": "Function timed out after N seconds
+//     (maxMemoryUsage: M.MMMB)"}, the log's end line "FC Invoke End
+//     RequestId: <id>, Error: <message>". The message is the one FC users
+//     report (dyc87112/OpenAIProxy#3: {"errorMessage":"Function timed out
+//     after 30 seconds (maxMemoryUsage: 47.28MB)"}); FC's page "What do I do
+//     if a function execution times out and "Function time out after" is
+//     reported?" (fc-2-0/how-to-handle-an-execution-timeout-error) says FC
+//     "terminates the execution and returns" it; that a timeout is an
+//     unhandled error ("Unhandled error: ... request timeouts, out of
+//     memory") is FC's "Error types" page
+//     (https://www.alibabacloud.com/help/ja/fc/error-types). The log line's
+//     shape follows "FC Invoke End RequestId: ..., Error: Invocation
+//     canceled by client (duration: ..., maxMemoryUsage: ...)" (FC,
+//     "invocation canceled by client").
+//   - A function whose EMULATOR_MEMORY_MB exceeds its memorySize is killed
+//     out of memory: {"errorMessage": "Process exited unexpectedly before
+//     completing request (duration: Nms, maxMemoryUsage: <memorySize>MB)"},
+//     X-Fc-Error-Type UnhandledInvocationError and X-Fc-Max-Memory-Usage
+//     <memorySize>. FC gives an OOM kill no message of its own: "OOM due to
+//     insufficient memory" is one cause of "Process exited unexpectedly
+//     before completing request" (FC 3.0 FAQ,
+//     process-exited-unexpectedly-before-completing-request-message), whose
+//     body is that of any process exit (Error handling, Node.js and Java
+//     runtimes: "Process exited unexpectedly before completing request
+//     (duration: 43ms, maxMemoryUsage: 65MB)"); a peak at memorySize is our
+//     reading of what tells an OOM kill apart. X-Fc-Max-Memory-Usage is
+//     EMULATOR_MEMORY_MB, else 42, at most memorySize.
 //   - An image whose tag is "fail-create" is refused by CreateFunction and
 //     UpdateFunction with 400 InvalidArgument (the image cannot be pulled).
+//   - An image whose tag is "fail-start" is created, and its container
+//     cannot start (an image built for another architecture: "exec format
+//     error"): every synchronous invocation and HTTP-trigger call answers
+//     412 {"errorCode": "FunctionNotStarted", "errorMessage": "The CA's
+//     http server cannot be started:ContainerStartDuration:25000000000.
+//     Ping CA failed due to: dial tcp ...:9000: getsockopt: connection
+//     refused Logs: exec /app/main: exec format error"}. Code and message
+//     are FC 2.0's for a custom container whose server does not listen
+//     ("What do I do if the FunctionNotStarted error occurs ...",
+//     https://help.aliyun.com/document_detail/209245.htm, and "Must the
+//     listening port of a custom container runtime be the same ..."); FC
+//     2.0 documents no status for it: 412 is FC 3.0's for a function that
+//     "either cannot be started or exited" (CAExited, API 2023-03-30 error
+//     codes), our reading. An asynchronous invocation is accepted (202).
+//   - The environment variable EMULATOR_LOG=text adds that line to each
+//     invocation's log.
+//
+// An emulator convenience, not a cloud behaviour: a payload {"env": true},
+// or an HTTP-trigger call with the query ?env=1, answers the function's
+// environmentVariables as a JSON object, so tests can read the environment
+// a function got.
 //
 // Each invocation writes "FC Invoke Start RequestId: <id>", the EMULATOR_LOG
 // line, "Error: <msg>" when it failed and "FC Invoke End RequestId: <id>" to
@@ -82,7 +131,7 @@
 // message) and __time__ / __time_ns_part__ strictly increasing; with the
 // logConfig's enableRequestMetrics, also FC's request-level metrics entry
 // (__topic__ FCRequestMetrics:/<service>/<function>, requestId, durationMs,
-// memoryMB, memoryUsageMB — EMULATOR_MEMORY_MB, else 42 —, invocationType,
+// memoryMB, memoryUsageMB — the peak above —, invocationType,
 // hasFunctionError, invocationStartTimestamp, operation InvokeFunction). The project
 // and logstore come into being when a logConfig names them (the emulator
 // serves no SLS management API; the cloud wants them created first). GetLogs

@@ -33,6 +33,10 @@ type Options struct {
 	Latency time.Duration
 	// Now returns the current time; tests set it.
 	Now func() time.Time
+	// Sleep is how an invocation's {"sleepMs": N} passes N ms; nil sleeps
+	// for real, at most 30 s. Tests set it to step their clock, so that a
+	// run past the function's timeout ends there without waiting.
+	Sleep func(time.Duration)
 }
 
 // Defaults for a local emulator.

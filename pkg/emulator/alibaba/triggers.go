@@ -233,6 +233,12 @@ func (s *Server) httpTrigger(w http.ResponseWriter, r *http.Request, body []byte
 			return err
 		}
 	}
+	if err := notStarted(inv); err != nil {
+		return err
+	}
+	if r.URL.Query().Get("env") == "1" {
+		body = []byte(`{"env":true}`)
+	}
 	res := s.run(inv, body, newID())
 	ct := r.Header.Get("Content-Type")
 	if ct == "" || len(body) == 0 {
