@@ -431,9 +431,14 @@ func (b *Backend) List(ctx context.Context, node string) ([]translate.FunctionSt
 
 // Invoke calls the function synchronously. Function Compute reports a
 // function's own failure with the X-Fc-Error-Type header and a JSON body
-// {"errorMessage", "errorType"}: that is a result, not an error.
+// {"errorMessage", "errorType"}, and a function that cannot start with an
+// API error: both are results, not errors, whose End says how the
+// invocation ended (see invocationEnd).
 func (b *Backend) Invoke(ctx context.Context, name string, payload []byte) (*translate.Invocation, error) {
 	out, err := b.invoke(ctx, name, payload, &fc.InvokeFunctionHeaders{XFcInvocationType: tea.String("Sync"), XFcLogType: tea.String("None")})
+	if inv, ok := notStarted(err); ok {
+		return inv, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -447,6 +452,7 @@ func (b *Backend) Invoke(ctx context.Context, name string, payload []byte) (*tra
 		if json.Unmarshal(out.Body, &fe) == nil && fe.ErrorMessage != "" {
 			inv.FunctionError = strings.TrimSpace(fe.ErrorType + ": " + fe.ErrorMessage)
 		}
+		inv.End = b.invocationEnd(name, fe.ErrorMessage, header(out.Headers, "x-fc-max-memory-usage"))
 	}
 	return inv, nil
 }
