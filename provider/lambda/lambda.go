@@ -421,7 +421,8 @@ func tagsOf(name string, out *sdk.GetFunctionOutput) (map[string]string, error) 
 	return nil, fmt.Errorf("lambda GetFunction %s: %s; Lambda returns a function's tags only when the node's IAM policy allows lambda:ListTags", name, why)
 }
 
-// Invoke calls the function synchronously (RequestResponse).
+// Invoke calls the function synchronously (RequestResponse); a failed
+// invocation carries Lambda's error and how it ended (see endOf).
 func (b *Backend) Invoke(ctx context.Context, name string, payload []byte) (*translate.Invocation, error) {
 	out, err := b.invoke(ctx, &sdk.InvokeInput{FunctionName: aws.String(name), Payload: payload, InvocationType: types.InvocationTypeRequestResponse})
 	if err != nil {
@@ -429,14 +430,7 @@ func (b *Backend) Invoke(ctx context.Context, name string, payload []byte) (*tra
 	}
 	inv := &translate.Invocation{Output: out.Payload}
 	if aws.ToString(out.FunctionError) != "" {
-		var fe struct {
-			ErrorMessage string `json:"errorMessage"`
-			ErrorType    string `json:"errorType"`
-		}
-		inv.FunctionError = aws.ToString(out.FunctionError)
-		if json.Unmarshal(out.Payload, &fe) == nil && fe.ErrorMessage != "" {
-			inv.FunctionError = strings.TrimSpace(fe.ErrorType + ": " + fe.ErrorMessage)
-		}
+		b.failed(ctx, name, out, inv)
 	}
 	return inv, nil
 }
