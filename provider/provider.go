@@ -21,6 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/ptr"
 
 	"github.com/faas-kubelet/faas-kubelet/pkg/metrics"
 	"github.com/faas-kubelet/faas-kubelet/provider/translate"
@@ -79,6 +80,15 @@ type Options struct {
 	// read again for the resource metrics, when something asks for them;
 	// 0 reads none.
 	UsageInterval time.Duration
+	// EnvSources are the ConfigMaps, Secrets and Services pods' env refer
+	// to (the node's caches): the core resolves env as the kubelet does
+	// (Virtual Kubelet runs with SkipDownwardAPIResolution); nil: none
+	// exist.
+	EnvSources translate.EnvSources
+	// Allocatable is the node's allocatable resources, as its status
+	// reports them: a resourceFieldRef to a cpu, memory or
+	// ephemeral-storage limit a container does not set resolves to it.
+	Allocatable corev1.ResourceList
 }
 
 // AnnotationFunctionURL shows a pod's function endpoint (for a pod with a
@@ -146,6 +156,8 @@ type podRecord struct {
 	// function is Pending: a function that then fails for a cause outside
 	// the pod is deployed again from it.
 	spec *corev1.Pod
+	// run is the pod's run-once attempts and active deadline (job.go).
+	run jobRun
 }
 
 // waitingPod is a pod whose function the cloud refused or the translation
@@ -219,7 +231,11 @@ func New(opts Options) (*Provider, error) {
 
 // CreatePod deploys the pod's function and reports its status.
 func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
-	return p.deploy(ctx, pod)
+	resolved, err := p.resolveEnv(pod)
+	if err != nil {
+		return p.refuseEnv(ctx, pod, err)
+	}
+	return p.deploy(ctx, resolved)
 }
 
 // UpdatePod redeploys the function when the pod asks for a different one (a
@@ -229,6 +245,11 @@ func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 // calls UpdatePod for every change of the pod object, our own annotations
 // among them.
 func (p *Provider) UpdatePod(ctx context.Context, pod *corev1.Pod) error {
+	resolved, err := p.resolveEnv(pod)
+	if err != nil {
+		return p.refuseEnv(ctx, pod, err)
+	}
+	pod = resolved // only metadata and the containers' names, images and ports are recorded
 	fn, ferr := p.translate(pod)
 	key := refusalKey(fn, ferr)
 	p.mu.Lock()
@@ -539,6 +560,9 @@ func recorded(pod *corev1.Pod) *corev1.Pod {
 	out.ManagedFields = nil
 	out.Spec.NodeName = pod.Spec.NodeName
 	out.Spec.RestartPolicy = pod.Spec.RestartPolicy
+	if d := pod.Spec.ActiveDeadlineSeconds; d != nil {
+		out.Spec.ActiveDeadlineSeconds = ptr.To(*d)
+	}
 	out.Spec.ServiceAccountName = pod.Spec.ServiceAccountName
 	out.Spec.ReadinessGates = append([]corev1.PodReadinessGate(nil), pod.Spec.ReadinessGates...)
 	out.Spec.Containers = make([]corev1.Container, len(pod.Spec.Containers))
@@ -580,7 +604,8 @@ func (p *Provider) record(pod *corev1.Pod, state *translate.FunctionState, w *wa
 	host := translate.Host{Cloud: p.opts.Backend.Cloud(), IP: p.opts.PodIP}
 	p.mu.Lock()
 	r, ok := p.pods[pod.UID]
-	if retry != nil && (!ok || r != retry || r.deleting) {
+	if retry != nil && (!ok || r != retry || r.deleting) || ok && r.run.expired && state.Reason != translate.ReasonDeadlineExceeded {
+		// A pod past its active deadline keeps the status that says so.
 		p.mu.Unlock()
 		return false
 	}

@@ -43,9 +43,11 @@ func (p *Provider) track(ctx context.Context) {
 	}
 }
 
-// poll reads the functions in transition that are due, and starts the
-// retries of waiting pods that are due, each on its own; the returned
-// group ends when those retries have.
+// poll reads the functions in transition that are due, ends the Jobs'
+// back-offs that are over, fails the pods past their active deadline, and
+// starts the retries of waiting pods that are due and the deletions of
+// expired pods' functions, each on its own; the returned group ends when
+// those have.
 func (p *Provider) poll(ctx context.Context) *sync.WaitGroup {
 	rec := metrics.FromContext(ctx)
 	now := p.opts.Now()
@@ -54,6 +56,9 @@ func (p *Provider) poll(ctx context.Context) *sync.WaitGroup {
 		p.check(ctx, d.uid)
 	}
 	var retries sync.WaitGroup
+	for _, r := range p.jobsDue(now) {
+		retries.Go(func() { p.expire(ctx, r) })
+	}
 	for _, r := range p.dueRetries() {
 		retries.Go(func() { p.retryDeploy(ctx, r) })
 	}

@@ -2,7 +2,9 @@ package translate
 
 import (
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -102,7 +104,8 @@ type FunctionState struct {
 	Job Job
 }
 
-// Job states, as recorded in the TagJobState tag.
+// Job states. TagJobState records them, "backoff" standing for the empty
+// state between a failed attempt and the next.
 const (
 	JobRunning   = "running"
 	JobSucceeded = "succeeded"
@@ -111,27 +114,75 @@ const (
 
 // Tags that record a Job's progress on its function, so that a restarted
 // faas-kubelet neither runs an invocation twice nor loses its outcome.
+// TagJobState holds the state, then how the last failed attempt ended and
+// how the pod ended, as words: "failed exit=124 reason=FunctionTimeout",
+// "backoff exit=1 reason=Error", "failed exit=1 reason=Error deadline
+// killed". One tag for all of it keeps the count of tags low (Lambda and
+// Azure allow 50 per function, and a pod's labels are copied to the rest);
+// the words use only letters, digits, spaces and "=", which every cloud's
+// tag values take.
 const (
 	TagJobState    = "faas-kubelet.io/job-state"
 	TagJobRestarts = "faas-kubelet.io/job-restarts"
 	TagJobMessage  = "faas-kubelet.io/job-message"
 )
 
+// jobBackoffWord records the empty state (between attempts) in TagJobState.
+const jobBackoffWord = "backoff"
+
 // Job is a run-once pod's progress.
 type Job struct {
-	// State is "", running, succeeded or failed.
+	// State is "", running, succeeded or failed. "" with Restarts > 0 is
+	// the back-off between a failed attempt and the next.
 	State string
 	// Restarts counts failed invocations retried under OnFailure.
 	Restarts int32
 	// Message is the last function error.
 	Message string
+	// ExitCode and Reason are how the last failed attempt ended, as its
+	// container's terminated state shows it (see InvocationEnd); both zero
+	// when none was recorded, shown as exit code 1, Error.
+	ExitCode int32
+	Reason   string
+	// DeadlineExceeded: the pod failed at its spec.activeDeadlineSeconds.
+	DeadlineExceeded bool
+	// Killed: an attempt was in flight at the deadline and was cut off
+	// (exit code 137, Error, as the kubelet kills a container); ExitCode,
+	// Reason and Message are then those of the attempt before, if any.
+	Killed bool
+	// Backoff is the wait before the next attempt, during a back-off. It
+	// is not recorded in tags.
+	Backoff time.Duration
 }
 
-// JobFromTags reads a Job's progress from its function's tags.
+// JobFromTags reads a Job's progress from its function's tags. A state
+// recorded without its end (an older record) reads as before: exit code 1.
 func JobFromTags(tags map[string]string) Job {
-	j := Job{State: tags[TagJobState], Message: tags[TagJobMessage]}
+	words := strings.Fields(tags[TagJobState])
+	j := Job{Message: tags[TagJobMessage]}
 	if n, err := strconv.Atoi(tags[TagJobRestarts]); err == nil {
 		j.Restarts = int32(n)
+	}
+	if len(words) == 0 {
+		return j
+	}
+	if j.State = words[0]; j.State == jobBackoffWord {
+		j.State = ""
+	}
+	for _, w := range words[1:] {
+		k, v, _ := strings.Cut(w, "=")
+		switch k {
+		case "exit":
+			if n, err := strconv.ParseInt(v, 10, 32); err == nil {
+				j.ExitCode = int32(n)
+			}
+		case "reason":
+			j.Reason = v
+		case "deadline":
+			j.DeadlineExceeded = true
+		case "killed":
+			j.Killed = true
+		}
 	}
 	return j
 }
@@ -142,7 +193,31 @@ func JobTags(j Job) map[string]string {
 	if len(msg) > 256 {
 		msg = msg[:256]
 	}
-	return map[string]string{TagJobState: j.State, TagJobRestarts: strconv.Itoa(int(j.Restarts)), TagJobMessage: msg}
+	words := []string{j.State}
+	if j.State == "" {
+		words[0] = jobBackoffWord
+	}
+	if j.ExitCode != 0 || j.Reason != "" {
+		words = append(words, "exit="+strconv.Itoa(int(j.ExitCode)), "reason="+tagWord(j.Reason))
+	}
+	if j.DeadlineExceeded {
+		words = append(words, "deadline")
+	}
+	if j.Killed {
+		words = append(words, "killed")
+	}
+	return map[string]string{TagJobState: strings.Join(words, " "), TagJobRestarts: strconv.Itoa(int(j.Restarts)), TagJobMessage: msg}
+}
+
+// tagWord keeps a reason to the letters and digits a tag word may hold
+// (the reasons faas-kubelet writes are CamelCase words already).
+func tagWord(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			return r
+		}
+		return -1
+	}, s)
 }
 
 // IsJob says whether the pod runs once (restartPolicy Never or OnFailure).

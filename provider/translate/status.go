@@ -24,8 +24,13 @@ type Host struct {
 // function is in the given state: Pending while the function is created or
 // updated, Running and Ready when it is active, Failed with the cloud's
 // reason when it fails. A run-once pod (a Job's) ends Succeeded (exit code 0)
-// or Failed (exit code 1, the function's error as message) after its
-// invocation; OnFailure retries show as restarts.
+// or Failed after its invocation, with the exit code and reason of how the
+// invocation ended (see InvocationEnd, ExitInvocationRefused) and the
+// function's error as message. Under OnFailure, the wait between a failed
+// attempt and the next shows as the kubelet's CrashLoopBackOff: the
+// container Waiting, its last attempt as lastState, the pod Running and
+// not Ready; retries count as restarts. A pod failed at its
+// activeDeadlineSeconds shows the kubelet's DeadlineExceeded.
 //
 // pod.Status is the previous status (the API server's, or the one last
 // reported): the conditions others own in it (DisruptionTarget, readiness
@@ -54,12 +59,23 @@ func PodStatus(pod *corev1.Pod, fn *FunctionState, host Host, now time.Time) cor
 	case fn.Phase == PhaseFailed:
 		status.Phase, status.Reason, status.Message = corev1.PodFailed, fn.Reason, fn.Message
 		cs.Terminated = &corev1.ContainerStateTerminated{ExitCode: 1, Reason: fn.Reason, Message: fn.Message, StartedAt: started, FinishedAt: t}
+		if fn.Job.State == JobFailed {
+			cs.Terminated = jobTerminated(fn.Job, started, t)
+		}
 	case fn.Phase == PhaseActive && fn.Job.State == JobSucceeded:
 		status.Phase = corev1.PodSucceeded
 		cs.Terminated = &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed", StartedAt: started, FinishedAt: t}
 	case fn.Phase == PhaseActive && fn.Job.State == JobFailed:
 		status.Phase = corev1.PodFailed
-		cs.Terminated = &corev1.ContainerStateTerminated{ExitCode: 1, Reason: "Error", Message: fn.Job.Message, StartedAt: started, FinishedAt: t}
+		if fn.Job.DeadlineExceeded {
+			status.Reason, status.Message = ReasonDeadlineExceeded, MessageDeadlineExceeded
+		}
+		cs.Terminated = jobTerminated(fn.Job, started, t)
+	case fn.Phase == PhaseActive && fn.Job.State == "" && fn.Job.Restarts > 0:
+		// Between a failed attempt and the next: the kubelet's
+		// CrashLoopBackOff (the message is per container, below).
+		status.Phase = corev1.PodRunning
+		cs.Waiting = &corev1.ContainerStateWaiting{Reason: ReasonCrashLoopBackOff}
 	case fn.Phase == PhaseActive:
 		status.Phase = corev1.PodRunning
 		ready = true
@@ -75,14 +91,19 @@ func PodStatus(pod *corev1.Pod, fn *FunctionState, host Host, now time.Time) cor
 		}
 		cs.Waiting = &corev1.ContainerStateWaiting{Reason: reason, Message: fn.Message}
 	}
+	backingOff := cs.Waiting != nil && cs.Waiting.Reason == ReasonCrashLoopBackOff
 	for _, c := range pod.Spec.Containers {
-		s := corev1.ContainerStatus{Name: c.Name, Image: c.Image, ImageID: fn.ImageID, Ready: ready, State: cs,
+		s := corev1.ContainerStatus{Name: c.Name, Image: c.Image, ImageID: fn.ImageID, Ready: ready, State: *cs.DeepCopy(),
 			Started: boolPtr(cs.Running != nil), RestartCount: fn.Job.Restarts}
-		if cs.Waiting == nil {
+		if cs.Waiting == nil || backingOff {
+			// A container backing off was created, as the kubelet's was.
 			s.ContainerID = containerID(pod, c.Name, fn, host.Cloud)
 		}
-		if fn.Job.Restarts > 0 {
-			s.LastTerminationState.Terminated = &corev1.ContainerStateTerminated{ExitCode: 1, Reason: "Error", Message: fn.Job.Message, StartedAt: started, FinishedAt: t}
+		if backingOff {
+			s.State.Waiting.Message = BackOffMessage(fn.Job.Backoff, c.Name, pod)
+		}
+		if last := lastTermination(fn.Job, started, t); last != nil {
+			s.LastTerminationState.Terminated = last
 		}
 		status.ContainerStatuses = append(status.ContainerStatuses, s)
 	}
@@ -101,6 +122,74 @@ func PodStatus(pod *corev1.Pod, fn *FunctionState, host Host, now time.Time) cor
 		containersReady,
 	)
 	return status
+}
+
+// The kubelet's words for a pod past its active deadline
+// (k8s.io/kubernetes/pkg/kubelet/active_deadline.go) and for a container
+// waiting to be restarted (kuberuntime's doBackOff).
+const (
+	ReasonDeadlineExceeded  = "DeadlineExceeded"
+	MessageDeadlineExceeded = "Pod was active on the node longer than the specified deadline"
+	ReasonCrashLoopBackOff  = "CrashLoopBackOff"
+)
+
+// The exit code and reason of an invocation the cloud refused: Invoke
+// failed, so the function's code reported no result (throttled, no
+// permission, the function gone, the call cut off on its way). 126 is the
+// shell's "found but could not be invoked", distinct from the ends the
+// function's code reports (see InvocationEnd) so that a podFailurePolicy
+// can tell a refusal (often worth retrying, or ignoring) from a failure of
+// the code.
+const (
+	ExitInvocationRefused   int32 = 126
+	ReasonInvocationRefused       = "InvocationRefused"
+)
+
+// The exit code and reason of an attempt in flight when the pod's active
+// deadline passed: the kubelet kills the container (SIGKILL: 128+9), and
+// containerd reports a non-zero exit as Error.
+const (
+	ExitKilled   int32 = 137
+	ReasonKilled       = "Error"
+)
+
+// BackOffMessage is the kubelet's message for a container waiting to be
+// restarted: "back-off 20s restarting failed container=app
+// pod=name_namespace(uid)".
+func BackOffMessage(backoff time.Duration, container string, pod *corev1.Pod) string {
+	return fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", backoff, container, pod.Name, pod.Namespace, pod.UID)
+}
+
+// jobEnd is the terminated state of the Job's last failed attempt (exit
+// code 1, Error, when its end was not recorded).
+func jobEnd(j Job, started, t metav1.Time) *corev1.ContainerStateTerminated {
+	code, reason := j.ExitCode, j.Reason
+	if code == 0 {
+		code = 1
+	}
+	if reason == "" {
+		reason = "Error"
+	}
+	return &corev1.ContainerStateTerminated{ExitCode: code, Reason: reason, Message: j.Message, StartedAt: started, FinishedAt: t}
+}
+
+// jobTerminated is the container's state when the Job failed: its last
+// attempt's end, or the kill of the attempt in flight at the deadline.
+func jobTerminated(j Job, started, t metav1.Time) *corev1.ContainerStateTerminated {
+	if j.Killed {
+		return &corev1.ContainerStateTerminated{ExitCode: ExitKilled, Reason: ReasonKilled, StartedAt: started, FinishedAt: t}
+	}
+	return jobEnd(j, started, t)
+}
+
+// lastTermination is the container's lastState: the last failed attempt
+// of a Job that retried (for an attempt killed at the deadline, the one
+// before it).
+func lastTermination(j Job, started, t metav1.Time) *corev1.ContainerStateTerminated {
+	if j.Restarts == 0 {
+		return nil
+	}
+	return jobEnd(j, started, t)
 }
 
 // containerID is "<cloud>://<the function's ID>", for a container that was
