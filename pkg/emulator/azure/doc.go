@@ -86,6 +86,38 @@
 // trigger, Limits). Callers report 500 as well
 // (MicrosoftDocs/azure-docs#94418, #112130: "500 - The request timed
 // out."); the emulator answers the documented 502, with a body of its own.
+// A trigger call's {"sleepMs": N} runs N ms (Options.Sleep passes the time;
+// without it the emulator sleeps, at most 30 s).
+//
+// Function timeout: a run longer than the app's functionTimeout (the app
+// setting AzureFunctionsJobHost__functionTimeout, hh:mm:ss, which
+// overrides host.json's; else 5 minutes on a Consumption plan, tier
+// Dynamic, and 30 on the others: Function app time-out duration,
+// includes/functions-timeout-duration.md) ends at it. The host logs
+// "Timeout value of <hh:mm:ss> exceeded by function 'Functions.<fn>' (Id:
+// '<id>'). Initiating cancellation.", "Executed 'Functions.<fn>' (Failed,
+// ...)" and "A function timeout has occurred. Host is shutting down."
+// (Azure/Azure-Functions#1639, Azure/azure-functions-host#5228), and
+// restarts ("the behavior on timeout is to kill the host and restart",
+// Azure/azure-functions-host#2243): its triggers answer 503 for
+// HostStartDelay. The caller gets 500 with no body: the host's answer to an
+// HTTP-triggered run that threw (FunctionTimeoutException), our reading;
+// Azure documents no answer for it. A run whose end comes after the front
+// end's timeout is the front end's 502 above.
+//
+// Out of memory: a worker killed for its memory is seen by its caller as
+// any failed run (500, or the front end's 502); only the host's log names
+// it ("WorkerProcessExitException : python exited with code 137",
+// Azure/azure-functions-python-worker#853). The emulator does not model it.
+//
+// An emulator convenience, not a cloud behaviour: a trigger call whose body
+// is {"env": true}, or whose query is ?env=1, answers the app's settings
+// (the environment its container gets) as a JSON object, leaving out those
+// the platform and the node hold (AzureWebJobsStorage and
+// AzureWebJobsStorage__*, WEBSITE_CONTENT*, DOCKER_REGISTRY_SERVER_*,
+// Application Insights' connection string and key,
+// FUNCTIONS_EXTENSION_VERSION, WEBSITES_ENABLE_APP_SERVICE_STORAGE), so that
+// no secret is echoed.
 //
 // The admin API (POST /admin/functions/<function> with the master key and
 // {"input": ...}) runs non-HTTP-triggered functions ("Manually run a non

@@ -51,6 +51,10 @@ type Options struct {
 	// Latency is added to every request.
 	Latency time.Duration
 	Now     func() time.Time
+	// Sleep is how a trigger call's {"sleepMs": N} passes N ms; nil
+	// sleeps for real, at most 30 s. Tests set it to step their clock, so
+	// that a run past a timeout ends there without waiting.
+	Sleep func(time.Duration)
 }
 
 // Server is the emulator; it is an http.Handler.
@@ -784,160 +788,6 @@ func (s *Server) patchTags(w http.ResponseWriter, r *http.Request) error {
 	st.Body["tags"] = tags
 	return writeJSON(w, http.StatusOK, map[string]any{"id": s.siteID(st.ResourceGroup, r.PathValue("name")) + "/providers/Microsoft.Resources/tags/default",
 		"name": "default", "type": "Microsoft.Resources/tags", "properties": map[string]any{"tags": tags}})
-}
-
-// invokeApp is an app's HTTP trigger (https://<app>.azurewebsites.net/api/<function>
-// on Azure): it checks the function key, logs the execution and echoes the
-// body; the app setting EMULATOR_FAIL makes it answer 500 with that message.
-// A body {"sleepMs": n} runs that long (at most 30 s); a run longer than
-// Options.FrontEndTimeout is answered 502 by the front end once that
-// timeout passed, and logged with its whole duration, as the host runs it
-// on.
-func (s *Server) invokeApp(w http.ResponseWriter, r *http.Request) {
-	s.Call("InvokeFunction")
-	name, fn := r.PathValue("name"), r.PathValue("function")
-	if r.Header.Get("x-functions-key") != hostKey(name) {
-		http.Error(w, "", http.StatusUnauthorized)
-		return
-	}
-	body, _ := io.ReadAll(io.LimitReader(r.Body, 100<<20))
-	start := time.Now()
-	var steer struct {
-		SleepMs int `json:"sleepMs"`
-	}
-	_ = json.Unmarshal(body, &steer)
-	run := time.Duration(steer.SleepMs) * time.Millisecond
-	cut := run > s.opts.FrontEndTimeout
-	if wait := min(run, s.opts.FrontEndTimeout, 30*time.Second); wait > 0 {
-		time.Sleep(wait)
-	}
-	took := time.Since(start)
-	if cut {
-		took = run // the host runs the function on; only the caller is cut off
-	}
-	fail, down := s.execute(name, fn, "This function was programmatically called via the host APIs.", "", took)
-	if down != "" {
-		http.Error(w, unavailable(down), http.StatusServiceUnavailable)
-		return
-	}
-	if cut {
-		http.Error(w, frontEndTimeoutBody, http.StatusBadGateway)
-		return
-	}
-	if fail != "" {
-		http.Error(w, fail, http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	if len(body) == 0 {
-		body = []byte("{}")
-	}
-	_, _ = w.Write(body)
-}
-
-// invokeAdmin is the Functions host's admin API for running a function
-// (POST https://<app>.azurewebsites.net/admin/functions/<function>): it
-// takes the master key and {"input": "..."} and answers 202 Accepted with
-// no body; the run, logged with the caller's x-ms-client-request-id,
-// then fails, as every emulated function is HTTP-triggered (see
-// runWithoutRequest).
-func (s *Server) invokeAdmin(w http.ResponseWriter, r *http.Request) {
-	s.Call("InvokeFunctionAdmin")
-	name, fn := r.PathValue("name"), r.PathValue("function")
-	if r.Header.Get("x-functions-key") != "master-"+hostKey(name) {
-		http.Error(w, "", http.StatusUnauthorized)
-		return
-	}
-	var in struct {
-		Input *string `json:"input"`
-	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 100<<20)).Decode(&in); err != nil || in.Input == nil {
-		http.Error(w, `{"message":"The input field is required."}`, http.StatusBadRequest)
-		return
-	}
-	if down := s.runWithoutRequest(name, fn, r.Header.Get("x-ms-client-request-id")); down != "" {
-		http.Error(w, unavailable(down), http.StatusServiceUnavailable)
-		return
-	}
-	w.WriteHeader(http.StatusAccepted)
-}
-
-// frontEndTimeoutBody is the emulator's body of the front end's 502.
-const frontEndTimeoutBody = "502 - The request timed out: the function did not answer within the front end's timeout (230 seconds on Azure)."
-
-// runWithoutRequest is the host's run of an HTTP-triggered function through
-// the admin API: every emulated function is HTTP-triggered, and the admin
-// API binds no HttpRequest to its trigger parameter, so the run fails
-// after the 202 and the host logs why; s.mu is not held.
-func (s *Server) runWithoutRequest(name, fn, clientID string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st := s.siteNamed(name)
-	if st == nil {
-		return hostNotRunning
-	}
-	if down := s.hostDown(st); down != "" {
-		return down
-	}
-	now := s.opts.Now().UTC().Format(time.RFC3339Nano)
-	id := clientID
-	if id == "" {
-		id = fmt.Sprintf("%08d", len(st.Logs))
-	}
-	st.Logs = append(st.Logs,
-		now+" Executing 'Functions."+fn+"' (Reason='This function was programmatically called via the host APIs.', Id="+id+")",
-		now+" Exception while executing function: Functions."+fn+". "+adminHTTPTriggerError,
-		now+" Executed 'Functions."+fn+"' (Failed, Id="+id+", Duration=0ms)")
-	return ""
-}
-
-// adminHTTPTriggerError is logged for an HTTP trigger run without a
-// request: its first sentence is the host's (Azure/azure-functions-host#3166),
-// the rest the emulator's.
-const adminHTTPTriggerError = "Microsoft.Azure.WebJobs.Host: Exception binding parameter 'req'. An HttpRequest is required: an HTTP-triggered function runs only from an HTTP request to its route, not from the admin API."
-
-// execute logs one execution of fn in app name, as the Functions host
-// does; it returns the app's EMULATOR_FAIL setting, or why its host does
-// not answer.
-func (s *Server) execute(name, fn, reason, clientID string, took time.Duration) (fail, down string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st := s.siteNamed(name)
-	if st == nil {
-		return "", hostNotRunning
-	}
-	if down := s.hostDown(st); down != "" {
-		return "", down
-	}
-	fail = st.Settings["EMULATOR_FAIL"]
-	now := s.opts.Now().UTC().Format(time.RFC3339Nano)
-	id := fmt.Sprintf("%08d", len(st.Logs))
-	if clientID != "" {
-		id = clientID
-	}
-	st.Logs = append(st.Logs, now+" Executing 'Functions."+fn+"' (Reason='"+reason+"', Id="+id+")")
-	if msg := st.Settings["EMULATOR_LOG"]; msg != "" {
-		st.Logs = append(st.Logs, now+" "+msg)
-	}
-	result := "Succeeded"
-	if fail != "" {
-		result = "Failed"
-		st.Logs = append(st.Logs, now+" Exception while executing function: Functions."+fn+" "+fail)
-	}
-	st.Logs = append(st.Logs, now+" Executed 'Functions."+fn+"' ("+result+", Id="+id+", Duration="+strconv.FormatInt(took.Milliseconds(), 10)+"ms)")
-	st.executions = append(st.executions, execution{at: s.opts.Now(), cpu: max(took, time.Millisecond)})
-	if n := len(st.executions); n > maxExecutions {
-		st.executions = append(st.executions[:0], st.executions[n-maxExecutions:]...)
-	}
-	return fail, ""
-}
-
-// unavailable is the 503 body of a trigger whose host does not answer.
-func unavailable(down string) string {
-	if down == hostNotRunning {
-		return "The function app is not running."
-	}
-	return "Function host is not running."
 }
 
 func maxTime(a, b time.Time) time.Time {
