@@ -28,7 +28,6 @@ import (
 func TestLogsOfFinishedJobsAfterARestart(t *testing.T) {
 	for _, c := range clouds {
 		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
 			_, k := c.start(t)
 			ns := namespace(t)
 			applyYAML(t, ns, strings.ReplaceAll(fmt.Sprintf(jobYAML, "done", ""), ecrImage, c.image))
@@ -67,7 +66,6 @@ func TestLogsOfFinishedJobsAfterARestart(t *testing.T) {
 func TestExecWithATerminal(t *testing.T) {
 	for _, c := range clouds {
 		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
 			emu, _ := c.start(t)
 			ns := namespace(t)
 			runningPod(t, ns, "fn", "  containers:\n  - name: a\n    image: "+c.image+"\n")
