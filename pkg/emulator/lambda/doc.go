@@ -101,7 +101,8 @@
 //     any other: Lambda does not inspect a single-architecture image's
 //     platform ("You need to build the function image for only one
 //     architecture. Lambda does not support multi-architecture images",
-//     developer guide, runtimes-images). Every invocation fails to start
+//     https://docs.aws.amazon.com/lambda/latest/dg/runtimes-images.html).
+//     Every invocation fails to start
 //     it: X-Amz-Function-Error Unhandled, body {"errorType":
 //     "Runtime.InvalidEntrypoint", "errorMessage": "RequestId: <id>
 //     Error: fork/exec /lambda-entrypoint.sh: exec format error"} (the
