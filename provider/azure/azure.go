@@ -83,6 +83,9 @@ type Options struct {
 	// Metrics reads Azure Monitor's metrics of the apps (kubectl top);
 	// nil reports no usage.
 	Metrics MetricsAPI
+	// Now is the clock an invocation's duration is read on (how its end is
+	// told); nil is time.Now.
+	Now func() time.Time
 }
 
 // Pod annotation naming the HTTP-triggered function a run-once pod invokes;
@@ -454,9 +457,11 @@ func (b *Backend) List(ctx context.Context, node string) ([]translate.FunctionSt
 
 // Invoke calls the app's HTTP-triggered function (named on the app at
 // deploy) with its function key: a 2xx answer is the output, any other
-// status a function error with the body as message.
+// status a function error with the body as message, whose End says how it
+// ended (see invocationEnd).
 func (b *Backend) Invoke(ctx context.Context, name string, payload []byte) (*translate.Invocation, error) {
-	resp, err := b.callApp(ctx, name, http.MethodPost, func(fn string) string { return "/api/" + fn }, bytes.NewReader(payload), nil)
+	var sent time.Time
+	resp, err := b.callApp(ctx, name, http.MethodPost, func(fn string) string { return "/api/" + fn }, bytes.NewReader(payload), nil, &sent)
 	if err != nil {
 		return nil, err
 	}
@@ -465,9 +470,11 @@ func (b *Backend) Invoke(ctx context.Context, name string, payload []byte) (*tra
 	if err != nil {
 		return nil, err
 	}
+	took := b.now().Sub(sent)
 	inv := &translate.Invocation{Output: out, RequestID: resp.Header.Get("x-ms-request-id")}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		inv.FunctionError = fmt.Sprintf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(out)))
+		inv.End = b.invocationEnd(ctx, name, resp.StatusCode, took)
 	}
 	return inv, nil
 }
@@ -487,12 +494,13 @@ func (b *Backend) InvokeAsync(context.Context, string, []byte) (string, error) {
 // with the request's path (the function's HTTP trigger is /api/<function>
 // unless the app routes otherwise), with the function key.
 func (b *Backend) HTTP(ctx context.Context, name string, req *http.Request) (*http.Response, error) {
-	return b.callApp(ctx, name, req.Method, func(string) string { return req.URL.RequestURI() }, req.Body, provider.ForwardedHeader(req.Header))
+	return b.callApp(ctx, name, req.Method, func(string) string { return req.URL.RequestURI() }, req.Body, provider.ForwardedHeader(req.Header), nil)
 }
 
 // callApp sends a request to the app with the function key; path names
-// the URL path given the app's function.
-func (b *Backend) callApp(ctx context.Context, name, method string, path func(fn string) string, body io.Reader, header http.Header) (*http.Response, error) {
+// the URL path given the app's function. A non-nil sent gets the time the
+// request was sent, after the ARM calls that find the app.
+func (b *Backend) callApp(ctx context.Context, name, method string, path func(fn string) string, body io.Reader, header http.Header, sent *time.Time) (*http.Response, error) {
 	site, err := b.api.Get(ctx, b.opts.ResourceGroup, name, nil)
 	if err != nil {
 		return nil, mapError("Get", err)
@@ -524,6 +532,9 @@ func (b *Backend) callApp(ctx context.Context, name, method string, path func(fn
 	client := b.opts.HTTPClient
 	if client == nil {
 		client = http.DefaultClient
+	}
+	if sent != nil {
+		*sent = b.now()
 	}
 	resp, err := client.Do(req)
 	if err != nil {
