@@ -73,8 +73,9 @@ type jobRun struct {
 // runJob invokes a run-once pod's function: once for restartPolicy Never;
 // until it succeeds, with backoff, for OnFailure. Each attempt is recorded
 // in the function's tags before the call, and its outcome after. A Job
-// whose record shows a back-off (a restart of faas-kubelet during one)
-// waits it out, then goes on with its restart count.
+// whose record shows a back-off (faas-kubelet restarted during one) goes
+// on with its restart count and starts the next attempt at once, as a
+// restarted kubelet does (its back-off is kept in memory only).
 func (p *Provider) runJob(uid types.UID, name string) {
 	p.mu.Lock()
 	ctx := p.runCtx
@@ -96,11 +97,7 @@ func (p *Provider) runJob(uid types.UID, name string) {
 	}
 	backoff := p.opts.JobBackoff
 	if job.Restarts > 0 {
-		backoff = jobBackoffAfter(p.opts.JobBackoff, job.Restarts)
-		if !p.waitBackoff(ctx, uid, backoff) {
-			return
-		}
-		backoff = min(backoff*2, jobMaxBackoff)
+		backoff = min(jobBackoffAfter(p.opts.JobBackoff, job.Restarts)*2, jobMaxBackoff)
 	}
 	for ctx.Err() == nil && p.known(uid) && !p.expired(uid) {
 		job.State, job.Backoff = translate.JobRunning, 0
@@ -117,12 +114,13 @@ func (p *Provider) runJob(uid types.UID, name string) {
 		p.updateJob(uid, job)
 		// The invocation and the record of its outcome outlive a shutdown
 		// until Drain gives up on them: a graceful stop finishes them.
-		if !p.invoke(ctx, uid, name, pod, payload, &job, backoff) {
+		wake := p.invoke(ctx, uid, name, pod, payload, &job, backoff)
+		if wake == nil {
 			return
 		}
 		container := pod.Spec.Containers[0].Name
 		p.opts.Recorder.Eventf(pod, corev1.EventTypeWarning, "BackOff", "Back-off restarting failed container %s in pod %s_%s(%s)", container, pod.Name, pod.Namespace, pod.UID)
-		if !p.waitBackoff(ctx, uid, backoff) {
+		if !p.awaitBackoff(ctx, uid, wake, backoff) {
 			return
 		}
 		backoff = min(backoff*2, jobMaxBackoff)
@@ -141,22 +139,23 @@ func jobBackoffAfter(first time.Duration, restarts int32) time.Duration {
 
 // invoke runs one attempt on the drain context and records its outcome:
 // a final one, or under OnFailure the back-off (restarts counted) that
-// comes before the next attempt; it returns whether the Job goes on. An
+// comes before the next attempt; it returns the back-off's wake (see
+// armBackoff) if the Job goes on, else nil. An
 // attempt still in flight at the pod's active deadline is no longer waited
 // for: the deadline records the pod's end (see expire).
-func (p *Provider) invoke(ctx context.Context, uid types.UID, name string, pod *corev1.Pod, payload []byte, job *translate.Job, backoff time.Duration) bool {
+func (p *Provider) invoke(ctx context.Context, uid types.UID, name string, pod *corev1.Pod, payload []byte, job *translate.Job, backoff time.Duration) <-chan struct{} {
 	p.invocations.Add(1)
 	defer p.invocations.Done()
 	dctx := log.WithLogger(p.drainCtx, log.G(ctx))
 	ictx, cancel := context.WithCancel(dctx)
 	defer cancel()
 	if !p.setAttempt(uid, cancel) {
-		return false
+		return nil
 	}
 	inv, err := p.opts.Backend.Invoke(ictx, name, payload)
 	p.setAttempt(uid, nil)
 	if p.expired(uid) {
-		return false
+		return nil
 	}
 	switch {
 	case err != nil:
@@ -170,13 +169,13 @@ func (p *Provider) invoke(ctx context.Context, uid types.UID, name string, pod *
 		job.State, job.Message, job.ExitCode, job.Reason = translate.JobSucceeded, "", 0, ""
 		p.finishJob(dctx, uid, name, *job)
 		p.opts.Recorder.Eventf(pod, corev1.EventTypeNormal, "InvocationSucceeded", "function %s returned %d bytes", name, len(inv.Output))
-		return false
+		return nil
 	}
 	p.opts.Recorder.Eventf(pod, corev1.EventTypeWarning, "InvocationFailed", "function %s: exit code %d (%s): %s", name, job.ExitCode, job.Reason, job.Message)
 	if pod.Spec.RestartPolicy != corev1.RestartPolicyOnFailure {
 		job.State = translate.JobFailed
 		p.finishJob(dctx, uid, name, *job)
-		return false
+		return nil
 	}
 	job.Restarts++
 	job.State, job.Backoff = "", backoff
@@ -185,8 +184,9 @@ func (p *Provider) invoke(ctx context.Context, uid types.UID, name string, pod *
 	if err := p.opts.Backend.Tag(dctx, name, translate.JobTags(*job)); err != nil {
 		log.G(ctx).WithError(err).Warn("recording the back-off before the next attempt")
 	}
+	wake := p.armBackoff(uid, backoff)
 	p.updateJob(uid, *job)
-	return true
+	return wake
 }
 
 // setAttempt records how to cut off the attempt starting (cancel) or
@@ -203,21 +203,27 @@ func (p *Provider) setAttempt(uid types.UID, cancel context.CancelFunc) bool {
 	return true
 }
 
-// waitBackoff waits d before the next attempt: until the node's clock,
-// read at each poll of the tracker, reaches the end of the back-off, or a
-// timer of d fires, whichever comes first (the timer keeps the wait to d
-// where polls are sparse). It reports whether the Job goes on: not when
-// the node stops, the pod is gone or its deadline passed.
-func (p *Provider) waitBackoff(ctx context.Context, uid types.UID, d time.Duration) bool {
+// armBackoff starts the back-off of d before the next attempt, on the
+// node's clock: the tracker's poll closes the returned channel once the
+// clock reaches its end, or at once when the pod's deadline passes. It
+// returns nil when no attempt may follow (the pod is gone or expired).
+func (p *Provider) armBackoff(uid types.UID, d time.Duration) <-chan struct{} {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	r, ok := p.pods[uid]
 	if !ok || r.run.expired {
-		p.mu.Unlock()
-		return false
+		return nil
 	}
 	wake := make(chan struct{})
 	r.run.wake, r.run.retryAt = wake, p.opts.Now().Add(d)
-	p.mu.Unlock()
+	return wake
+}
+
+// awaitBackoff waits for the back-off's wake, or for a timer of d,
+// whichever comes first (the timer keeps the wait to d where the
+// tracker's polls are sparse). It reports whether the Job goes on: not
+// when the node stops, the pod is gone or its deadline passed.
+func (p *Provider) awaitBackoff(ctx context.Context, uid types.UID, wake <-chan struct{}, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -226,7 +232,7 @@ func (p *Provider) waitBackoff(ctx context.Context, uid types.UID, d time.Durati
 	case <-wake:
 	}
 	p.mu.Lock()
-	if r.run.wake == wake {
+	if r, ok := p.pods[uid]; ok && r.run.wake == wake {
 		r.run.wake = nil
 	}
 	p.mu.Unlock()
