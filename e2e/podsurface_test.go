@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -17,6 +18,8 @@ import (
 
 	"golang.org/x/sys/unix"
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // This file covers the parts of the pod surface a kubelet offers that
@@ -192,4 +195,137 @@ func (term *terminal) wait(t *testing.T) (int, string) {
 	case <-time.After(5 * time.Second):
 	}
 	return code, term.shown()
+}
+
+// kubeletJob is a Job whose pod runs on any virtual node: %[1]s name,
+// %[2]s the Job's spec fields, %[3]s the pod template's annotations,
+// %[4]s the pod spec's fields, %[5]s the image, %[6]s the container's env.
+const kubeletJob = `apiVersion: batch/v1
+kind: Job
+metadata: {name: %[1]s}
+spec:
+%[2]s
+  template:
+    metadata:
+      annotations: %[3]s
+    spec:
+%[4]s
+      terminationGracePeriodSeconds: 2
+      nodeSelector: {type: virtual-kubelet}
+      tolerations:
+      - {key: virtual-kubelet.io/provider, operator: Exists, effect: NoSchedule}
+      containers:
+      - name: task
+        image: %[5]s
+        env: %[6]s
+`
+
+// jobPod is the newest pod of a Job.
+func jobPod(t *testing.T, ns, job string) *corev1.Pod {
+	t.Helper()
+	pods := listPods(t, ns, "job-name="+job)
+	if len(pods) == 0 {
+		return nil
+	}
+	newest := pods[0]
+	for _, p := range pods[1:] {
+		if p.CreationTimestamp.After(newest.CreationTimestamp.Time) {
+			newest = p
+		}
+	}
+	return newest
+}
+
+// A Job's pod ends as a kubelet's container would: a timed-out invocation
+// exits 124 (FunctionTimeout), which a podFailurePolicy matches; a pod past
+// its activeDeadlineSeconds fails DeadlineExceeded; between OnFailure
+// retries the container waits in CrashLoopBackOff with its restarts
+// counted and the last exit code kept.
+func TestJobsEndLikeAKubeletsContainers(t *testing.T) {
+	for _, c := range clouds {
+		t.Run(c.name, func(t *testing.T) {
+			c.start(t)
+			ns := namespace(t)
+			failOn124 := "  backoffLimit: 3\n  podFailurePolicy:\n    rules:\n    - action: FailJob\n      onExitCodes: {containerName: task, operator: In, values: [124]}"
+			applyYAML(t, ns, fmt.Sprintf(kubeletJob, "slow", failOn124,
+				`{faas-kubelet.io/timeout: "1", faas-kubelet.io/payload: '{"sleepMs": 4000}'}`, "      restartPolicy: Never", c.image, "[]"))
+			applyYAML(t, ns, fmt.Sprintf(kubeletJob, "late", "  backoffLimit: 0",
+				`{faas-kubelet.io/timeout: "30", faas-kubelet.io/payload: '{"sleepMs": 25000}'}`, "      restartPolicy: Never\n      activeDeadlineSeconds: 3", c.image, "[]"))
+			applyYAML(t, ns, fmt.Sprintf(kubeletJob, "flaky", "  backoffLimit: 0",
+				`{}`, "      restartPolicy: OnFailure", c.image, `[{name: EMULATOR_FAIL, value: "not yet"}]`))
+
+			eventually(t, 90*time.Second, "job slow failed by its podFailurePolicy", func() (bool, string) {
+				j, err := cluster.client.BatchV1().Jobs(ns).Get(context.Background(), "slow", metav1.GetOptions{})
+				if err != nil {
+					return false, err.Error()
+				}
+				for _, cond := range j.Status.Conditions {
+					if cond.Type == batchv1.JobFailed && cond.Status == corev1.ConditionTrue {
+						return cond.Reason == "PodFailurePolicy", cond.Reason + ": " + cond.Message
+					}
+				}
+				return false, fmt.Sprintf("%+v", j.Status.Conditions)
+			})
+			if pods := listPods(t, ns, "job-name=slow"); len(pods) != 1 {
+				t.Errorf("job slow ran %d pods; FailJob on exit code 124 stops at the first", len(pods))
+			} else if term := pods[0].Status.ContainerStatuses[0].State.Terminated; term == nil || term.ExitCode != 124 || term.Reason != "FunctionTimeout" {
+				t.Errorf("timed-out pod's container: %+v, want terminated 124 FunctionTimeout", pods[0].Status.ContainerStatuses[0].State)
+			}
+
+			eventually(t, 60*time.Second, "job late's pod DeadlineExceeded", func() (bool, string) {
+				p := jobPod(t, ns, "late")
+				if p == nil {
+					return false, "no pod"
+				}
+				return p.Status.Phase == corev1.PodFailed && p.Status.Reason == "DeadlineExceeded", string(p.Status.Phase) + " " + p.Status.Reason + " " + p.Status.Message
+			})
+
+			eventually(t, 60*time.Second, "job flaky's pod in CrashLoopBackOff", func() (bool, string) {
+				p := jobPod(t, ns, "flaky")
+				if p == nil || len(p.Status.ContainerStatuses) == 0 {
+					return false, "no pod status"
+				}
+				s := p.Status.ContainerStatuses[0]
+				desc := fmt.Sprintf("%s restarts %d state %+v last %+v", p.Status.Phase, s.RestartCount, s.State, s.LastTerminationState)
+				return s.State.Waiting != nil && s.State.Waiting.Reason == "CrashLoopBackOff" && s.RestartCount >= 1 &&
+					s.LastTerminationState.Terminated != nil && s.LastTerminationState.Terminated.ExitCode == 1 &&
+					p.Status.Phase == corev1.PodRunning && !s.Ready, desc
+			})
+		})
+	}
+}
+
+// A single-architecture image built for another architecture than the
+// function's is accepted by Lambda and fails at every invocation; the
+// Job's pod ends 128 StartError with a message naming the field that
+// chooses the architecture.
+func TestLambdaImageOfAnotherArchitecture(t *testing.T) {
+	c := clouds[0]
+	if c.name != "aws-lambda" {
+		t.Fatalf("clouds[0] is %s, want aws-lambda", c.name)
+	}
+	emu, _ := c.start(t)
+	req, _ := http.NewRequest(http.MethodPut, emu.endpoint+"/_emulator/images", strings.NewReader(fmt.Sprintf(`{"architectures": {%q: "arm64"}}`, c.image)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("PUT /_emulator/images: HTTP %d", resp.StatusCode)
+	}
+	ns := namespace(t)
+	applyYAML(t, ns, fmt.Sprintf(kubeletJob, "arch", "  backoffLimit: 0", `{}`, "      restartPolicy: Never", c.image, "[]"))
+	eventually(t, 60*time.Second, "job arch's pod to end StartError", func() (bool, string) {
+		p := jobPod(t, ns, "arch")
+		if p == nil || len(p.Status.ContainerStatuses) == 0 {
+			return false, "no pod status"
+		}
+		term := p.Status.ContainerStatuses[0].State.Terminated
+		if term == nil {
+			return false, fmt.Sprintf("%+v", p.Status.ContainerStatuses[0].State)
+		}
+		return term.ExitCode == 128 && term.Reason == "StartError" && strings.Contains(term.Message, "faas-kubelet.io/architecture") &&
+			strings.Contains(term.Message, "exec format error"), fmt.Sprintf("%d %s %s", term.ExitCode, term.Reason, term.Message)
+	})
 }
