@@ -227,9 +227,9 @@ func jobPod(t *testing.T, ns, job string) *corev1.Pod {
 	if len(pods) == 0 {
 		return nil
 	}
-	newest := pods[0]
-	for _, p := range pods[1:] {
-		if p.CreationTimestamp.After(newest.CreationTimestamp.Time) {
+	newest := &pods[0]
+	for i := range pods[1:] {
+		if p := &pods[i+1]; p.CreationTimestamp.After(newest.CreationTimestamp.Time) {
 			newest = p
 		}
 	}
