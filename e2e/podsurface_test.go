@@ -251,7 +251,9 @@ func TestJobsEndLikeAKubeletsContainers(t *testing.T) {
 				`{faas-kubelet.io/timeout: "1", faas-kubelet.io/payload: '{"sleepMs": 4000}'}`, "      restartPolicy: Never", c.image, "[]"))
 			applyYAML(t, ns, fmt.Sprintf(kubeletJob, "late", "  backoffLimit: 0",
 				`{faas-kubelet.io/timeout: "30", faas-kubelet.io/payload: '{"sleepMs": 25000}'}`, "      restartPolicy: Never\n      activeDeadlineSeconds: 3", c.image, "[]"))
-			applyYAML(t, ns, fmt.Sprintf(kubeletJob, "flaky", "  backoffLimit: 0",
+			// The Job controller counts an OnFailure pod's restarts against
+			// backoffLimit, and deletes the pod when they pass it.
+			applyYAML(t, ns, fmt.Sprintf(kubeletJob, "flaky", "  backoffLimit: 6",
 				`{}`, "      restartPolicy: OnFailure", c.image, `[{name: EMULATOR_FAIL, value: "not yet"}]`))
 
 			eventually(t, 90*time.Second, "job slow failed by its podFailurePolicy", func() (bool, string) {
@@ -282,8 +284,11 @@ func TestJobsEndLikeAKubeletsContainers(t *testing.T) {
 
 			eventually(t, 60*time.Second, "job flaky's pod in CrashLoopBackOff", func() (bool, string) {
 				p := jobPod(t, ns, "flaky")
-				if p == nil || len(p.Status.ContainerStatuses) == 0 {
-					return false, "no pod status"
+				if p == nil {
+					return false, "no pod"
+				}
+				if len(p.Status.ContainerStatuses) == 0 {
+					return false, "no container status: " + string(p.Status.Phase)
 				}
 				s := p.Status.ContainerStatuses[0]
 				desc := fmt.Sprintf("%s restarts %d state %+v last %+v", p.Status.Phase, s.RestartCount, s.State, s.LastTerminationState)
