@@ -4,16 +4,17 @@ import (
 	"context"
 	"net/http"
 	"slices"
-	"sort"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/faas-kubelet/faas-kubelet/provider/translate"
 )
 
 // The pieces of the node's Service gateway that belong to the core: which
-// pods serve which port, and sending a request to one of them. The
-// listeners and the routing by Service are the node's (pkg/node).
+// pods serve which port, which of the pods an EndpointSlice names are this
+// node's and serve, and sending a request to one of them. The listeners and
+// the routing by Service are the node's (pkg/node).
 
 // ServedPorts are the container ports that Running pods declare, sorted.
 func (p *Provider) ServedPorts() []int32 {
@@ -49,30 +50,37 @@ func declaredPorts(pod *corev1.Pod) []int32 {
 	return out
 }
 
-// ServingPods are the Running, Ready pods that declare port, in a stable
-// order (namespace, name). They are the core's records: metadata, status
-// and container names, images and ports.
-func (p *Provider) ServingPods(port int32) []*corev1.Pod {
+// GatewayPod is one pod of the node as the Service gateway sees it: the
+// core's record (metadata, status and container names, images and ports)
+// and whether it serves requests now (Running, Ready, not being deleted).
+type GatewayPod struct {
+	Pod     *corev1.Pod
+	Serving bool
+}
+
+// GatewayPods looks up pods by namespace and name: the result holds those
+// of names that this node has. The gateway asks with the pods an
+// EndpointSlice lists, so one call per request reads the core once.
+func (p *Provider) GatewayPods(names map[types.NamespacedName]bool) map[types.NamespacedName]GatewayPod {
+	out := map[types.NamespacedName]GatewayPod{}
+	if len(names) == 0 {
+		return out
+	}
 	p.mu.Lock()
-	var out []*corev1.Pod
+	defer p.mu.Unlock()
 	for _, r := range p.pods {
-		if r.pod.Status.Phase != corev1.PodRunning || r.pod.DeletionTimestamp != nil || !ready(&r.pod.Status) {
+		key := types.NamespacedName{Namespace: r.pod.Namespace, Name: r.pod.Name}
+		if !names[key] {
 			continue
 		}
-		for _, c := range r.pod.Spec.Containers {
-			if slices.ContainsFunc(c.Ports, func(cp corev1.ContainerPort) bool { return cp.ContainerPort == port }) {
-				out = append(out, r.pod)
-				break
-			}
+		serving := r.pod.Status.Phase == corev1.PodRunning && r.pod.DeletionTimestamp == nil && ready(&r.pod.Status)
+		// Two records of one name: a pod deleted and made again; the one
+		// that serves wins.
+		if prev, ok := out[key]; ok && prev.Serving && !serving {
+			continue
 		}
+		out[key] = GatewayPod{Pod: r.pod, Serving: serving}
 	}
-	p.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Namespace != out[j].Namespace {
-			return out[i].Namespace < out[j].Namespace
-		}
-		return out[i].Name < out[j].Name
-	})
 	return out
 }
 

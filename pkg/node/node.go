@@ -136,7 +136,7 @@ func Run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("node %s: %w", c.Name, err)
 	}
 	mux.Handle("/", podRoutes(core, caches.pods.Lister()))
-	go gw.serve(ctx, c.KubeletPort, core, caches.services.Lister())
+	go gw.serve(ctx, c.KubeletPort, core, caches.services.Lister(), caches.refFactory.Discovery().V1().EndpointSlices().Informer())
 	live := &liveConfig{client: opts.Client, pods: caches.pods.Lister(), recorder: recorder}
 	if err := live.watch(ctx, caches.secrets.Informer(), caches.configMaps.Informer()); err != nil {
 		return fmt.Errorf("node %s: %w", c.Name, err)
