@@ -196,11 +196,13 @@ func (p *Provider) setAttempt(uid types.UID, cancel context.CancelFunc) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	r, ok := p.pods[uid]
-	if !ok || r.run.expired {
+	if !ok {
 		return false
 	}
-	r.run.cancel = cancel
-	return true
+	if cancel == nil || !r.run.expired {
+		r.run.cancel = cancel
+	}
+	return !r.run.expired
 }
 
 // armBackoff starts the back-off of d before the next attempt, on the
