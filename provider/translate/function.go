@@ -209,15 +209,18 @@ func JobTags(j Job) map[string]string {
 	return map[string]string{TagJobState: strings.Join(words, " "), TagJobRestarts: strconv.Itoa(int(j.Restarts)), TagJobMessage: msg}
 }
 
-// tagWord keeps a reason to the letters and digits a tag word may hold
-// (the reasons faas-kubelet writes are CamelCase words already).
+// tagWord keeps a reason to the letters and digits a tag word may hold,
+// and to 40 of them, so that the whole value stays within Function
+// Compute's 128 characters (the reasons faas-kubelet writes are short
+// CamelCase words already).
 func tagWord(s string) string {
-	return strings.Map(func(r rune) rune {
+	w := strings.Map(func(r rune) rune {
 		if r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
 			return r
 		}
 		return -1
 	}, s)
+	return w[:min(len(w), 40)]
 }
 
 // IsJob says whether the pod runs once (restartPolicy Never or OnFailure).

@@ -403,4 +403,8 @@ func TestJobTagsRoundTrip(t *testing.T) {
 	if long := JobTags(Job{State: JobFailed, Message: strings.Repeat("x", 300)}); len(long[TagJobMessage]) != 256 {
 		t.Errorf("message tag of %d characters", len(long[TagJobMessage]))
 	}
+	odd := JobTags(Job{State: JobFailed, ExitCode: 2, Reason: "no such\nreason: " + strings.Repeat("y", 200), DeadlineExceeded: true, Killed: true})
+	if v := odd[TagJobState]; len(v) > 128 || !lambdaValue.MatchString(v) || JobFromTags(odd).ExitCode != 2 || !JobFromTags(odd).Killed {
+		t.Errorf("state tag %q (%d characters) for an odd reason", v, len(v))
+	}
 }
