@@ -253,6 +253,11 @@ func newVirtualNode(cfg controllerConfig) (*virtualNode, error) {
 		SyncPodsFromKubernetesRateLimiter:    queueLimiter(),
 		DeletePodsFromKubernetesRateLimiter:  queueLimiter(),
 		SyncPodStatusFromProviderRateLimiter: queueLimiter(),
+		// The core resolves env as the kubelet does (translate.ResolveEnv):
+		// the library cannot resolve the pod's IP, the node's, or
+		// resourceFieldRef, and a pod asking for an IP would never be
+		// created.
+		SkipDownwardAPIResolution: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating pod controller: %w", err)
@@ -288,6 +293,13 @@ func (n *virtualNode) run(ctx context.Context, addr string, tlsConfig *tls.Confi
 
 	n.informers.start(ctx.Done())
 	defer n.informers.shutdown()
+	// Pods' env is resolved from these caches: a pod handled before they
+	// have synced would wait for a ConfigMap that exists, and miss the
+	// Service variables, as the kubelet waits for its Service cache.
+	if !cache.WaitForNamedCacheSync("env sources", ctx.Done(), n.informers.secrets.Informer().HasSynced,
+		n.informers.configMaps.Informer().HasSynced, n.informers.services.Informer().HasSynced) {
+		return ctx.Err()
+	}
 	go n.pc.Run(ctx, n.workers) //nolint:errcheck
 	defer func() {
 		cancel()

@@ -21,12 +21,15 @@ import (
 
 // Live configuration: a function's environment follows the Secrets and
 // ConfigMaps its pod's env refers to. A kubelet reads them once, at start;
-// a function keeps running, so when one changes the pods that refer to it
-// are marked with the object's new revision (the faas-kubelet.io/env-from
-// annotation). The mark is a change Virtual Kubelet syncs like any other:
-// it resolves the env again from its caches and hands the pod to the core,
-// which redeploys the function only when the resolved environment differs,
-// and says so in an event.
+// a function keeps running, so when one changes, or is created, the pods
+// that refer to it are marked with the object's new revision (the
+// faas-kubelet.io/env-from annotation). The mark is a change Virtual
+// Kubelet syncs like any other: it hands the pod to the core, which
+// resolves the env again from the node's caches (the core resolves env,
+// not Virtual Kubelet) and redeploys the function only when the resolved
+// environment differs, and says so in an event. A pod that waits for a
+// ConfigMap, Secret or key that did not exist (CreateContainerConfigError)
+// is created that way once it does.
 
 // liveConfig marks the pods of one node whose env sources changed.
 type liveConfig struct {
@@ -38,7 +41,13 @@ type liveConfig struct {
 // watch registers on the Secret and ConfigMap informers.
 func (l *liveConfig) watch(ctx context.Context, secrets, configMaps cache.SharedIndexInformer) error {
 	for _, inf := range []cache.SharedIndexInformer{secrets, configMaps} {
-		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
+			// The initial list is what the pods were resolved from.
+			AddFunc: func(obj any, initial bool) {
+				if !initial {
+					l.added(ctx, obj)
+				}
+			},
 			UpdateFunc: func(oldObj, newObj any) { l.changed(ctx, oldObj, newObj) },
 		}); err != nil {
 			return err
@@ -65,6 +74,23 @@ func (l *liveConfig) changed(ctx context.Context, oldObj, newObj any) {
 	default:
 		return
 	}
+	l.mark(ctx, kind, ns, name, rv, "changed")
+}
+
+// added marks the pods that refer to a Secret or ConfigMap created after
+// the informer's initial list: one they may be waiting for.
+func (l *liveConfig) added(ctx context.Context, obj any) {
+	switch o := obj.(type) {
+	case *corev1.Secret:
+		l.mark(ctx, "Secret", o.Namespace, o.Name, o.ResourceVersion, "created")
+	case *corev1.ConfigMap:
+		l.mark(ctx, "ConfigMap", o.Namespace, o.Name, o.ResourceVersion, "created")
+	}
+}
+
+// mark annotates the live pods of namespace ns that refer to kind/name
+// with its revision rv.
+func (l *liveConfig) mark(ctx context.Context, kind, ns, name, rv, what string) {
 	pods, err := l.pods.Pods(ns).List(labels.Everything())
 	if err != nil {
 		return
@@ -82,7 +108,7 @@ func (l *liveConfig) changed(ctx context.Context, oldObj, newObj any) {
 			log.G(ctx).WithError(err).WithField("pod", ns+"/"+pod.Name).Warn("marking a pod whose env source changed")
 			continue
 		}
-		l.recorder.Eventf(pod, corev1.EventTypeNormal, "EnvSourceChanged", "%s %s changed: the function's environment is resolved again", kind, name)
+		l.recorder.Eventf(pod, corev1.EventTypeNormal, "EnvSourceChanged", "%s %s %s: the function's environment is resolved again", kind, name, what)
 	}
 }
 

@@ -112,6 +112,8 @@ func Run(ctx context.Context, opts Options) error {
 		NodeName: c.Name, Backend: opts.Backend, Recorder: recorder, ResyncInterval: c.ResyncInterval.Duration, PodIP: c.Address,
 		UsageInterval:  c.UsageInterval.Duration,
 		IdentityGrants: identityGrants(c),
+		EnvSources:     newEnvSources(caches),
+		Allocatable:    spec.Status.Allocatable,
 		Serving:        func(ports []int32) { gw.ensure(ctx, ports) },
 		AnnotatePod: func(ctx context.Context, ns, name string, annotations map[string]string) error {
 			patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": annotations}})
