@@ -229,7 +229,10 @@ func New(opts Options) (*Provider, error) {
 	}, nil
 }
 
-// CreatePod deploys the pod's function and reports its status.
+// CreatePod deploys the pod's function and reports its status. The pod's
+// env is resolved first, on a copy (see resolveEnv): the pod recorded is
+// the one handed in. An env that does not resolve makes the pod wait
+// (refuseEnv).
 func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 	resolved, err := p.resolveEnv(pod)
 	if err != nil {
