@@ -24,7 +24,10 @@ const (
 // jobOnDeploy reads a run-once pod's progress from its function's tags. An
 // invocation recorded as running that this process is not running was cut
 // off by a restart: its outcome cannot be known, and running it again could
-// run it twice, so the pod fails saying so.
+// run it twice, so the pod fails saying so, as the kubelet ends a container
+// it can no longer find that was running: exit code 137,
+// ContainerStatusUnknown (not the end of an earlier attempt, which a
+// podFailurePolicy would take for this one's).
 func (p *Provider) jobOnDeploy(ctx context.Context, pod *corev1.Pod, st *translate.FunctionState) translate.Job {
 	if !translate.IsJob(pod) {
 		return translate.Job{}
@@ -43,6 +46,7 @@ func (p *Provider) jobOnDeploy(ctx context.Context, pod *corev1.Pod, st *transla
 	}
 	if job.State == translate.JobRunning {
 		job.State = translate.JobFailed
+		job.ExitCode, job.Reason = translate.ExitKilled, translate.ReasonContainerStatusUnknown
 		job.Message = "faas-kubelet restarted while the invocation was running; its outcome is unknown and it is not run again"
 		if err := p.opts.Backend.Tag(ctx, st.Name, translate.JobTags(job)); err != nil {
 			log.G(ctx).WithError(err).Warn("recording the lost invocation")

@@ -532,3 +532,26 @@ func TestJobRestartDuringABackoffGoesOn(t *testing.T) {
 		t.Errorf("third back-off: %q restarts %d", msg, st.ContainerStatuses[0].RestartCount)
 	}
 }
+
+// An invocation a restart cut off ends as the kubelet ends a container it
+// cannot find: 137 ContainerStatusUnknown, not the end of the attempt
+// before it.
+func TestJobLostInvocationIsContainerStatusUnknown(t *testing.T) {
+	f := newJobFixture(t)
+	f.b.deployFn = func(fn *translate.Function) (*translate.FunctionState, error) {
+		return &translate.FunctionState{Name: fn.Name, Phase: translate.PhaseActive, Tags: translate.JobTags(translate.Job{State: translate.JobRunning,
+			Restarts: 1, ExitCode: 124, Reason: "FunctionTimeout", Message: "Task timed out after 3.00 seconds"})}, nil
+	}
+	pod := jobPod("l1", corev1.RestartPolicyOnFailure)
+	if err := f.p.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	st := f.reported(t, "phase Failed", isPhase(corev1.PodFailed))
+	if term := terminated(st); term == nil || term.ExitCode != 137 || term.Reason != "ContainerStatusUnknown" || !strings.Contains(term.Message, "outcome is unknown") {
+		t.Errorf("terminated = %+v", term)
+	}
+	if tags := f.tags(); tags[translate.TagJobState] != "failed exit=137 reason=ContainerStatusUnknown" {
+		t.Errorf("recorded %q", tags[translate.TagJobState])
+	}
+	f.noAttemptStarts(t, 0)
+}

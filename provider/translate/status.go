@@ -153,6 +153,11 @@ const (
 	ReasonKilled       = "Error"
 )
 
+// ReasonContainerStatusUnknown is the kubelet's reason for a container it
+// can no longer find that was running (kubelet_pods.go, exit code 137): a
+// Job's invocation whose outcome a restart of faas-kubelet lost.
+const ReasonContainerStatusUnknown = "ContainerStatusUnknown"
+
 // BackOffMessage is the kubelet's message for a container waiting to be
 // restarted: "back-off 20s restarting failed container=app
 // pod=name_namespace(uid)".
