@@ -5,6 +5,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -333,4 +334,90 @@ func TestLambdaImageOfAnotherArchitecture(t *testing.T) {
 		return term.ExitCode == 128 && term.Reason == "StartError" && strings.Contains(term.Message, "faas-kubelet.io/architecture") &&
 			strings.Contains(term.Message, "exec format error"), fmt.Sprintf("%d %s %s", term.ExitCode, term.Reason, term.Message)
 	})
+}
+
+// envOf invokes the pod's function with {"env": true} (the emulators
+// answer the function's environment) and returns it.
+func envOf(t *testing.T, ns, pod string) map[string]string {
+	t.Helper()
+	out, errOut, code := kubectlIO(t, `{"env": true}`, "exec", "-i", "-n", ns, pod, "--", "invoke")
+	if code != 0 {
+		t.Fatalf("invoke {\"env\": true} on %s: exit %d, stderr %q", pod, code, errOut)
+	}
+	env := map[string]string{}
+	if err := json.Unmarshal([]byte(out), &env); err != nil {
+		t.Fatalf("the function's environment %q: %v", out, err)
+	}
+	return env
+}
+
+// The Downward API resolves as the kubelet resolves it: the pod's and
+// host's IP are the node's address (what the pod's status reports), names,
+// labels, resource limits with a divisor, envFrom with a prefix and
+// $(VAR) expansion all reach the function. An env whose ConfigMap does not
+// exist waits CreateContainerConfigError naming the field, and runs once
+// the ConfigMap is created.
+func TestDownwardAPIReachesTheFunction(t *testing.T) {
+	for _, c := range clouds {
+		t.Run(c.name, func(t *testing.T) {
+			c.start(t)
+			ns := namespace(t)
+			applyYAML(t, ns, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {MODE: fast}\n")
+			pod := runningPod(t, ns, "downward", `  containers:
+  - name: a
+    image: `+c.image+`
+    resources: {limits: {memory: 512Mi}}
+    envFrom: [{prefix: CM_, configMapRef: {name: settings}}]
+    env:
+    - {name: POD_IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}
+    - {name: HOST_IP, valueFrom: {fieldRef: {fieldPath: status.hostIP}}}
+    - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+    - {name: POD_NS, valueFrom: {fieldRef: {fieldPath: metadata.namespace}}}
+    - {name: NODE, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}
+    - {name: MEMORY_MI, valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: 1Mi}}}
+    - {name: SELF_URL, value: "http://$(POD_IP):8080/$(POD_NAME)"}
+`)
+			env := envOf(t, ns, "downward")
+			want := map[string]string{
+				"POD_IP": pod.Status.PodIP, "HOST_IP": pod.Status.HostIP, "POD_NAME": "downward", "POD_NS": ns,
+				"NODE": pod.Spec.NodeName, "MEMORY_MI": "512", "CM_MODE": "fast",
+				"SELF_URL": "http://" + pod.Status.PodIP + ":8080/downward",
+			}
+			if pod.Status.PodIP == "" || pod.Status.PodIP != pod.Status.HostIP {
+				t.Errorf("pod IP %q, host IP %q: want both the node's address", pod.Status.PodIP, pod.Status.HostIP)
+			}
+			for k, v := range want {
+				if env[k] != v {
+					t.Errorf("function env %s = %q, want %q", k, env[k], v)
+				}
+			}
+
+			applyYAML(t, ns, fmt.Sprintf(podTemplate, "later", `  containers:
+  - name: a
+    image: `+c.image+`
+    env:
+    - {name: GREETING, valueFrom: {configMapKeyRef: {name: later, key: greeting}}}
+`))
+			eventually(t, 30*time.Second, "pod later waiting CreateContainerConfigError", func() (bool, string) {
+				p, err := cluster.client.CoreV1().Pods(ns).Get(context.Background(), "later", metav1.GetOptions{})
+				if err != nil || len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].State.Waiting == nil {
+					return false, fmt.Sprintf("%v %+v", err, p.Status)
+				}
+				w := p.Status.ContainerStatuses[0].State.Waiting
+				return p.Status.Phase == corev1.PodPending && w.Reason == "CreateContainerConfigError" &&
+					strings.Contains(w.Message, "spec.containers[0].env[0].valueFrom.configMapKeyRef") && strings.Contains(w.Message, `"later"`), w.Reason + ": " + w.Message
+			})
+			applyYAML(t, ns, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: later}\ndata: {greeting: hello}\n")
+			eventually(t, 60*time.Second, "pod later Running once its ConfigMap exists", func() (bool, string) {
+				p, err := cluster.client.CoreV1().Pods(ns).Get(context.Background(), "later", metav1.GetOptions{})
+				if err != nil {
+					return false, err.Error()
+				}
+				return p.Status.Phase == corev1.PodRunning, string(p.Status.Phase)
+			})
+			if got := envOf(t, ns, "later")["GREETING"]; got != "hello" {
+				t.Errorf("GREETING = %q, want the ConfigMap's value", got)
+			}
+		})
+	}
 }
