@@ -143,6 +143,8 @@ func tagRecordsTheJob(t *testing.T, h *Harness) {
 		{State: translate.JobRunning, Restarts: 1, Message: "fetching https://example.com/report?id=1 failed"},
 		{State: translate.JobFailed, Restarts: 2, Message: long},
 		{State: translate.JobSucceeded, Restarts: 2},
+		{State: translate.JobFailed, Restarts: 1, ExitCode: 124, Reason: "FunctionTimeout", DeadlineExceeded: true, Killed: true},
+		{Restarts: 2, ExitCode: 126, Reason: "InvocationRefused", Message: "invoking: throttled"},
 	} {
 		if err := b.Tag(context.Background(), fn.Name, translate.JobTags(j)); err != nil {
 			t.Fatalf("Tag %+v: %v", j, err)
