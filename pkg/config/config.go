@@ -197,6 +197,11 @@ type Node struct {
 	// as its ServiceAccount's role or the node's default, and a pod that
 	// names another is refused.
 	PodIdentity *PodIdentity `json:"podIdentity,omitempty"`
+	// ServiceAccountTokens lets the functions of pods that opt in (the
+	// annotation faas-kubelet.io/service-account-token: "true", or
+	// spec.automountServiceAccountToken: true) call the Kubernetes API with
+	// their ServiceAccount's token. Unset: no function gets a token.
+	ServiceAccountTokens *ServiceAccountTokens `json:"serviceAccountTokens,omitempty"`
 	// Memory configures the in-memory test backend (cloud "memory").
 	Memory *MemoryBackend `json:"memory,omitempty"`
 	// Lambda configures the AWS Lambda backend (cloud "aws-lambda").
@@ -213,6 +218,20 @@ type PodIdentity struct {
 	// Allow lists, per namespace (and ServiceAccount), the roles, subnets
 	// and security groups its pods may name.
 	Allow []translate.IdentityGrant `json:"allow,omitempty"`
+}
+
+// ServiceAccountTokens says how functions reach the API server with the
+// tokens they are given.
+type ServiceAccountTokens struct {
+	// APIServer is the API server's URL as functions reach it (https): a
+	// function runs in the cloud, outside the cluster's network, where the
+	// kubernetes Service's address means nothing.
+	APIServer string `json:"apiServer"`
+	// CAFile is the PEM bundle that verifies APIServer's certificate, for
+	// an endpoint whose certificate the cluster's CA did not sign. Empty:
+	// the cluster's CA, from the kube-root-ca.crt ConfigMap of the pod's
+	// namespace (what the kubelet mounts as ca.crt). Read at each token.
+	CAFile string `json:"caFile,omitempty"`
 }
 
 // Alibaba configures the Alibaba Cloud Function Compute backend.

@@ -86,6 +86,8 @@ func TestValidateNamesEveryBadField(t *testing.T) {
 		{"lambda bad endpoint", "nodes: [{name: a, cloud: aws-lambda, region: x, lambda: {endpoint: 'ftp://x'}}]", []string{"nodes[0].lambda.endpoint: Invalid value"}},
 		{"identity grant without namespace", "nodes: [{name: a, cloud: memory, region: x, podIdentity: {allow: [{roles: ['*']}]}}]", []string{"nodes[0].podIdentity.allow[0]: Invalid value"}},
 		{"identity grant with a star inside", "nodes: [{name: a, cloud: memory, region: x, podIdentity: {allow: [{namespace: a, roles: ['arn:*:x']}]}}]", []string{"nodes[0].podIdentity.allow[0]: Invalid value"}},
+		{"tokens without an API server", "nodes: [{name: a, cloud: memory, region: x, serviceAccountTokens: {caFile: /ca.crt}}]", []string{"nodes[0].serviceAccountTokens.apiServer: Required value"}},
+		{"tokens over http", "nodes: [{name: a, cloud: memory, region: x, serviceAccountTokens: {apiServer: 'http://k8s.example.com'}}]", []string{"nodes[0].serviceAccountTokens.apiServer: Invalid value"}},
 		{"several at once", "nodes: [{name: a, cloud: memory}, {name: b, region: x}]", []string{"nodes[0].region: Required value", "nodes[1].cloud: Required value"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -152,5 +154,19 @@ func TestLimitsQPSZeroIsUnlimited(t *testing.T) {
 	}
 	if errs := c.Validate(clouds); len(errs) > 0 {
 		t.Error(errs)
+	}
+}
+
+func TestServiceAccountTokensTakeAnHTTPSAPIServer(t *testing.T) {
+	c, err := Parse([]byte("nodes: [{name: a, cloud: memory, region: x, serviceAccountTokens: {apiServer: 'https://k8s.example.com:6443'}}]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDefaults()
+	if errs := c.Validate(clouds); len(errs) > 0 {
+		t.Fatalf("an https API server is refused: %v", errs)
+	}
+	if got := c.Nodes[0].ServiceAccountTokens; got == nil || got.APIServer != "https://k8s.example.com:6443" || got.CAFile != "" {
+		t.Errorf("serviceAccountTokens = %+v", got)
 	}
 }

@@ -160,6 +160,14 @@ func (n *Node) validate(p *field.Path, clouds []string) field.ErrorList {
 	if n.HealthCheckInterval.Duration <= 0 {
 		errs = append(errs, field.Invalid(p.Child("healthCheckInterval"), n.HealthCheckInterval.Duration.String(), "must be greater than 0"))
 	}
+	if t := n.ServiceAccountTokens; t != nil {
+		tp := p.Child("serviceAccountTokens")
+		if t.APIServer == "" {
+			errs = append(errs, field.Required(tp.Child("apiServer"), "the API server's URL as functions reach it"))
+		} else if u, err := url.Parse(t.APIServer); err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			errs = append(errs, field.Invalid(tp.Child("apiServer"), t.APIServer, "must be an https URL (https://host[:port][/path]): a token is never sent in the clear"))
+		}
+	}
 	if l := n.Lambda; l != nil {
 		lp := p.Child("lambda")
 		if n.Cloud != "aws-lambda" {

@@ -21,6 +21,104 @@ import (
 // are dropped, each kind with a note. A function gets its cloud identity
 // from the cloud (the role annotations), not from a projected token.
 
+// A pod that opts in gets its ServiceAccount's token after all, not as
+// files (a function has none the kubelet could mount) but in its
+// environment: the core requests it (TokenRequest, bound to the pod) and
+// sets the variables below; see ServiceAccountToken.
+
+// AnnotationServiceAccountToken set to "true" asks for the pod's
+// ServiceAccount token in the function's environment.
+const AnnotationServiceAccountToken = "faas-kubelet.io/service-account-token"
+
+// The variables a function that opted in is given. No Kubernetes client
+// reads them by itself: in-cluster configuration expects files and the
+// cluster's service IP, which a function has not.
+const (
+	// EnvKubernetesToken holds the ServiceAccount token (a JWT).
+	EnvKubernetesToken = "KUBERNETES_TOKEN"
+	// EnvKubernetesCAData holds the CA bundle that verifies the API
+	// server's certificate, PEM encoded then base64 (as a kubeconfig's
+	// certificate-authority-data).
+	EnvKubernetesCAData = "KUBERNETES_CA_DATA"
+	// EnvKubernetesAPIServer holds the API server's URL as functions reach
+	// it (the node's serviceAccountTokens.apiServer).
+	EnvKubernetesAPIServer = "KUBERNETES_API_SERVER"
+)
+
+// Token lifetimes, as the kubelet and the API server have them.
+const (
+	// DefaultTokenExpirationSeconds is the lifetime asked for when the pod
+	// names none.
+	DefaultTokenExpirationSeconds int64 = 3600
+	// MinTokenExpirationSeconds is the shortest lifetime TokenRequest
+	// accepts.
+	MinTokenExpirationSeconds int64 = 600
+	// admissionTokenExpirationSeconds is what the ServiceAccount admission
+	// plugin writes in kube-api-access-*: the API server may extend a token
+	// asked for with it to a year, which a token kept in a cloud's
+	// function configuration must not be.
+	admissionTokenExpirationSeconds int64 = 3607
+)
+
+// identityAudiences are the audiences of the workload identity webhooks'
+// tokens (EKS IRSA and Pod Identity, Azure workload identity, ACK RRSA):
+// tokens for a cloud's STS, not for the API server.
+var identityAudiences = map[string]bool{
+	"sts.amazonaws.com": true, "pods.eks.amazonaws.com": true,
+	"api://AzureADTokenExchange": true, "sts.aliyuncs.com": true,
+}
+
+// TokenSpec is the ServiceAccount token a pod asks for.
+type TokenSpec struct {
+	// ServiceAccount is the pod's ServiceAccount ("default" when unset).
+	ServiceAccount string
+	// Audience is the one the pod's projected serviceAccountToken source
+	// names; empty: the API server's own.
+	Audience string
+	// ExpirationSeconds is the lifetime asked for (at least
+	// MinTokenExpirationSeconds).
+	ExpirationSeconds int64
+}
+
+// ServiceAccountToken says whether the pod opted in to its ServiceAccount
+// token (the annotation, or spec.automountServiceAccountToken set to true
+// on the pod itself: the API server never defaults it) and what token it
+// asks for. A pod that sets automountServiceAccountToken to false gets
+// none whatever its annotations say, as the kubelet mounts none.
+// Audience and lifetime come from the pod's projected serviceAccountToken
+// source, as the kubelet takes them: the first one that is not a workload
+// identity webhook's (those carry a cloud STS's audience).
+func ServiceAccountToken(pod *corev1.Pod) (TokenSpec, bool) {
+	auto := pod.Spec.AutomountServiceAccountToken
+	if auto != nil && !*auto {
+		return TokenSpec{}, false
+	}
+	if pod.Annotations[AnnotationServiceAccountToken] != "true" && auto == nil {
+		return TokenSpec{}, false
+	}
+	spec := TokenSpec{ServiceAccount: pod.Spec.ServiceAccountName, ExpirationSeconds: DefaultTokenExpirationSeconds}
+	if spec.ServiceAccount == "" {
+		spec.ServiceAccount = "default"
+	}
+	for _, v := range pod.Spec.Volumes {
+		if !isTokenVolume(v) {
+			continue
+		}
+		for _, s := range v.Projected.Sources {
+			t := s.ServiceAccountToken
+			if t == nil || identityAudiences[t.Audience] {
+				continue
+			}
+			spec.Audience = t.Audience
+			if e := t.ExpirationSeconds; e != nil && *e != admissionTokenExpirationSeconds {
+				spec.ExpirationSeconds = max(*e, MinTokenExpirationSeconds)
+			}
+			return spec, true
+		}
+	}
+	return spec, true
+}
+
 // isTokenVolume says whether v is a projected volume of ServiceAccount
 // tokens only (with the cluster's CA bundle and the namespace, as the
 // ServiceAccount admission plugin adds them): what identity webhooks
