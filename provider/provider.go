@@ -89,6 +89,10 @@ type Options struct {
 	// reports them: a resourceFieldRef to a cpu, memory or
 	// ephemeral-storage limit a container does not set resolves to it.
 	Allocatable corev1.ResourceList
+	// ServiceAccountTokens gives the functions of pods that opt in their
+	// ServiceAccount's token, refreshed as the kubelet refreshes it (see
+	// token.go); nil: they get none, and a note says so.
+	ServiceAccountTokens *ServiceAccountTokens
 }
 
 // AnnotationFunctionURL shows a pod's function endpoint (for a pod with a
@@ -324,7 +328,14 @@ func (p *Provider) translate(pod *corev1.Pod) (*translate.Function, error) {
 	if err := translate.CheckIdentity(pod, sa, p.opts.IdentityGrants); err != nil {
 		return nil, err
 	}
-	return translate.FromPod(pod, p.opts.NodeName, sa)
+	fn, err := translate.FromPod(pod, p.opts.NodeName, sa)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.withServiceAccountToken(pod, fn); err != nil {
+		return nil, err
+	}
+	return fn, nil
 }
 
 // isFinished says whether a pod has reached a terminal phase.
