@@ -40,6 +40,9 @@ func FromPod(pod *corev1.Pod, node string, saAnnotations map[string]string) (*Fu
 		Description:               Description(pod, node),
 	}
 	fn.Env, fn.ServiceLinks, fn.Notes = splitEnv(pod, &c)
+	if note := probeNote(&c); note != "" {
+		fn.Notes = append(fn.Notes, note)
+	}
 	if d := pod.Spec.ActiveDeadlineSeconds; d != nil && *d > 0 {
 		fn.ActiveDeadlineSeconds = *d
 	}
