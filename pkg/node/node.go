@@ -133,6 +133,7 @@ func Run(ctx context.Context, opts Options) error {
 			}
 			return sa.Annotations
 		},
+		ServiceAccountTokens: serviceAccountTokens(opts.Client, c, caches.configMaps.Lister()),
 	})
 	if err != nil {
 		return fmt.Errorf("node %s: %w", c.Name, err)
