@@ -67,6 +67,9 @@ type ServiceAccountTokens struct {
 	Clock clock.WithDelayedExecution
 
 	jitter func() time.Duration // nil: up to tokenMaxJitter at random
+	// refreshed, if set, is called when a due refresh has been handled
+	// (tests).
+	refreshed func(types.UID)
 
 	mu     sync.Mutex
 	tokens map[types.UID]*podToken
@@ -274,6 +277,9 @@ func (p *Provider) withServiceAccountToken(pod *corev1.Pod, fn *translate.Functi
 // gone or has finished has its token forgotten.
 func (p *Provider) refreshToken(uid types.UID) {
 	t := p.opts.ServiceAccountTokens
+	if t.refreshed != nil {
+		defer t.refreshed(uid)
+	}
 	p.mu.Lock()
 	r, ok := p.pods[uid]
 	done := ok && (r.deleting || isFinished(r.pod) || r.phase == translate.PhaseFailed)
