@@ -86,8 +86,11 @@ type TokenSpec struct {
 // asks for. A pod that sets automountServiceAccountToken to false gets
 // none whatever its annotations say, as the kubelet mounts none.
 // Audience and lifetime come from the pod's projected serviceAccountToken
-// source, as the kubelet takes them: the first one that is not a workload
-// identity webhook's (those carry a cloud STS's audience).
+// source, as the kubelet takes them: the first that names an audience,
+// else the first, of those that are not a workload identity webhook's
+// (which carry a cloud STS's audience). The lifetime the ServiceAccount
+// admission plugin writes (3607 s) is not the pod's choice: the default
+// is asked for instead.
 func ServiceAccountToken(pod *corev1.Pod) (TokenSpec, bool) {
 	auto := pod.Spec.AutomountServiceAccountToken
 	if auto != nil && !*auto {
@@ -100,6 +103,23 @@ func ServiceAccountToken(pod *corev1.Pod) (TokenSpec, bool) {
 	if spec.ServiceAccount == "" {
 		spec.ServiceAccount = "default"
 	}
+	if _, source := tokenSource(pod); source != nil {
+		spec.Audience = source.Audience
+		if e := source.ExpirationSeconds; e != nil && *e != admissionTokenExpirationSeconds {
+			spec.ExpirationSeconds = max(*e, MinTokenExpirationSeconds)
+		}
+	}
+	return spec, true
+}
+
+// tokenSource is the pod's own projected serviceAccountToken source and
+// its volume: the first that names an audience, else the first, of those
+// that are not a workload identity webhook's.
+func tokenSource(pod *corev1.Pod) (string, *corev1.ServiceAccountTokenProjection) {
+	var (
+		volume string
+		source *corev1.ServiceAccountTokenProjection
+	)
 	for _, v := range pod.Spec.Volumes {
 		if !isTokenVolume(v) {
 			continue
@@ -109,14 +129,12 @@ func ServiceAccountToken(pod *corev1.Pod) (TokenSpec, bool) {
 			if t == nil || identityAudiences[t.Audience] {
 				continue
 			}
-			spec.Audience = t.Audience
-			if e := t.ExpirationSeconds; e != nil && *e != admissionTokenExpirationSeconds {
-				spec.ExpirationSeconds = max(*e, MinTokenExpirationSeconds)
+			if source == nil || source.Audience == "" && t.Audience != "" {
+				volume, source = v.Name, t
 			}
-			return spec, true
 		}
 	}
-	return spec, true
+	return volume, source
 }
 
 // isTokenVolume says whether v is a projected volume of ServiceAccount
@@ -157,11 +175,13 @@ var identityEnv = map[string]bool{
 }
 
 // tokenVolumes returns the names and mount paths of the pod's injected
-// token volumes other than the ServiceAccount's own (kube-api-access-*).
+// token volumes other than the ServiceAccount's own (kube-api-access-*,
+// and the one whose token a pod that opted in is given).
 func tokenVolumes(pod *corev1.Pod) (names []string, mounts []string) {
 	injected := map[string]bool{}
+	own := ownTokenVolume(pod)
 	for _, v := range pod.Spec.Volumes {
-		if isTokenVolume(v) && !strings.HasPrefix(v.Name, "kube-api-access-") {
+		if isTokenVolume(v) && !strings.HasPrefix(v.Name, "kube-api-access-") && v.Name != own {
 			injected[v.Name] = true
 			names = append(names, v.Name)
 		}
@@ -174,6 +194,42 @@ func tokenVolumes(pod *corev1.Pod) (names []string, mounts []string) {
 		}
 	}
 	return names, mounts
+}
+
+// ownTokenVolume is the volume of the token a pod that opted in is given
+// instead (see ServiceAccountToken); "" for any other pod.
+func ownTokenVolume(pod *corev1.Pod) string {
+	if _, ok := ServiceAccountToken(pod); !ok {
+		return ""
+	}
+	v, _ := tokenSource(pod)
+	return v
+}
+
+// ownTokenNote says what became of the token volume of a pod that opted
+// in and the variables that point into it.
+func ownTokenNote(pod *corev1.Pod, c *corev1.Container, env map[string]string) (string, []string) {
+	own := ownTokenVolume(pod)
+	if own == "" || strings.HasPrefix(own, "kube-api-access-") {
+		return "", nil
+	}
+	var mounts, dropped []string
+	for _, m := range c.VolumeMounts {
+		if m.Name == own {
+			mounts = append(mounts, m.MountPath)
+		}
+	}
+	for k, v := range env {
+		if pointsInto(v, mounts) {
+			dropped = append(dropped, k)
+		}
+	}
+	sort.Strings(dropped)
+	note := fmt.Sprintf("volume %s is not mounted (a function has no files): the token is given in %s, when the node gives tokens", own, EnvKubernetesToken)
+	if len(dropped) > 0 {
+		note += "; the variables that point into it (" + strings.Join(dropped, ", ") + ") are left out"
+	}
+	return note, dropped
 }
 
 // splitEnv sorts the container's variables into the function's own, the
@@ -202,6 +258,12 @@ func splitEnv(pod *corev1.Pod, c *corev1.Container) (env, links map[string]strin
 		note := fmt.Sprintf("volumes %s (workload identity tokens added by an admission webhook) are not mounted: the function takes its identity from the cloud", strings.Join(volumes, ", "))
 		if len(dropped) > 0 {
 			note += "; their variables " + strings.Join(dropped, ", ") + " are left out"
+		}
+		notes = append(notes, note)
+	}
+	if note, dropped := ownTokenNote(pod, c, env); note != "" {
+		for _, k := range dropped {
+			delete(env, k)
 		}
 		notes = append(notes, note)
 	}
