@@ -156,7 +156,10 @@ const maxBody = 32 << 20
 // in the service's shape.
 func (s *Server) wrap(op string, verify func(*http.Request, []byte) error, writeErr func(http.ResponseWriter, error), h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		f, faulty := s.Call(op)
+		c := s.Begin(op, w, r) // the ledger and holds
+		defer c.End()
+		w = c.W
+		f, faulty := c.Fault()
 		if s.opts.Latency > 0 {
 			time.Sleep(s.opts.Latency)
 		}
@@ -178,7 +181,7 @@ func (s *Server) wrap(op string, verify func(*http.Request, []byte) error, write
 		}
 		if faulty {
 			if f.After {
-				_ = h(faults.Discard(), r, body) // done, but the answer is lost
+				_ = h(c.Discard(), r, body) // done, but the answer is lost
 			}
 			if f.RetryAfter > 0 {
 				w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))

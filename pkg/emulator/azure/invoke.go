@@ -118,6 +118,9 @@ func (s *Server) sleep(d time.Duration) time.Duration {
 // host runs it on. A body {"env": true}, or the query ?env=1, answers the
 // app's settings but the platform's (an emulator convenience).
 func (s *Server) invokeApp(w http.ResponseWriter, r *http.Request) {
+	c := s.Begin("InvokeFunction", w, r) // the ledger and holds
+	defer c.End()
+	w = c.W
 	s.Call("InvokeFunction")
 	name, fn := r.PathValue("name"), r.PathValue("function")
 	if r.Header.Get("x-functions-key") != hostKey(name) {

@@ -209,7 +209,10 @@ type handler func(w http.ResponseWriter, r *http.Request) error
 
 func (s *Server) wrap(op string, h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		f, faulty := s.Call(op)
+		c := s.Begin(op, w, r) // the ledger and holds
+		defer c.End()
+		w = c.W
+		f, faulty := c.Fault()
 		if s.opts.Latency > 0 {
 			time.Sleep(s.opts.Latency)
 		}
@@ -231,7 +234,7 @@ func (s *Server) wrap(op string, h handler) http.HandlerFunc {
 				code = map[bool]string{true: "TooManyRequests", false: "InternalServerError"}[f.Status == http.StatusTooManyRequests]
 			}
 			if f.After {
-				_ = h(faults.Discard(), r) // done, but the answer is lost
+				_ = h(c.Discard(), r) // done, but the answer is lost
 			}
 			if f.RetryAfter > 0 {
 				w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
@@ -342,6 +345,7 @@ func (s *Server) putSite(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !exists {
+		faults.Note(r.Context(), "created") // the ledger tells a create from an update
 		st = &site{ResourceGroup: rg, Settings: map[string]string{}}
 		s.sites[k] = st
 	}

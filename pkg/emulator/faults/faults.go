@@ -66,6 +66,8 @@ type Injector struct {
 	quotas    Quotas
 	buckets   map[string]*rate.Limiter
 	throttled int
+	ledger    ledger
+	holds     holdBook
 }
 
 // New returns an injector with no faults.
@@ -177,12 +179,15 @@ func (i *Injector) Inject(f Fault) {
 	i.mu.Unlock()
 }
 
-// Register serves the knobs on mux: GET /_emulator/calls, POST
+// Register serves the knobs on mux: GET /_emulator/ledger (see Ledger),
+// /_emulator/holds (see Hold), GET /_emulator/calls, POST
 // /_emulator/faults with a Fault as JSON, PUT (start), DELETE (stop) and
 // GET (settings and the count of injected faults) /_emulator/chaos, and
 // PUT, DELETE and GET (settings and the count of throttled calls)
 // /_emulator/quotas.
 func (i *Injector) Register(mux *http.ServeMux) {
+	i.serveLedger(mux)
+	i.serveHolds(mux)
 	mux.HandleFunc("PUT /_emulator/chaos", func(w http.ResponseWriter, r *http.Request) {
 		var c Chaos
 		if err := json.NewDecoder(r.Body).Decode(&c); err != nil {

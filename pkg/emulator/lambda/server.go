@@ -158,7 +158,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // signature and writes errors in the service's shape.
 func (s *Server) wrap(op string, v *awsauth.Verifier, h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		f, faulty := s.Call(op)
+		c := s.Begin(op, w, r) // the ledger and holds
+		defer c.End()
+		w = c.W
+		f, faulty := c.Fault()
 		if s.opts.Latency > 0 {
 			time.Sleep(s.opts.Latency)
 		}
@@ -173,7 +176,7 @@ func (s *Server) wrap(op string, v *awsauth.Verifier, h handler) http.HandlerFun
 		}
 		if faulty {
 			if f.After {
-				_ = h(faults.Discard(), r) // done, but the answer is lost
+				_ = h(c.Discard(), r) // done, but the answer is lost
 			}
 			if f.RetryAfter > 0 {
 				w.Header().Set("Retry-After", fmt.Sprint(f.RetryAfter))
