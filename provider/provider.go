@@ -250,22 +250,39 @@ func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 // the function is made of, or one of a pod that has finished, only refreshes
 // the pod's metadata: a finished pod never runs again, and Virtual Kubelet
 // calls UpdatePod for every change of the pod object, our own annotations
-// among them.
+// among them. A debug container (kubectl debug) is only shown in the
+// status, never deployed (see ephemeral.go); a change of the container's
+// resources is an in-place resize (see resize.go).
 func (p *Provider) UpdatePod(ctx context.Context, pod *corev1.Pod) error {
 	resolved, err := p.resolveEnv(pod)
 	if err != nil {
 		return p.refuseEnv(ctx, pod, err)
 	}
-	pod = resolved // only metadata and the containers' names, images and ports are recorded
+	handed := resolved // with its debug containers, which only the status shows
+	step := p.planResize(translate.WithoutEphemeralContainers(resolved))
+	pod = step.pod // only metadata and the containers' names, images and ports are recorded
 	fn, ferr := p.translate(pod)
 	key := refusalKey(fn, ferr)
 	p.mu.Lock()
 	r, ok := p.pods[pod.UID]
 	changed := false
+	var events []podEvent
 	if ok {
 		// The pod carries the conditions others own as the API server has
-		// them: every later report starts from those.
+		// them: every later report starts from those. The resize
+		// conditions are the node's own, as last reported.
+		ours := *r.pod.Status.DeepCopy()
 		changed = p.adopt(r, pod)
+		r.pod = r.pod.DeepCopy()
+		translate.KeepResizeConditions(&r.pod.Status, ours)
+		debug, evs := p.debugContainers(&r.pod.Status, r.pod.Status.EphemeralContainerStatuses, handed)
+		resized, revs := p.settleResize(r, pod, step)
+		observed := r.pod.Status.ObservedGeneration < pod.Generation
+		if observed {
+			r.pod.Status.ObservedGeneration = pod.Generation
+		}
+		changed = changed || debug || resized || observed
+		events = append(evs, revs...)
 	}
 	refresh := func() {
 		refreshed := recorded(pod)
@@ -283,15 +300,29 @@ func (p *Provider) UpdatePod(ctx context.Context, pod *corev1.Pod) error {
 			r.waiting.pod = pod.DeepCopy()
 		}
 		p.reportLocked(r, changed)
+		p.emit(handed, events)
 		return nil
 	}
 	if ok && (r.phase == translate.PhaseFailed || isFinished(r.pod) || ferr == nil && r.deployed != "" && r.deployed == fingerprint(fn)) {
 		refresh()
 		p.reportLocked(r, changed)
+		p.emit(handed, events)
 		return nil
 	}
-	p.mu.Unlock()
-	return p.deploy(ctx, pod)
+	before := ""
+	if ok && step.apply {
+		// A resize started shows before the function is deployed.
+		before = r.deployed
+		refresh()
+		p.reportLocked(r, true)
+	} else {
+		p.mu.Unlock() // the deployment's report carries what changed
+	}
+	p.emit(handed, events)
+	if err := p.deploy(ctx, pod); err != nil || !step.apply {
+		return err
+	}
+	return p.finishResize(ctx, pod, step, before)
 }
 
 // adopt takes into r's status the conditions others own as api (the pod
@@ -631,6 +662,11 @@ func (p *Provider) record(pod *corev1.Pod, state *translate.FunctionState, w *wa
 		from = &corev1.Pod{ObjectMeta: pod.ObjectMeta, Spec: pod.Spec, Status: r.pod.Status}
 	}
 	updated.Status = translate.PodStatus(from, state, host, p.opts.Now())
+	// What the function's state does not say: the debug containers, the
+	// resources the function runs, the generation observed.
+	_, events := p.debugContainers(&updated.Status, from.Status.EphemeralContainerStatuses, pod)
+	events = append(events, p.allocateOnRecord(&updated.Status, from, pod, ok, state, w)...)
+	updated.Status.ObservedGeneration = max(pod.Generation, from.Status.ObservedGeneration)
 	if !ok {
 		r = &podRecord{function: state.Name}
 		p.pods[pod.UID] = r
@@ -666,6 +702,7 @@ func (p *Provider) record(pod *corev1.Pod, state *translate.FunctionState, w *wa
 		}
 	}
 	p.event(updated, previous, state)
+	p.emit(updated, events)
 	notify(report(updated))
 	if startJob {
 		go p.runJob(pod.UID, state.Name)
