@@ -126,6 +126,9 @@ func (p *Provider) RunInContainer(ctx context.Context, namespace, podName, conta
 	if pod.Status.Phase != corev1.PodRunning {
 		return errdefs.InvalidInputf("pod %s/%s is %s: only a Running pod's function can be invoked", namespace, podName, pod.Status.Phase)
 	}
+	if p.terminating(pod.UID) {
+		return errTerminating{namespace, podName}
+	}
 	payload := []byte("{}")
 	if in := attach.Stdin(); in != nil {
 		var b []byte
@@ -152,6 +155,13 @@ func (p *Provider) RunInContainer(ctx context.Context, namespace, podName, conta
 		}
 	}
 	name := translate.FunctionName(pod)
+	// The invocation is in flight, and a termination of the pod waits
+	// for it, until it returns.
+	ctx, end, err := p.beginCall(ctx, pod, false)
+	if err != nil {
+		return err
+	}
+	defer end()
 	if async {
 		id, err := p.opts.Backend.InvokeAsync(ctx, name, payload)
 		if err != nil {

@@ -52,7 +52,8 @@ func declaredPorts(pod *corev1.Pod) []int32 {
 
 // GatewayPod is one pod of the node as the Service gateway sees it: the
 // core's record (metadata, status and container names, images and ports)
-// and whether it serves requests now (Running, Ready, not being deleted).
+// and whether it serves requests now (Running, Ready, not being deleted
+// nor terminating).
 type GatewayPod struct {
 	Pod     *corev1.Pod
 	Serving bool
@@ -73,7 +74,7 @@ func (p *Provider) GatewayPods(names map[types.NamespacedName]bool) map[types.Na
 		if !names[key] {
 			continue
 		}
-		serving := r.pod.Status.Phase == corev1.PodRunning && r.pod.DeletionTimestamp == nil && ready(&r.pod.Status)
+		serving := r.pod.Status.Phase == corev1.PodRunning && r.pod.DeletionTimestamp == nil && r.term == nil && ready(&r.pod.Status)
 		// Two records of one name: a pod deleted and made again; the one
 		// that serves wins.
 		if prev, ok := out[key]; ok && prev.Serving && !serving {
@@ -93,7 +94,21 @@ func ready(s *corev1.PodStatus) bool {
 	return false
 }
 
-// CallHTTP sends req to the HTTP endpoint of pod's function.
+// CallHTTP sends req to the HTTP endpoint of pod's function. The call is
+// in flight, and a termination of the pod waits for it, until the
+// response's body is closed. A pod that terminates is no longer offered
+// (GatewayPods); a request routed to it just before is still served
+// until its function is being deleted, and refused after.
 func (p *Provider) CallHTTP(ctx context.Context, pod *corev1.Pod, req *http.Request) (*http.Response, error) {
-	return p.opts.Backend.HTTP(ctx, translate.FunctionName(pod), req)
+	ctx, end, err := p.beginCall(ctx, pod, true)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := p.opts.Backend.HTTP(ctx, translate.FunctionName(pod), req.WithContext(ctx))
+	if err != nil {
+		end()
+		return nil, err
+	}
+	resp.Body = &endOnClose{ReadCloser: resp.Body, end: end}
+	return resp, nil
 }

@@ -21,7 +21,9 @@ import (
 // no socket to connect to: each HTTP/1.1 request read from the forwarded
 // stream is sent to the function's HTTP endpoint and its response written
 // back, several requests per connection, until the client closes it or
-// asks to. Anything but HTTP/1.x gets a 400 and the stream is closed.
+// asks to. Anything but HTTP/1.x gets a 400 and the stream is closed. A
+// pod that terminates takes no new request: the stream gets a 503 and is
+// closed.
 func (p *Provider) PortForward(ctx context.Context, namespace, podName string, port int32, stream io.ReadWriteCloser) error {
 	defer stream.Close()
 	pod, err := p.GetPod(ctx, namespace, podName)
@@ -33,6 +35,9 @@ func (p *Provider) PortForward(ctx context.Context, namespace, podName string, p
 	}
 	if pod.Status.Phase != corev1.PodRunning {
 		return errdefs.InvalidInputf("pod %s/%s is %s: only a Running pod's function can be reached", namespace, podName, pod.Status.Phase)
+	}
+	if p.terminating(pod.UID) {
+		return errTerminating{namespace, podName}
 	}
 	name := translate.FunctionName(pod)
 	ctx = log.WithLogger(ctx, log.G(ctx).WithField("pod", namespace+"/"+podName).WithField("function", name))
@@ -46,7 +51,17 @@ func (p *Provider) PortForward(ctx context.Context, namespace, podName string, p
 			writeError(stream, http.StatusBadRequest, "faas-kubelet port-forward speaks HTTP/1.x to the function: "+err.Error())
 			return nil
 		}
-		closeAfter, err := p.forward(ctx, name, req, stream)
+		// Each request is a call in flight until its response is
+		// written; once the pod terminates, a request that follows on
+		// the connection is refused and the connection closed.
+		cctx, end, err := p.beginCall(ctx, pod, false)
+		if err != nil {
+			_ = req.Body.Close()
+			_ = writeError(stream, http.StatusServiceUnavailable, "faas-kubelet port-forward: "+err.Error())
+			return nil
+		}
+		closeAfter, err := p.forward(cctx, name, req, stream)
+		end()
 		if err != nil {
 			log.G(ctx).WithError(err).Debug("port-forward: stream closed")
 			return nil

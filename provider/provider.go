@@ -21,6 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 
 	"github.com/faas-kubelet/faas-kubelet/pkg/metrics"
@@ -93,6 +94,10 @@ type Options struct {
 	// ServiceAccount's token, refreshed as the kubelet refreshes it (see
 	// token.go); nil: they get none, and a note says so.
 	ServiceAccountTokens *ServiceAccountTokens
+	// Clock times the graceful deletion of pods (their grace periods and
+	// preStop sleeps, see terminate.go); tests set a fake one. Default
+	// clock.RealClock{}.
+	Clock clock.WithTicker
 }
 
 // AnnotationFunctionURL shows a pod's function endpoint (for a pod with a
@@ -162,6 +167,10 @@ type podRecord struct {
 	spec *corev1.Pod
 	// run is the pod's run-once attempts and active deadline (job.go).
 	run jobRun
+	// term is the pod's graceful deletion, once it began (terminate.go).
+	term *termination
+	// calls are the calls to the pod's function in flight (terminate.go).
+	calls calls
 }
 
 // waitingPod is a pod whose function the cloud refused or the translation
@@ -725,37 +734,30 @@ func (p *Provider) event(pod *corev1.Pod, previous translate.Phase, st *translat
 	}
 }
 
-// DeletePod deletes the function and reports the pod's final status.
+// DeletePod deletes the pod as a kubelet terminates it. A pod whose
+// function serves and that has a grace period terminates in the
+// background (see beginTermination): it stays Running but not Ready, its
+// function takes no new call, its preStop hook runs and the calls in
+// flight are waited for, then the function is deleted and the final
+// status reported. Any other pod (grace period 0, or not in the API
+// server any longer, or not running) has its function deleted at once and
+// its final status reported; so does one already terminating when the
+// grace period is 0, whose calls in flight are cut off. A DeletePod for a
+// pod that terminates does not start a second termination.
 func (p *Provider) DeletePod(ctx context.Context, pod *corev1.Pod) error {
-	name := translate.FunctionName(pod)
 	p.mu.Lock()
-	if r, ok := p.pods[pod.UID]; ok {
+	r, ok := p.pods[pod.UID]
+	if ok {
 		r.deleting = true // a retry in flight deletes what it creates
-	}
-	p.mu.Unlock()
-	if err := p.opts.Backend.Delete(ctx, name); err != nil {
-		p.opts.Recorder.Eventf(pod, corev1.EventTypeWarning, "FunctionDeleteFailed", "deleting function %s: %v (will retry)", name, err)
-		return fmt.Errorf("deleting function %s: %w", name, err)
-	}
-	p.mu.Lock()
-	last := pod
-	if r, ok := p.pods[pod.UID]; ok {
-		p.adopt(r, pod) // a DisruptionTarget written just before the deletion
-		last = r.pod
-	}
-	if _, ok := p.pods[pod.UID]; ok {
-		delete(p.pods, pod.UID)
-		if !p.released {
-			tracked.Add(-1)
+		if p.beginTermination(ctx, r, pod, gracePeriod(pod)) {
+			return nil
 		}
 	}
-	notify := p.notify
 	p.mu.Unlock()
-	final := pod.DeepCopy()
-	final.Status = translate.TerminatedStatus(last, p.opts.Now())
-	log.G(ctx).WithField("function", name).Info("function deleted")
-	notify(final)
-	return nil
+	if ok {
+		p.kill(ctx, r, pod) // a termination under way ends now
+	}
+	return p.finish(ctx, pod, nil)
 }
 
 // GetPod returns the pod record for namespace/name.

@@ -401,6 +401,46 @@ func TerminatedStatus(pod *corev1.Pod, now time.Time) corev1.PodStatus {
 // pod finished.
 const ReasonFunctionDeleted = "FunctionDeleted"
 
+// TerminatingStatus is the status of a pod whose deletion has begun while
+// its function still serves what it was sent: as the kubelet keeps a pod
+// Running until its containers exit, the pod stays Running with its
+// containers running, but its function takes no new request, so the
+// containers, ContainersReady and Ready are not ready (the EndpointSlice
+// controller then shows the endpoint not ready, not serving, terminating).
+// A pod that had finished keeps its status. The conditions others own and
+// the pod's addresses are kept.
+func TerminatingStatus(pod *corev1.Pod, now time.Time) corev1.PodStatus {
+	t := nowTime(now)
+	status := *pod.Status.DeepCopy()
+	if status.Phase == corev1.PodSucceeded || status.Phase == corev1.PodFailed {
+		return status
+	}
+	var names []string
+	for i := range status.ContainerStatuses {
+		status.ContainerStatuses[i].Ready = false
+		names = append(names, status.ContainerStatuses[i].Name)
+	}
+	if len(names) == 0 {
+		for _, c := range pod.Spec.Containers {
+			names = append(names, c.Name)
+		}
+	}
+	notReady := corev1.PodCondition{Status: corev1.ConditionFalse, Reason: ReasonContainersNotReady}
+	if len(names) > 0 {
+		notReady = containersReadyCondition(status.Phase, names)
+	}
+	for i := range status.Conditions {
+		c := &status.Conditions[i]
+		if c.Type == corev1.PodReady || c.Type == corev1.ContainersReady {
+			if c.Status != corev1.ConditionFalse || c.LastTransitionTime.IsZero() {
+				c.LastTransitionTime = t
+			}
+			c.Status, c.Reason, c.Message = corev1.ConditionFalse, notReady.Reason, notReady.Message
+		}
+	}
+	return status
+}
+
 func boolPtr(b bool) *bool { return &b }
 
 // nowTime truncates to seconds, as the API server stores times.
