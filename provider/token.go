@@ -157,8 +157,10 @@ func (t *ServiceAccountTokens) token(ctx context.Context, pod *corev1.Pod, spec 
 	tr, err := t.request(ctx, pod, spec)
 	if err != nil {
 		if e.token != "" && now.Before(e.expires) {
-			log.G(ctx).WithError(err).WithField("serviceAccount", spec.ServiceAccount).WithField("expires", e.expires).Warn("ServiceAccount token not refreshed; the function keeps the one it has until it expires")
-			e.schedule(t.clock(), min(tokenRetry, e.expires.Sub(now)), onDue)
+			// Not again before the retry: the pod is handed in often.
+			e.refresh = minTime(now.Add(tokenRetry), e.expires)
+			log.G(ctx).WithError(err).WithField("serviceAccount", spec.ServiceAccount).WithField("expires", e.expires).WithField("retry", e.refresh).Warn("ServiceAccount token not refreshed; the function keeps the one it has until it expires")
+			e.schedule(t.clock(), e.refresh.Sub(now), onDue)
 			return e.token, nil
 		}
 		return "", err

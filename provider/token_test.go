@@ -61,6 +61,7 @@ type tokenFixture struct {
 	logs     *lockedBuffer
 	deploys  chan *translate.Function
 	refreshs chan types.UID
+	reports  chan *corev1.Pod
 	ctx      context.Context
 
 	mu       sync.Mutex
@@ -85,6 +86,7 @@ func newTokenFixture(t *testing.T) *tokenFixture {
 		logs:     &lockedBuffer{},
 		deploys:  make(chan *translate.Function, 10),
 		refreshs: make(chan types.UID, 10),
+		reports:  make(chan *corev1.Pod, 1000),
 	}
 	f.b = &fakeBackend{deployFn: func(fn *translate.Function) (*translate.FunctionState, error) {
 		f.deploys <- fn
@@ -135,7 +137,12 @@ func newTokenFixture(t *testing.T) *tokenFixture {
 	logger := vkslog.FromSlog(slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	ctx, cancel := context.WithCancel(log.WithLogger(context.Background(), logger))
 	t.Cleanup(cancel)
-	p.NotifyPods(ctx, func(*corev1.Pod) {})
+	p.NotifyPods(ctx, func(pod *corev1.Pod) {
+		select {
+		case f.reports <- pod:
+		default:
+		}
+	})
 	f.p, f.ctx = p, ctx
 	return f
 }
@@ -205,6 +212,22 @@ func (f *tokenFixture) refreshHandled(uid types.UID) {
 }
 
 func (f *tokenFixture) events() string { return events(f.rec) }
+
+// reported waits until the pod is reported in phase.
+func (f *tokenFixture) reported(uid types.UID, phase corev1.PodPhase) {
+	f.t.Helper()
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case pod := <-f.reports:
+			if pod.UID == uid && pod.Status.Phase == phase {
+				return
+			}
+		case <-timeout:
+			f.t.Fatalf("pod %s never reported %s", uid, phase)
+		}
+	}
+}
 
 // assertNoSecret checks every place a user or an operator reads: events,
 // logs, the pod's status, and the function's notes, tags and description.
@@ -456,9 +479,7 @@ func TestRefusedTokenRequestMakesThePodWaitAndHeals(t *testing.T) {
 			if fn.Env[translate.EnvKubernetesToken] == "" || fn.Env[translate.EnvKubernetesToken] != calls[len(calls)-1].token || len(calls) <= n {
 				t.Errorf("healed function's env lacks the new token (%d requests)", len(calls))
 			}
-			if st, _ := f.p.GetPodStatus(f.ctx, pod.Namespace, pod.Name); st.Phase != corev1.PodRunning {
-				t.Errorf("phase = %s, want Running", st.Phase)
-			}
+			f.reported(pod.UID, corev1.PodRunning)
 			f.assertNoSecret(f.events(), fn)
 		})
 	}
