@@ -7,7 +7,7 @@
 #   hack/cluster.sh down     stop everything this script started
 #   hack/cluster.sh status   print what runs and where
 #   hack/cluster.sh env      print the variables the other scripts use
-#   hack/cluster.sh build-vk builds Virtual Kubelet's mock provider (make bench's baseline); build-vk-tuned the same with faas-kubelet's settings
+#   hack/cluster.sh build-vk builds Virtual Kubelet's mock provider (make bench's baseline)
 #   hack/cluster.sh build-helm builds Helm (the chart's tests)
 #   hack/cluster.sh build-metrics-server builds metrics-server (kubectl top in the tests)
 #   hack/cluster.sh metrics-server
@@ -371,16 +371,6 @@ cmd_status() {
   return ${rc}
 }
 
-# build_vk_mock_tuned builds hack/vkmock-tuned (the same mock provider with
-# faas-kubelet's client, workers and queue limits: make bench's "VK mock,
-# tuned" row) next to the shipped command. It is part of this repository's
-# module, so it is rebuilt each time (go's build cache keeps that quick).
-build_vk_mock_tuned() {
-  mkdir -p "${VK_BIN}"
-  (cd "${REPO_ROOT}" && CGO_ENABLED=0 go build -o "${VK_BIN}/vkmock-tuned" ./hack/vkmock-tuned) ||
-    die "building hack/vkmock-tuned failed"
-}
-
 cmd_env() {
   cat <<EOF
 KUBE_BIN=${KUBE_BIN}
@@ -401,7 +391,6 @@ EOF
 case "${1:-}" in
   build) build_kube_tools ;;
   build-vk) build_vk_mock ;;
-  build-vk-tuned) build_vk_mock_tuned ;;
   build-helm) build_helm ;;
   build-metrics-server) build_metrics_server ;;
   metrics-server) cmd_metrics_server ;;

@@ -17,7 +17,7 @@
 // it are serialized (each takes microseconds), which the shipped command's
 // slower client hid. It serves no kubelet API: the benchmark does not use it.
 //
-// hack/cluster.sh build-vk-tuned builds it next to the shipped command.
+// The e2e benchmark builds it from this module, as it builds faas-kubelet.
 package main
 
 import (
