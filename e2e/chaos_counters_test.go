@@ -188,7 +188,7 @@ func present(o cloudOps, events []callEvent, at time.Time) map[string]bool {
 	out := map[string]bool{}
 	for _, e := range events {
 		if e.At.After(at) {
-			break
+			continue
 		}
 		switch {
 		case o.creates(e):
