@@ -280,7 +280,7 @@ func benchFaasKubelet(t *testing.T, n int) benchRun {
 	// Memory per tracked pod: resident set growth once the rollout's
 	// garbage is collected and returned (the Go runtime gives memory back
 	// within minutes; 20 s after the last pod turned Running here).
-	time.Sleep(20 * time.Second)
+	time.Sleep(settleTime(n))
 	rss1, _ := procStats(pid)
 	run.KiBPerPod = (rss1 - rss0) / float64(n)
 	if pprofURL != "" {
