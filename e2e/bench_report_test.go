@@ -40,7 +40,8 @@ func summarize(values []float64) figure {
 	return figure{Median: med, Min: s[0], Max: s[len(s)-1], Runs: values}
 }
 
-// String is the median with its range when the runs differ.
+// format prints the median with verb, and its range when there were runs
+// to differ.
 func (f figure) format(verb string) string {
 	if len(f.Runs) < 2 {
 		return fmt.Sprintf(verb, f.Median)
