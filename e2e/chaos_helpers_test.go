@@ -135,12 +135,22 @@ func (e *emulator) injected(t *testing.T, cloud string) int {
 type podRecorder struct {
 	mu    sync.Mutex
 	lives map[types.UID]*podLife
+	// ready says which pods were last seen Running and Ready; lapses are
+	// the times such a pod was then seen otherwise.
+	ready  map[types.UID]bool
+	lapses []lapse
+}
+
+// lapse is a Running, Ready pod seen not so.
+type lapse struct {
+	At   time.Time
+	What string
 }
 
 // recordPods starts watching ns (re-listing after the watch breaks, as
 // during an API server outage) until the test ends.
 func recordPods(t *testing.T, ns string) *podRecorder {
-	r := &podRecorder{lives: map[types.UID]*podLife{}}
+	r := &podRecorder{lives: map[types.UID]*podLife{}, ready: map[types.UID]bool{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	pods := cluster.client.CoreV1().Pods(ns)
@@ -187,6 +197,24 @@ func (r *podRecorder) see(p *corev1.Pod, gone bool) {
 	if gone && l.Gone.IsZero() {
 		l.Gone = now
 	}
+	up := !gone && p.DeletionTimestamp == nil && p.Status.Phase == corev1.PodRunning && ready(p)
+	if r.ready[p.UID] && !up {
+		r.lapses = append(r.lapses, lapse{At: now, What: fmt.Sprintf("%s %s Ready=%v deleted=%v", p.Name, p.Status.Phase, ready(p), gone || p.DeletionTimestamp != nil)})
+	}
+	r.ready[p.UID] = up
+}
+
+// lapsesSince returns the lapses seen after since.
+func (r *podRecorder) lapsesSince(since time.Time) []lapse {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []lapse
+	for _, l := range r.lapses {
+		if l.At.After(since) {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // sync takes in a listing: pods missing from it went while the watch was

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,15 +23,59 @@ func holds(holder string, k *kubelet) bool {
 	return strings.HasSuffix(holder, fmt.Sprintf("_%d", k.cmd.Process.Pid))
 }
 
-// Two replicas run for one node: one leads, the other stands by. Killing
-// the leader with SIGKILL hands the node to the standby within 20 s, with
-// every pod kept and no function created twice; a leader stopped with
-// SIGTERM releases the Lease, so the next replica takes over at once.
+// replicaAs starts another process with k's config, telling the cloud
+// who it is by the User-Agent of its calls (app/<name>); cleanup stops it.
+func (k *kubelet) replicaAs(t *testing.T, name string) *kubelet {
+	t.Helper()
+	r := &kubelet{cfgPath: k.cfgPath, node: k.node, port: k.port, faultFile: k.faultFile,
+		logFile: filepath.Join(filepath.Dir(k.logFile), name+".log"), env: []string{agentOf(name)}}
+	r.start(t)
+	t.Cleanup(func() {
+		r.stop(t)
+		if t.Failed() {
+			r.dumpLog(t)
+		}
+	})
+	return r
+}
+
+// cloudCalls counts the calls the emulator's ledger has from the process
+// named name (its User-Agent's app/<name>), up to the entry seq (0: all),
+// and names their operations.
+func cloudCalls(t *testing.T, emu *emulator, name string, seq int) (int, map[string]int) {
+	t.Helper()
+	n, ops := 0, map[string]int{}
+	for _, e := range emu.ledger(t, "aws-lambda") {
+		if strings.Contains(e.Agent, "app/"+name) && (seq == 0 || e.Seq <= seq) {
+			n++
+			ops[e.Op]++
+		}
+	}
+	return n, ops
+}
+
+// lastSeq is the newest entry of the emulator's ledger.
+func lastSeq(t *testing.T, emu *emulator) int {
+	t.Helper()
+	l := emu.ledger(t, "aws-lambda")
+	if len(l) == 0 {
+		return 0
+	}
+	return l[len(l)-1].Seq
+}
+
+// Two replicas run for one node: one leads, the other stands by and makes
+// no cloud call (the emulator's ledger tells the processes apart by their
+// User-Agent). Killing the leader with SIGKILL hands the node to the
+// standby within 20 s, with every pod kept and no function created twice;
+// a leader stopped with SIGTERM releases the Lease, so the next replica
+// takes over at once.
 func TestLeaderElectionHandsOverWithoutDuplicates(t *testing.T) {
 	emu := startEmulator(t)
-	a := startKubelet(t, kubeletOptions{cloud: "aws-lambda", lambdaEndpoint: emu.endpoint, leaderElection: true})
+	a := startKubelet(t, kubeletOptions{cloud: "aws-lambda", lambdaEndpoint: emu.endpoint, leaderElection: true, env: []string{agentOf("replica-a")}})
 	waitNodeReady(t, a.node, corev1.ConditionTrue, 30*time.Second)
-	b := a.replica(t, "replica-b")
+	b := a.replicaAs(t, "replica-b")
+	b.waitStarted(t)
 	ns := namespace(t)
 	applyYAML(t, ns, strings.Replace(helloDeployment, "replicas: 3", "replicas: 2", 1))
 	var before map[string]bool
@@ -40,11 +85,22 @@ func TestLeaderElectionHandsOverWithoutDuplicates(t *testing.T) {
 		return len(before) == 2, desc
 	})
 	leader, standby := a, b
+	leaderName, standbyName := "replica-a", "replica-b"
 	if h := leaseHolder(t, a.node); !holds(h, a) {
 		if !holds(h, b) {
 			t.Fatalf("lease held by %q, neither replica", h)
 		}
 		leader, standby = b, a
+		leaderName, standbyName = standbyName, leaderName
+	}
+	// Both have run through the rollout: the leader called the cloud, the
+	// standby did not.
+	seq := lastSeq(t, emu)
+	if n, ops := cloudCalls(t, emu, leaderName, seq); n == 0 {
+		t.Fatalf("no call from the leader %s in the ledger (%v): the processes cannot be told apart", leaderName, ops)
+	}
+	if n, ops := cloudCalls(t, emu, standbyName, seq); n != 0 {
+		t.Errorf("the standby %s made %d cloud calls: %v", standbyName, n, ops)
 	}
 
 	leader.kill(t)
@@ -66,6 +122,9 @@ func TestLeaderElectionHandsOverWithoutDuplicates(t *testing.T) {
 		return len(after) == 3, desc
 	})
 	onePerPod(t, emu, ns)
+	if n, _ := cloudCalls(t, emu, standbyName, 0); n == 0 {
+		t.Errorf("the new leader %s made no cloud call", standbyName)
+	}
 
 	// A clean stop releases the Lease: the restarted replica leads at once.
 	standby.stop(t)

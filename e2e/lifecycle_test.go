@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +31,9 @@ func runningPods(t *testing.T, ns, selector string) (map[string]bool, string) {
 
 // faas-kubelet stopped with SIGTERM, then killed with SIGKILL, and started
 // again while pods run: the same functions are adopted, none is created
-// twice, and the pods stay Running throughout.
+// twice or deleted (the emulator's ledger of the node's calls), and the
+// pods stay Running and Ready throughout (a watch sees every change of
+// their status while the node restarts).
 func TestRestartAdoptsFunctions(t *testing.T) {
 	for _, c := range clouds {
 		t.Run(c.name, func(t *testing.T) { testRestartAdoptsFunctions(t, c) })
@@ -40,6 +43,7 @@ func TestRestartAdoptsFunctions(t *testing.T) {
 func testRestartAdoptsFunctions(t *testing.T, c cloudUnderTest) {
 	emu, k := c.start(t)
 	ns := namespace(t)
+	pods := recordPods(t, ns)
 	applyYAML(t, ns, strings.ReplaceAll(strings.Replace(helloDeployment, "replicas: 3", "replicas: 2", 1), ecrImage, c.image))
 	var before map[string]bool
 	eventually(t, 90*time.Second, "2 pods Running", func() (bool, string) {
@@ -48,6 +52,12 @@ func testRestartAdoptsFunctions(t *testing.T, c cloudUnderTest) {
 		return len(before) == 2, desc
 	})
 	functionsBefore := c.functions(t, emu)
+	o := opsOf[c.name]
+	running := time.Now()
+	seq := 0
+	if l := emu.ledger(t, c.name); len(l) > 0 {
+		seq = l[len(l)-1].Seq
+	}
 
 	for _, how := range []string{"SIGTERM", "SIGKILL"} {
 		creates := emu.callsOf(t, c.name)[c.adoptOp]
@@ -81,6 +91,21 @@ func testRestartAdoptsFunctions(t *testing.T, c cloudUnderTest) {
 			if _, ok := fns[name]; !ok {
 				t.Errorf("after %s: function %s was not kept", how, name)
 			}
+		}
+	}
+	// Every change of the pods' status the API server had since they ran.
+	if lapses := pods.lapsesSince(running); len(lapses) > 0 {
+		t.Errorf("pods were not Running and Ready throughout the restarts: %+v", lapses)
+	}
+	for _, e := range emu.ledger(t, c.name, append([]string{o.create, o.remove}, o.destructive...)...) {
+		if e.Harness {
+			continue
+		}
+		if e.Op == o.remove || slices.Contains(o.destructive, e.Op) {
+			t.Errorf("the node called %s on %s (answered %d): a restart deletes nothing", e.Op, e.Name, e.Status)
+		}
+		if e.Seq > seq && o.creates(callEvent{Op: e.Op, Applied: e.Applied(), Created: slices.Contains(e.Notes, "created")}) {
+			t.Errorf("the restarted node created %s again", e.Name)
 		}
 	}
 }

@@ -191,7 +191,10 @@ func (s *Server) logsDispatch(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) wrapLogs(op string, h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		f, faulty := s.Call(op)
+		c := s.Begin(op, w, r) // the ledger and holds
+		defer c.End()
+		w = c.W
+		f, faulty := c.Fault()
 		if s.opts.Latency > 0 {
 			time.Sleep(s.opts.Latency)
 		}
