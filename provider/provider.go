@@ -285,7 +285,9 @@ func (p *Provider) UpdatePod(ctx context.Context, pod *corev1.Pod) error {
 		r.pod = r.pod.DeepCopy()
 		translate.KeepResizeConditions(&r.pod.Status, ours)
 		debug, evs := p.debugContainers(&r.pod.Status, r.pod.Status.EphemeralContainerStatuses, handed)
-		resized, revs := p.settleResize(r, pod, step)
+		asIs := ferr == nil && r.deployed != "" && r.deployed == fingerprint(fn)
+		step.fn = fn
+		resized, revs := p.settleResize(r, pod, &step, asIs)
 		observed := r.pod.Status.ObservedGeneration < pod.Generation
 		if observed {
 			r.pod.Status.ObservedGeneration = pod.Generation

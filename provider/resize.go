@@ -58,8 +58,8 @@ type resizeStep struct {
 	container string
 	// want are the container's resources in the pod handed in.
 	want corev1.ResourceRequirements
-	// allocate: the function already runs want (the change leaves it as
-	// it is): allocated at once.
+	// allocate: the function runs want once deployed as usual (the
+	// change leaves it as it is): allocated at once.
 	allocate bool
 	// infeasible is the PodResizePending message of a resize not applied.
 	infeasible string
@@ -67,15 +67,19 @@ type resizeStep struct {
 	apply bool
 	// none: the resources are those allocated; a pending resize is over.
 	none bool
-	// fn and pinned are the functions with want and with the allocated
-	// resources, for a resize that is applied.
+	// fn is the function deployed for an applied resize (UpdatePod's);
+	// pinned the one the allocated resources make (translate.FromPod's),
+	// and alloc those resources.
 	fn, pinned *translate.Function
 	alloc      corev1.ResourceRequirements
 }
 
 // planResize decides what becomes of a change of pod's resources. Only a
-// running pod's function is resized; a pod that has no allocation yet (or
-// whose function is being created) is deployed as it asks.
+// running pod's function is resized. It compares the functions the pod
+// and its allocation make with translate.FromPod, which has no side
+// effects (the core's translate may ask for a ServiceAccount token);
+// UpdatePod then finds, with the function it deploys, whether the
+// function runs the pod as it is already (see settleResize).
 func (p *Provider) planResize(pod *corev1.Pod) resizeStep {
 	step := resizeStep{pod: pod}
 	if len(pod.Spec.Containers) != 1 {
@@ -91,30 +95,28 @@ func (p *Provider) planResize(pod *corev1.Pod) resizeStep {
 	}
 	alloc, has := translate.Allocated(r.pod.Status, c.Name)
 	pending := translate.ResizeCondition(r.pod.Status, corev1.PodResizePending)
-	deployed := r.deployed
 	p.mu.Unlock()
-	fn, err := p.translate(pod)
-	if err != nil {
-		return step
-	}
 	switch {
-	case has && translate.SameResources(alloc, step.want):
+	case translate.SameResources(alloc, step.want):
 		step.none = true
 		return step
-	case deployed != "" && deployed == fingerprint(fn):
-		// The function runs it already (a restart deployed it, or the
-		// change is nothing the function is made of).
+	case !has:
+		// Nothing shown yet (a pod from before resources were shown):
+		// allocated once its function runs it.
 		step.allocate = true
 		return step
-	case !has:
+	}
+	sa := p.opts.ServiceAccountAnnotations(pod.Namespace, pod.Spec.ServiceAccountName)
+	fn, err := translate.FromPod(pod, p.opts.NodeName, sa)
+	if err != nil {
 		return step
 	}
 	pinnedPod := translate.WithResources(pod, alloc)
-	pinned, err := p.translate(pinnedPod)
+	pinned, err := translate.FromPod(pinnedPod, p.opts.NodeName, sa)
 	if err != nil {
 		return step
 	}
-	step.alloc = alloc
+	step.alloc, step.pinned = alloc, pinned
 	if fingerprint(pinned) == fingerprint(fn) {
 		step.allocate = true // a change the function is not made of
 		return step
@@ -128,7 +130,7 @@ func (p *Provider) planResize(pod *corev1.Pod) resizeStep {
 		step.infeasible = msg
 		return step
 	}
-	step.pod, step.apply, step.fn, step.pinned = pod, true, fn, pinned
+	step.pod, step.apply = pod, true
 	return step
 }
 
@@ -158,12 +160,19 @@ func keepsMemory(fn *translate.Function) string {
 }
 
 // settleResize shows step in r's status before the function is deployed,
-// and returns the events to record once p.mu is released. Called with
-// p.mu held.
-func (p *Provider) settleResize(r *podRecord, pod *corev1.Pod, step resizeStep) (changed bool, events []podEvent) {
+// and returns the events to record once p.mu is released. asIs says the
+// function runs pod as it is already (a deployment after a restart, or
+// before the resources were shown): a resize to apply is then done. An
+// allocation at once waits for a deployment that is needed (record
+// allocates what it deploys). Called with p.mu held.
+func (p *Provider) settleResize(r *podRecord, pod *corev1.Pod, step *resizeStep, asIs bool) (changed bool, events []podEvent) {
 	st := &r.pod.Status
 	now := p.opts.Now()
+	if step.apply && asIs {
+		step.apply, step.allocate = false, true
+	}
 	switch {
+	case step.allocate && !asIs:
 	case step.none:
 		changed = translate.ClearResizeCondition(st, corev1.PodResizePending)
 	case step.allocate:
@@ -228,29 +237,44 @@ func (p *Provider) allocateOnRecord(status *corev1.PodStatus, from, pod *corev1.
 // retried keeps PodResizeInProgress, with reason Error, until the retry
 // succeeds.
 func (p *Provider) finishResize(ctx context.Context, pod *corev1.Pod, step resizeStep, before string) error {
-	p.mu.Lock()
-	r, ok := p.pods[pod.UID]
-	if !ok || r.waiting == nil || !r.waiting.update || r.waiting.key != fingerprint(step.fn) {
-		p.mu.Unlock()
-		return nil // deployed (record allocated it), or superseded
+	refused := func() (*podRecord, *waitingPod) {
+		r, ok := p.pods[pod.UID]
+		if !ok || r.waiting == nil || !r.waiting.update || r.waiting.key != fingerprint(step.fn) {
+			return nil, nil // deployed (record allocated it), or superseded
+		}
+		return r, r.waiting
 	}
-	now := p.opts.Now()
-	st := &r.pod.Status
-	if r.waiting.pod != nil {
+	p.mu.Lock()
+	r, w := refused()
+	if r == nil {
+		p.mu.Unlock()
+		return nil
+	}
+	r.pod = r.pod.DeepCopy()
+	if w.pod != nil {
 		// Retried with backoff: still in progress.
 		msg := fmt.Sprintf("the %s cloud has not taken the new size yet; it is tried again (see the pod's events)", p.opts.Backend.Cloud())
-		translate.SetResizeCondition(st, corev1.PodResizeInProgress, corev1.PodReasonError, msg, pod.Generation, now)
+		translate.SetResizeCondition(&r.pod.Status, corev1.PodResizeInProgress, corev1.PodReasonError, msg, pod.Generation, p.opts.Now())
 		p.reportLocked(r, true)
 		return nil
 	}
+	p.mu.Unlock()
+	// A spec error: the function serves the pod at its allocated size,
+	// and what else the update changed is deployed at that size.
+	pinnedPod := translate.WithResources(pod, step.alloc)
+	pinned, err := p.translate(pinnedPod)
+	p.mu.Lock()
+	if again, w2 := refused(); again != r || w2 != w {
+		p.mu.Unlock()
+		return nil
+	}
 	msg := fmt.Sprintf("%s: the %s cloud refused %d MiB (see the pod's events); the function keeps %s", step.fn.MemoryField, p.opts.Backend.Cloud(), step.fn.MemoryMiB, keepsMemory(step.pinned))
-	translate.ClearResizeCondition(st, corev1.PodResizeInProgress)
-	translate.SetResizeCondition(st, corev1.PodResizePending, corev1.PodReasonInfeasible, msg, pod.Generation, now)
-	redeploy := fingerprint(step.pinned) != before
+	r.pod = r.pod.DeepCopy()
+	translate.ClearResizeCondition(&r.pod.Status, corev1.PodResizeInProgress)
+	translate.SetResizeCondition(&r.pod.Status, corev1.PodResizePending, corev1.PodReasonInfeasible, msg, pod.Generation, p.opts.Now())
+	redeploy := err != nil || fingerprint(pinned) != before
 	if !redeploy {
-		// The function runs the pod at its allocated size: nothing else
-		// changed.
-		r.waiting, r.deployed = nil, before
+		r.waiting, r.deployed = nil, before // nothing else changed
 	}
 	p.reportLocked(r, true)
 	p.opts.Recorder.Event(pod, corev1.EventTypeWarning, translate.EventResizeInfeasible, "Pod resize Infeasible: "+msg)
@@ -258,5 +282,5 @@ func (p *Provider) finishResize(ctx context.Context, pod *corev1.Pod, step resiz
 		return nil
 	}
 	log.G(ctx).Info("resize refused; deploying the rest of the update at the allocated size")
-	return p.deploy(ctx, translate.WithResources(pod, step.alloc))
+	return p.deploy(ctx, pinnedPod)
 }
