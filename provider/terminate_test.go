@@ -31,6 +31,7 @@ type termBackend struct {
 	*fakeBackend
 	httpFn   func(ctx context.Context, req *http.Request) (*http.Response, error)
 	deleteFn func(attempt int) error
+	invokeFn func(ctx context.Context) (*translate.Invocation, error)
 
 	mu       sync.Mutex
 	ops      []string
@@ -48,6 +49,17 @@ func (b *termBackend) HTTP(ctx context.Context, name string, req *http.Request) 
 		return fn(ctx, req)
 	}
 	return b.fakeBackend.HTTP(ctx, name, req)
+}
+
+func (b *termBackend) Invoke(ctx context.Context, name string, payload []byte) (*translate.Invocation, error) {
+	b.mu.Lock()
+	b.ops = append(b.ops, "invoke "+name)
+	fn := b.invokeFn
+	b.mu.Unlock()
+	if fn != nil {
+		return fn(ctx)
+	}
+	return b.fakeBackend.Invoke(ctx, name, payload)
 }
 
 func (b *termBackend) Delete(ctx context.Context, name string) error {
@@ -608,5 +620,44 @@ func TestGracePeriodOfAPod(t *testing.T) {
 	del.Spec.TerminationGracePeriodSeconds = ptr.To(int64(12))
 	if got := gracePeriod(del); got != 12*time.Second {
 		t.Errorf("terminationGracePeriodSeconds 12: %s", got)
+	}
+}
+
+// A Job's invocation in flight is waited for too: the function is deleted
+// only once it has ended, and the pod keeps the outcome it reported.
+func TestTerminationWaitsForTheJobsInvocation(t *testing.T) {
+	f := newTermFixture(t)
+	started, release := make(chan struct{}), make(chan struct{})
+	f.b.invokeFn = func(ctx context.Context) (*translate.Invocation, error) {
+		close(started)
+		<-release
+		return &translate.Invocation{Output: []byte("done")}, nil
+	}
+	job := newPod("uid-1", "job")
+	job.Spec.RestartPolicy = corev1.RestartPolicyNever
+	if err := f.p.CreatePod(context.Background(), job); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	if err := f.p.DeletePod(context.Background(), deleting(job, 30)); err != nil {
+		t.Fatal(err)
+	}
+	f.draining(t, job.UID)
+	f.clock.Step(jobPoll)
+	f.blocked(t)
+	if f.b.deletes() != 0 {
+		t.Fatal("function deleted under the Job's invocation")
+	}
+	close(release)
+	if outcome := f.final(t); outcome.Status.Phase != corev1.PodSucceeded || f.b.deletes() != 0 {
+		t.Fatalf("the Job's outcome: %s with %d deletions, want Succeeded before the deletion", outcome.Status.Phase, f.b.deletes())
+	}
+	f.blocked(t)
+	f.clock.Step(jobPoll)
+	if end := f.final(t); end.Status.Phase != corev1.PodSucceeded || f.b.deletes() != 1 {
+		t.Errorf("final status %s with %d deletions, want Succeeded and the function deleted", end.Status.Phase, f.b.deletes())
+	}
+	if _, n := f.event(ReasonGracePeriodExceeded); n != 0 {
+		t.Error("an invocation that ended in time was reported cut off")
 	}
 }
