@@ -24,8 +24,16 @@ type watched struct {
 
 func newWatched(t *testing.T, b Backend) *watched {
 	t.Helper()
+	return newWatchedAt(t, b, func() time.Time { return now })
+}
+
+// newWatchedAt is newWatched on clock; its tracker never ticks by itself
+// (a test polls).
+func newWatchedAt(t *testing.T, b Backend, clock func() time.Time) *watched {
+	t.Helper()
 	w := &watched{rec: record.NewFakeRecorder(100)}
-	p, err := New(Options{NodeName: "vk", Backend: b, Recorder: w.rec, Now: func() time.Time { return now }})
+	p, err := New(Options{NodeName: "vk", Backend: b, Recorder: w.rec, Now: clock,
+		PollInterval: time.Hour, ResyncInterval: time.Hour, ReconcileInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
 	corev1 "k8s.io/api/core/v1"
@@ -304,22 +307,24 @@ func TestResizeOfWhatTheFunctionIsNotMadeOfIsAllocatedAtOnce(t *testing.T) {
 	}
 }
 
-func TestResizeRetriedByTheCloudStaysInProgress(t *testing.T) {
+func TestResizeRetriedByTheCloudStaysInProgressUntilItIsDeployed(t *testing.T) {
 	b := &resizingBackend{}
-	busy := false
+	var busy atomic.Bool
 	b.deployFn = func(fn *translate.Function) (*translate.FunctionState, error) {
-		if busy {
+		if busy.Load() {
 			return nil, Refused(ReasonCreateError, fmt.Errorf("function %s is being updated", fn.Name))
 		}
 		return &translate.FunctionState{Name: fn.Name, Phase: translate.PhaseActive, Created: now}, nil
 	}
-	p := newWatched(t, b)
+	var mu sync.Mutex
+	clock := now
+	p := newWatchedAt(t, b, func() time.Time { mu.Lock(); defer mu.Unlock(); return clock })
 	ctx := context.Background()
 	pod := sized("512Mi")
 	if err := p.CreatePod(ctx, pod); err != nil {
 		t.Fatal(err)
 	}
-	busy = true
+	busy.Store(true)
 	if err := p.UpdatePod(ctx, resized(pod, "1Gi")); err != nil {
 		t.Fatal(err)
 	}
@@ -332,5 +337,25 @@ func TestResizeRetriedByTheCloudStaysInProgress(t *testing.T) {
 	}
 	if podCondition(st, corev1.PodResizePending) != nil {
 		t.Error("a resize tried again is not Infeasible")
+	}
+	p.events()
+
+	// The cloud takes it at the retry, the kubelet's backoff later.
+	busy.Store(false)
+	mu.Lock()
+	clock = clock.Add(retryFirst)
+	mu.Unlock()
+	p.poll(ctx).Wait()
+	st = p.last(t)
+	stillRunning(t, st)
+	runsWith(t, st, "1Gi")
+	if c := podCondition(st, corev1.PodResizeInProgress); c != nil {
+		t.Errorf("PodResizeInProgress = %+v once deployed", c)
+	}
+	if ev := p.events(); !strings.Contains(ev, "Normal ResizeCompleted Pod resize completed: app: requests cpu=250m memory=1Gi") {
+		t.Errorf("events:\n%s", ev)
+	}
+	if last := b.deployed[len(b.deployed)-1]; last.MemoryMiB != 1024 {
+		t.Errorf("retried with %d MiB", last.MemoryMiB)
 	}
 }
