@@ -373,3 +373,21 @@ func TestHoldInProcess(t *testing.T) {
 	}
 	Note(context.Background(), "nothing") // no call: no panic
 }
+
+// A long-running emulator forgets the older half of its ledger past the
+// limit; sequence numbers go on, so that ?since= still reads what is new.
+func TestLedgerForgetsItsOlderHalfPastTheLimit(t *testing.T) {
+	f := newFakeCloud(t)
+	f.i.ledger.limit = 4
+	for range 5 {
+		_ = f.do(http.MethodGet, "/functions", "", "x")
+	}
+	got := f.ledger(t, "")
+	if len(got) != 3 || got[0].Seq != 3 || got[2].Seq != 5 {
+		t.Fatalf("after 5 calls with a limit of 4: %+v", got)
+	}
+	_ = f.do(http.MethodGet, "/functions", "", "x")
+	if got := f.ledger(t, "?since=5"); len(got) != 1 || got[0].Seq != 6 {
+		t.Errorf("since 5 = %+v", got)
+	}
+}

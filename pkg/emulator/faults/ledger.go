@@ -52,16 +52,30 @@ type Entry struct {
 // Applied says the call's work was carried out and succeeded.
 func (e Entry) Applied() bool { return e.Work >= 200 && e.Work < 300 }
 
+// ledgerLimit bounds the ledger of a long-running emulator (a demo): past
+// it, the older half is forgotten (sequence numbers go on).
+const ledgerLimit = 1 << 20
+
 // ledger is the log of every call an emulator served.
 type ledger struct {
 	mu      sync.Mutex
 	entries []*Entry
+	seq     int
+	limit   int // 0: ledgerLimit
 }
 
 func (l *ledger) add(e *Entry) {
 	l.mu.Lock()
-	e.Seq = len(l.entries) + 1
+	l.seq++
+	e.Seq = l.seq
 	l.entries = append(l.entries, e)
+	limit := l.limit
+	if limit == 0 {
+		limit = ledgerLimit
+	}
+	if len(l.entries) > limit {
+		l.entries = append([]*Entry(nil), l.entries[len(l.entries)/2:]...)
+	}
 	l.mu.Unlock()
 }
 
@@ -134,6 +148,7 @@ func (i *Injector) Begin(op string, w http.ResponseWriter, r *http.Request) *Cal
 	e := &Entry{At: time.Now(), Op: op, Name: resourceName(r), Agent: agent, Harness: strings.Contains(agent, HarnessAgent)}
 	i.ledger.add(e)
 	c := &Call{i: i, op: op, harness: e.Harness, entry: e}
+	// The handler's request carries the call from here on, for Note.
 	c.ctx = context.WithValue(r.Context(), callKey{}, c)
 	*r = *r.WithContext(c.ctx)
 	if !e.Harness {
