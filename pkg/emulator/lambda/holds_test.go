@@ -3,10 +3,12 @@ package lambda
 import (
 	"context"
 	"errors"
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	sdk "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
@@ -67,5 +69,34 @@ func TestHeldCreateAndLostDeleteAnswer(t *testing.T) {
 	}
 	if e := got[1]; e.Name != "fn" || e.Status != 503 || !e.Fault || e.Work != 204 || !e.Applied() {
 		t.Errorf("delete = %+v: want answered 503 and carried out (204)", e)
+	}
+}
+
+// A process that sets AWS_SDK_UA_APP_ID (the SDK's AppID) is named by it
+// in the ledger: two replicas of a node can be told apart; a harness
+// client is never faulted.
+func TestLedgerNamesTheCallerByItsAppID(t *testing.T) {
+	s, _, _ := start(t, Options{})
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	client := func(app string) *sdk.Client {
+		return sdk.New(sdk.Options{
+			Region: DefaultRegion, BaseEndpoint: aws.String(ts.URL), AppID: app, RetryMaxAttempts: 1,
+			Credentials: credentials.NewStaticCredentialsProvider(DefaultAccessKey, DefaultSecretKey, ""),
+		})
+	}
+	s.SetChaos(&faults.Chaos{ServerErrorRate: 1})
+	if _, err := client("replica-b").ListFunctions(context.Background(), &sdk.ListFunctionsInput{}); err == nil {
+		t.Error("a node's call under chaos succeeded")
+	}
+	if _, err := client(faults.HarnessAgent).ListFunctions(context.Background(), &sdk.ListFunctionsInput{}); err != nil {
+		t.Errorf("a harness call under chaos: %v", err)
+	}
+	got := s.Ledger(faults.LedgerQuery{Agent: "app/replica-b"})
+	if len(got) != 1 || got[0].Op != "ListFunctions" || !got[0].Fault {
+		t.Errorf("replica-b's calls = %+v", got)
+	}
+	if h := s.Ledger(faults.LedgerQuery{Agent: faults.HarnessAgent}); len(h) != 1 || !h[0].Harness || h[0].Fault {
+		t.Errorf("harness calls = %+v", h)
 	}
 }
