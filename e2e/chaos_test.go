@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -161,13 +162,36 @@ func (r *run) deploy(n int) {
 // fault marks the end of a fault: settle measures from the last one.
 func (r *run) fault() { r.lastFault = time.Now() }
 
-// kill ends the node's process with SIGKILL and starts it again.
+// kill ends the node's process with SIGKILL and starts it again, and logs
+// the node's calls that were in flight (the ledger's unanswered entries).
 func (r *run) kill() {
 	r.t.Helper()
+	inFlight := r.inFlight()
 	r.k.kill(r.t)
 	totals.kills++
 	r.fault()
+	r.t.Logf("%s: kill %d interrupted %s", r.c.name, totals.kills, inFlight)
 	r.k.start(r.t)
+}
+
+// inFlight names the node's calls not yet answered, per operation.
+func (r *run) inFlight() string {
+	r.t.Helper()
+	per := map[string]int{}
+	for _, e := range r.emu.ledger(r.t, r.c.name) {
+		if !e.Done && !e.Harness {
+			per[e.Op]++
+		}
+	}
+	if len(per) == 0 {
+		return "no call in flight"
+	}
+	var out []string
+	for op, n := range per {
+		out = append(out, fmt.Sprintf("%s x%d", op, n))
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
 }
 
 // settle waits until every wanted pod is Ready with its resource present,
