@@ -162,7 +162,8 @@ func (b *Backend) Ping(ctx context.Context) error {
 }
 
 // Deploy creates the function, or brings an existing one (a retried create,
-// or an updated pod) to the pod's image and environment. Only createInput's
+// or an updated pod) to the pod's image and configuration (environment,
+// memory, ephemeral storage, timeout). Only createInput's
 // checks, which name the pod field, are spec errors (InvalidInput); what
 // Lambda refuses is classified by deployError, and a function Lambda
 // reports Failed carries the reason failureReason gives it.
@@ -274,10 +275,11 @@ func (b *Backend) urlAccess(ctx context.Context, name string, auth types.Functio
 
 // createOrAdopt creates the function, or brings the one that exists (a
 // retried create, an updated pod) to fn: a Failed one is created again when
-// its reason is healable; a changed environment is applied, then a changed
-// image. Lambda takes one update at a time, so while one is in progress
-// (or the function is being created) the change is a transient error,
-// retried after updateRetry.
+// its reason is healable; a changed configuration (environment, memory,
+// ephemeral storage, timeout) is applied, then a changed image. Lambda
+// takes one update at a time, so while one is in progress (or the function
+// is being created) the change is a transient error, retried after
+// updateRetry.
 func (b *Backend) createOrAdopt(ctx context.Context, fn *translate.Function, in *sdk.CreateFunctionInput) (*translate.FunctionState, error) {
 	out, err := b.api.CreateFunction(ctx, in)
 	if err == nil {
@@ -310,27 +312,24 @@ func (b *Backend) createOrAdopt(ctx context.Context, fn *translate.Function, in 
 	}
 	want := aws.ToString(in.Code.ImageUri)
 	newImage := want != "" && cur.Code != nil && aws.ToString(cur.Code.ImageUri) != want
-	newEnv := !sameEnv(cur.Configuration, in.Environment)
-	if !newImage && !newEnv {
+	reconf, changed := reconfiguration(cur.Configuration, in)
+	if !newImage && reconf == nil {
 		return state, nil
 	}
 	if updating(cur.Configuration) {
 		return nil, provider.Transient(fmt.Errorf("function %s is still being created or updated; the pod's change follows once that completes", fn.Name), updateRetry, false)
 	}
-	if newEnv {
-		// The pod's env changed (a Secret or ConfigMap it reads did): the
-		// configuration first; a new image, if any, once it completes.
-		env := in.Environment
-		if env == nil {
-			env = &types.Environment{Variables: map[string]string{}}
-		}
-		up, err := b.api.UpdateFunctionConfiguration(ctx, &sdk.UpdateFunctionConfigurationInput{FunctionName: in.FunctionName, Environment: env})
+	if reconf != nil {
+		// The pod's configuration changed (a Secret or ConfigMap it reads,
+		// a resize of its memory): the configuration first; a new image,
+		// if any, once it completes.
+		up, err := b.api.UpdateFunctionConfiguration(ctx, reconf)
 		if err != nil {
 			return nil, deployError("UpdateFunctionConfiguration", err, "")
 		}
-		log.G(ctx).WithField("variables", len(env.Variables)).Info("function environment updated")
+		log.G(ctx).WithField("changed", strings.Join(changed, ",")).WithField("memoryMiB", aws.ToInt32(up.MemorySize)).Info("function configuration updated")
 		if newImage {
-			return nil, provider.Transient(fmt.Errorf("function %s: environment updated; the new image follows once the update completes", fn.Name), updateRetry, false)
+			return nil, provider.Transient(fmt.Errorf("function %s: configuration updated; the new image follows once the update completes", fn.Name), updateRetry, false)
 		}
 		st := stateOf(reconfigured(up), cur.Code)
 		st.Tags = cur.Tags
@@ -344,6 +343,53 @@ func (b *Backend) createOrAdopt(ctx context.Context, fn *translate.Function, in 
 	st := stateOf(updatedConfig(up), nil)
 	st.Tags = cur.Tags
 	return st, nil
+}
+
+// defaultStorageMiB is the ephemeral storage Lambda gives a function that
+// asks for none (CreateFunction and UpdateFunctionConfiguration API
+// reference, EphemeralStorage: "The default value is 512").
+const defaultStorageMiB = 512
+
+// reconfiguration is the UpdateFunctionConfiguration that brings the
+// function's configuration cur to the one in creates: only the
+// environment, memory, ephemeral storage and timeout that differ are sent
+// (UpdateFunctionConfiguration leaves what it is not given as it is), and
+// their names are returned. nil: nothing differs.
+func reconfiguration(cur *types.FunctionConfiguration, in *sdk.CreateFunctionInput) (*sdk.UpdateFunctionConfigurationInput, []string) {
+	up := &sdk.UpdateFunctionConfigurationInput{FunctionName: in.FunctionName}
+	var changed []string
+	if !sameEnv(cur, in.Environment) {
+		up.Environment = in.Environment
+		if up.Environment == nil {
+			up.Environment = &types.Environment{Variables: map[string]string{}}
+		}
+		changed = append(changed, "environment")
+	}
+	if aws.ToInt32(cur.MemorySize) != aws.ToInt32(in.MemorySize) {
+		up.MemorySize = in.MemorySize
+		changed = append(changed, "memory")
+	}
+	if have, want := storageMiB(cur.EphemeralStorage), storageMiB(in.EphemeralStorage); have != want {
+		up.EphemeralStorage = &types.EphemeralStorage{Size: aws.Int32(want)}
+		changed = append(changed, "ephemeralStorage")
+	}
+	if aws.ToInt32(cur.Timeout) != aws.ToInt32(in.Timeout) {
+		up.Timeout = in.Timeout
+		changed = append(changed, "timeout")
+	}
+	if len(changed) == 0 {
+		return nil, nil
+	}
+	return up, changed
+}
+
+// storageMiB is a function's ephemeral storage, Lambda's default when it
+// has none set.
+func storageMiB(s *types.EphemeralStorage) int32 {
+	if s == nil || aws.ToInt32(s.Size) == 0 {
+		return defaultStorageMiB
+	}
+	return aws.ToInt32(s.Size)
 }
 
 // recreate deletes a function Lambda reports Failed for a reason outside
@@ -379,6 +425,16 @@ func sameEnv(cur *types.FunctionConfiguration, want *types.Environment) bool {
 		w = want.Variables
 	}
 	return maps.Equal(have, w)
+}
+
+var _ provider.MemoryResizer = (*Backend)(nil)
+
+// CheckResize says whether Deploy can bring an existing function to
+// fn.MemoryMiB: UpdateFunctionConfiguration takes a new MemorySize in
+// place, within the limits CreateFunction has (checkMemory), and Deploy
+// sends it (reconfiguration). It makes no call to Lambda.
+func (b *Backend) CheckResize(fn *translate.Function) error {
+	return checkMemory(fn)
 }
 
 // Delete deletes the function; one already gone counts as deleted.

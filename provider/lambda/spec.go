@@ -135,10 +135,10 @@ func createInput(fn *translate.Function, o *Options) (*sdk.CreateFunctionInput, 
 			}
 		}
 	}
+	if err := checkMemory(fn); err != nil {
+		return nil, nil, err
+	}
 	if fn.MemoryMiB != 0 {
-		if fn.MemoryMiB < minMemoryMiB || fn.MemoryMiB > maxMemoryMiB {
-			return nil, nil, errdefs.InvalidInputf("%s: Lambda memory must be between %d and %d MiB; the pod asks for %d MiB", fn.MemoryField, minMemoryMiB, maxMemoryMiB, fn.MemoryMiB)
-		}
 		in.MemorySize = aws.Int32(int32(fn.MemoryMiB))
 	}
 	if fn.EphemeralStorageMiB != 0 {
@@ -194,6 +194,17 @@ func createInput(fn *translate.Function, o *Options) (*sdk.CreateFunctionInput, 
 		in.Architectures = []types.Architecture{types.ArchitectureX8664}
 	}
 	return in, notes, nil
+}
+
+// checkMemory refuses a memory Lambda does not give a function: MemorySize
+// is 128 to 10,240 MB, in steps of 1 MB, at create and at update alike
+// (CreateFunction and UpdateFunctionConfiguration API reference,
+// MemorySize). 0 is Lambda's default, 128 MB.
+func checkMemory(fn *translate.Function) error {
+	if fn.MemoryMiB != 0 && (fn.MemoryMiB < minMemoryMiB || fn.MemoryMiB > maxMemoryMiB) {
+		return errdefs.InvalidInputf("%s: Lambda memory must be between %d and %d MiB; the pod asks for %d MiB", fn.MemoryField, minMemoryMiB, maxMemoryMiB, fn.MemoryMiB)
+	}
+	return nil
 }
 
 func parseS3(u string) (bucket, key string, ok bool) {
