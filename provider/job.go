@@ -103,7 +103,7 @@ func (p *Provider) runJob(uid types.UID, name string) {
 	if job.Restarts > 0 {
 		backoff = min(jobBackoffAfter(p.opts.JobBackoff, job.Restarts)*2, jobMaxBackoff)
 	}
-	for ctx.Err() == nil && p.known(uid) && !p.expired(uid) {
+	for ctx.Err() == nil && p.known(uid) && !p.expired(uid) && !p.terminating(uid) {
 		job.State, job.Backoff = translate.JobRunning, 0
 		if err := p.opts.Backend.Tag(ctx, name, translate.JobTags(job)); errors.Is(err, ErrNotSupported) {
 			job.State, job.Message = translate.JobFailed, "run-once pods are not supported on this cloud yet: "+err.Error()
@@ -242,7 +242,8 @@ func (p *Provider) awaitBackoff(ctx context.Context, uid types.UID, wake <-chan 
 		r.run.wake = nil
 	}
 	p.mu.Unlock()
-	return ctx.Err() == nil && p.known(uid) && !p.expired(uid)
+	// A terminating pod's container is not restarted, as on a kubelet.
+	return ctx.Err() == nil && p.known(uid) && !p.expired(uid) && !p.terminating(uid)
 }
 
 func (p *Provider) expired(uid types.UID) bool {

@@ -678,6 +678,11 @@ func (p *Provider) record(pod *corev1.Pod, state *translate.FunctionState, w *wa
 	_, events := p.debugContainers(&updated.Status, from.Status.EphemeralContainerStatuses, pod)
 	events = append(events, p.allocateOnRecord(&updated.Status, from, pod, ok, state, w)...)
 	updated.Status.ObservedGeneration = max(pod.Generation, from.Status.ObservedGeneration)
+	if ok && r.term != nil {
+		// A terminating pod stays not Ready whatever its function reports
+		// meanwhile (a Job's outcome, a status read).
+		updated.Status = translate.TerminatingStatus(&corev1.Pod{ObjectMeta: updated.ObjectMeta, Spec: updated.Spec, Status: updated.Status}, p.opts.Now())
+	}
 	if !ok {
 		r = &podRecord{function: state.Name}
 		p.pods[pod.UID] = r
@@ -701,7 +706,7 @@ func (p *Provider) record(pod *corev1.Pod, state *translate.FunctionState, w *wa
 		r.backoff = firstCheck
 		r.nextCheck = p.opts.Now().Add(firstCheck)
 	}
-	startJob := translate.IsJob(pod) && state.Phase == translate.PhaseActive && state.Job.State == "" && !r.jobRunning
+	startJob := translate.IsJob(pod) && state.Phase == translate.PhaseActive && state.Job.State == "" && !r.jobRunning && r.term == nil
 	if startJob {
 		r.jobRunning = true
 	}

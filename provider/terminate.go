@@ -422,6 +422,9 @@ func (p *Provider) finish(ctx context.Context, pod *corev1.Pod, r *podRecord) er
 	}
 	notify := p.notify
 	p.mu.Unlock()
+	if t := p.opts.ServiceAccountTokens; t != nil {
+		t.forget(pod.UID) // its refresh would only request a token for nothing
+	}
 	final := pod.DeepCopy()
 	final.Status = translate.TerminatedStatus(last, p.opts.Now())
 	log.G(ctx).WithField("function", name).Info("function deleted")
