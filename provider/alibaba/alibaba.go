@@ -184,7 +184,8 @@ func (b *Backend) serviceARN(name string) string {
 
 // Deploy creates the pod's service, tags it, and creates its function (and
 // HTTP trigger); a retried create or a restart finds what exists and
-// completes it, and a changed image or environment updates the function.
+// completes it, and a changed image, environment, memory or timeout
+// updates the function in place.
 // Only specFor's checks refuse the pod for good; what FC refuses is a
 // provider.RefusedError (see deployError). A refusal midway leaves the
 // service made so far: the retry adopts it, and Delete removes it when the
@@ -251,7 +252,8 @@ func (b *Backend) tag(name string, tags map[string]string) error {
 }
 
 // ensureFunction creates the function, or brings the existing one to the
-// pod's image and command.
+// pod's container, environment, memory (and the instance type it takes)
+// and timeout, with one UpdateFunction.
 func (b *Backend) ensureFunction(ctx context.Context, fn *translate.Function, s *spec) (*translate.FunctionState, error) {
 	out, err := b.api.CreateFunctionWithOptions(tea.String(fn.Name), s.Function, &fc.CreateFunctionHeaders{}, rt())
 	if err == nil {
@@ -264,8 +266,8 @@ func (b *Backend) ensureFunction(ctx context.Context, fn *translate.Function, s 
 	if err != nil {
 		return nil, deployError("GetFunction", err)
 	}
-	if sameContainer(cur.Body.CustomContainerConfig, s.Function.CustomContainerConfig) &&
-		maps.EqualFunc(cur.Body.EnvironmentVariables, s.Function.EnvironmentVariables, func(a, b *string) bool { return tea.StringValue(a) == tea.StringValue(b) }) {
+	changed := changes(cur.Body, s.Function)
+	if len(changed) == 0 {
 		return stateOf(fn.Name, cur.Body.CustomContainerConfig, cur.Body.CreatedTime), nil
 	}
 	f := s.Function
@@ -277,7 +279,8 @@ func (b *Backend) ensureFunction(ctx context.Context, fn *translate.Function, s 
 	if err != nil {
 		return nil, deployError("UpdateFunction", err)
 	}
-	log.G(ctx).WithField("image", tea.StringValue(f.CustomContainerConfig.Image)).Info("function updated")
+	log.G(ctx).WithField("changed", strings.Join(changed, ",")).WithField("image", tea.StringValue(f.CustomContainerConfig.Image)).
+		WithField("memoryMiB", tea.Int32Value(up.Body.MemorySize)).WithField("instanceType", tea.StringValue(up.Body.InstanceType)).Info("function updated")
 	// FC 2.0 updates a function in place and has no state for an update in
 	// progress: the function goes on serving, so it stays Active.
 	st := stateOf(fn.Name, containerOf(up.Body.CustomContainerConfig), up.Body.CreatedTime)
@@ -292,6 +295,27 @@ func containerOf(c *fc.CustomContainerConfig) *fc.CustomContainerConfigInfo {
 		return nil
 	}
 	return &fc.CustomContainerConfigInfo{Image: c.Image, Command: c.Command, Args: c.Args, AccelerationType: c.AccelerationType, InstanceID: c.InstanceID}
+}
+
+// changes names what of the function cur differs from the one want
+// creates: its container, environment, memory and instance type (a
+// resize), timeout, and the disk size and instance concurrency when the
+// pod sets them (UpdateFunction leaves what it is not given as it is).
+// None: the function is the pod's already.
+func changes(cur *fc.GetFunctionResponseBody, want *fc.CreateFunctionRequest) []string {
+	var changed []string
+	differs := func(name string, same bool) {
+		if !same {
+			changed = append(changed, name)
+		}
+	}
+	differs("container", sameContainer(cur.CustomContainerConfig, want.CustomContainerConfig))
+	differs("environment", maps.EqualFunc(cur.EnvironmentVariables, want.EnvironmentVariables, func(a, b *string) bool { return tea.StringValue(a) == tea.StringValue(b) }))
+	differs("memory", tea.Int32Value(cur.MemorySize) == tea.Int32Value(want.MemorySize) && tea.StringValue(cur.InstanceType) == tea.StringValue(want.InstanceType))
+	differs("timeout", tea.Int32Value(cur.Timeout) == tea.Int32Value(want.Timeout))
+	differs("diskSize", want.DiskSize == nil || tea.Int32Value(cur.DiskSize) == tea.Int32Value(want.DiskSize))
+	differs("instanceConcurrency", want.InstanceConcurrency == nil || tea.Int32Value(cur.InstanceConcurrency) == tea.Int32Value(want.InstanceConcurrency))
+	return changed
 }
 
 func sameContainer(cur *fc.CustomContainerConfigInfo, want *fc.CustomContainerConfig) bool {
@@ -360,6 +384,18 @@ func (b *Backend) Get(ctx context.Context, name string) (*translate.FunctionStat
 		return nil, mapError("GetFunction", err)
 	}
 	return stateOf(name, out.Body.CustomContainerConfig, out.Body.CreatedTime), nil
+}
+
+var _ provider.MemoryResizer = (*Backend)(nil)
+
+// CheckResize says whether Deploy can bring an existing function to
+// fn.MemoryMiB: UpdateFunction takes a new memorySize and instanceType in
+// place, so any memory specFor takes (128 MB to 32 GB, rounded up to what
+// the instance type offers: checkMemory, instanceFor) is one a resize
+// takes, and Deploy sends it (changes). It makes no call to Function
+// Compute.
+func (b *Backend) CheckResize(fn *translate.Function) error {
+	return checkMemory(fn)
 }
 
 // Delete removes the pod's trigger, function and service, in the order

@@ -179,10 +179,10 @@ func specFor(fn *translate.Function, o *Options) (*spec, error) {
 		MemorySize:            tea.Int32(minMemoryMiB),
 		Timeout:               tea.Int32(defaultTimeout),
 	}
+	if err := checkMemory(fn); err != nil {
+		return nil, err
+	}
 	if fn.MemoryMiB != 0 {
-		if fn.MemoryMiB < minMemoryMiB || fn.MemoryMiB > maxMemoryMiB {
-			return nil, errdefs.InvalidInputf("%s: Function Compute memory must be between %d and %d MiB; the pod asks for %d MiB", fn.MemoryField, minMemoryMiB, maxMemoryMiB, fn.MemoryMiB)
-		}
 		instanceType, mem, note := instanceFor(fn.MemoryMiB)
 		if note != "" {
 			s.Notes = append(s.Notes, note)
@@ -272,6 +272,17 @@ func instanceFor(mib int64) (instanceType string, mem int64, note string) {
 		note = fmt.Sprintf("memory rounded up from %d to %d MiB: above %d MiB Function Compute runs the function on a performance instance (c1), of 4, 8, 16 or 32 GiB", mib, mem, maxElasticMiB)
 	}
 	return "c1", mem, note
+}
+
+// checkMemory refuses a memory Function Compute gives no function:
+// instanceFor rounds what is within 128 MB and 32 GB up to a size an
+// instance type offers, and nothing offers more (see instanceFor). 0 is
+// the function's default, 128 MB on an elastic instance.
+func checkMemory(fn *translate.Function) error {
+	if fn.MemoryMiB != 0 && (fn.MemoryMiB < minMemoryMiB || fn.MemoryMiB > maxMemoryMiB) {
+		return errdefs.InvalidInputf("%s: Function Compute memory must be between %d and %d MiB; the pod asks for %d MiB", fn.MemoryField, minMemoryMiB, maxMemoryMiB, fn.MemoryMiB)
+	}
+	return nil
 }
 
 var rolePattern = regexp.MustCompile(`^acs:ram::\d+:role/[A-Za-z0-9._-]+$`)
