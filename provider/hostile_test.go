@@ -91,9 +91,6 @@ func mustQuantity(s string) resource.Quantity { return resource.MustParse(s) }
 var everywhere = []hostile{
 	{"two-containers", "spec.containers", func(p *corev1.Pod) { p.Spec.Containers = append(p.Spec.Containers, p.Spec.Containers[0]) }},
 	{"init-container", "spec.initContainers", func(p *corev1.Pod) { p.Spec.InitContainers = []corev1.Container{{Name: "init", Image: "x"}} }},
-	{"ephemeral-container", "spec.ephemeralContainers", func(p *corev1.Pod) {
-		p.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debug", Image: "busybox"}}}
-	}},
 	{"host-network", "spec.hostNetwork", func(p *corev1.Pod) { p.Spec.HostNetwork = true }},
 	{"host-pid", "spec.hostPID", func(p *corev1.Pod) { p.Spec.HostPID = true }},
 	{"host-ipc", "spec.hostIPC", func(p *corev1.Pod) { p.Spec.HostIPC = true }},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
@@ -51,6 +52,13 @@ func (p *Provider) GetContainerLogs(ctx context.Context, namespace, podName, con
 		return nil, err
 	}
 	if containerName != "" && containerName != pod.Spec.Containers[0].Name {
+		// A debug container (kubectl debug) never ran: its log is what its
+		// status says, which kubectl debug -it shows when it cannot attach.
+		for _, s := range pod.Status.EphemeralContainerStatuses {
+			if s.Name == containerName && s.State.Terminated != nil {
+				return io.NopCloser(strings.NewReader(s.State.Terminated.Message + "\n")), nil
+			}
+		}
 		return nil, errdefs.NotFoundf("container %s is not in pod %s/%s", containerName, namespace, podName)
 	}
 	if o.Previous {

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,5 +88,29 @@ func TestLogsOfAFinishedPodTheCoreDoesNotTrack(t *testing.T) {
 	}
 	if _, err := p.GetContainerLogs(context.Background(), "default", "other", "", api.ContainerLogOpts{}); !errdefs.IsNotFound(err) {
 		t.Errorf("a pod of another node: %v, want not found", err)
+	}
+}
+
+// kubectl debug -it falls back to the debug container's log when it
+// cannot attach: the log says why the container did not run.
+func TestLogsOfADebugContainerSayWhy(t *testing.T) {
+	b := &fakeBackend{}
+	p, _ := newProvider(t, b)
+	pod := newPod("uid-1", "hello")
+	if err := p.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	debugged := pod.DeepCopy()
+	debugged.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debugger-x", Image: "busybox"}}}
+	if err := p.UpdatePod(context.Background(), debugged); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := p.GetContainerLogs(context.Background(), "default", "hello", "debugger-x", api.ContainerLogOpts{})
+	if err != nil {
+		t.Fatalf("logs of the debug container: %v", err)
+	}
+	data, _ := io.ReadAll(rc)
+	if !strings.Contains(string(data), "invoke") {
+		t.Errorf("the debug container's log %q: want it to say how to invoke the function", data)
 	}
 }

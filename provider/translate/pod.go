@@ -86,8 +86,6 @@ func validatePod(pod *corev1.Pod) error {
 		return fmt.Errorf("spec.containers: a function runs exactly one container; this pod has %d", len(spec.Containers))
 	case len(spec.InitContainers) > 0:
 		return fmt.Errorf("spec.initContainers: functions have no init containers (%s)", spec.InitContainers[0].Name)
-	case len(spec.EphemeralContainers) > 0:
-		return fmt.Errorf("spec.ephemeralContainers: not supported on functions")
 	case spec.HostNetwork:
 		return fmt.Errorf("spec.hostNetwork: functions have no host network")
 	case spec.HostPID:

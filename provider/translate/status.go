@@ -329,12 +329,12 @@ func MergeConditions(pod *corev1.Pod, status corev1.PodStatus, api []corev1.PodC
 	}
 	prev := make([]corev1.PodCondition, 0, len(api)+len(status.Conditions))
 	for _, c := range api {
-		if !Owned(c.Type) {
+		if !Owned(c.Type) && !isResizeCondition(c.Type) {
 			prev = append(prev, *c.DeepCopy())
 		}
 	}
 	for _, c := range status.Conditions {
-		if Owned(c.Type) {
+		if Owned(c.Type) || isResizeCondition(c.Type) {
 			prev = append(prev, c)
 		}
 	}
@@ -445,3 +445,11 @@ func boolPtr(b bool) *bool { return &b }
 
 // nowTime truncates to seconds, as the API server stores times.
 func nowTime(t time.Time) metav1.Time { return metav1.NewTime(t.Truncate(time.Second)) }
+
+// isResizeCondition says whether a condition is one of a resize's
+// (PodResizePending, PodResizeInProgress): the kubelet's own, so the core's
+// status decides them, not the API server's copy of an earlier report. They
+// are not Owned, since the core sets them only while a resize is under way.
+func isResizeCondition(t corev1.PodConditionType) bool {
+	return t == corev1.PodResizePending || t == corev1.PodResizeInProgress
+}

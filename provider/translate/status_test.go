@@ -408,3 +408,27 @@ func TestJobTagsRoundTrip(t *testing.T) {
 		t.Errorf("state tag %q (%d characters) for an odd reason", v, len(v))
 	}
 }
+
+// The resize conditions come from the core's status, not from the API
+// server's copy of an earlier report: a resize that ended is not revived,
+// and one under way is not dropped.
+func TestMergeConditionsTakesResizeConditionsFromOurStatus(t *testing.T) {
+	pod := &corev1.Pod{}
+	ours := corev1.PodStatus{Conditions: []corev1.PodCondition{
+		{Type: corev1.PodReady, Status: corev1.ConditionTrue},
+		{Type: corev1.ContainersReady, Status: corev1.ConditionTrue},
+		{Type: corev1.PodResizeInProgress, Status: corev1.ConditionTrue},
+	}}
+	api := []corev1.PodCondition{
+		{Type: corev1.PodResizePending, Status: corev1.ConditionTrue, Reason: "Infeasible"},
+		{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue},
+	}
+	got := MergeConditions(pod, ours, api, time.Unix(0, 0))
+	has := map[corev1.PodConditionType]bool{}
+	for _, c := range got.Conditions {
+		has[c.Type] = true
+	}
+	if has[corev1.PodResizePending] || !has[corev1.PodResizeInProgress] || !has[corev1.DisruptionTarget] {
+		t.Errorf("merged conditions %+v: want our PodResizeInProgress, the API server's DisruptionTarget, and not its stale PodResizePending", got.Conditions)
+	}
+}
