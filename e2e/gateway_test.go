@@ -102,3 +102,83 @@ func TestGatewayHonoursNamespaces(t *testing.T) {
 		})
 	}
 }
+
+// Deleting a pod terminates it as a kubelet does: its endpoint turns
+// ready=false, serving=false, terminating=true while an invocation in flight
+// completes, its preStop httpGet reaches the function, and the pod goes as
+// soon as the invocation has ended, well within its grace period.
+func TestGracefulDeletionLetsInvocationsFinish(t *testing.T) {
+	for _, c := range clouds {
+		t.Run(c.name, func(t *testing.T) {
+			emu, _ := c.start(t)
+			ns := namespace(t)
+			applyYAML(t, ns, fmt.Sprintf(podTemplate, "web", `  terminationGracePeriodSeconds: 60
+  containers:
+  - name: a
+    image: `+c.image+`
+    ports: [{containerPort: 8080}]
+    lifecycle: {preStop: {httpGet: {path: /prestop, port: 8080}}}
+`)+"---\n"+strings.Replace(webService(c.image)[strings.Index(webService(c.image), "apiVersion: v1\nkind: Service"):], "selector: {app: web}", "selector: {role: web}", 1))
+			mustKubectl(t, "label", "-n", ns, "pod", "web", "role=web")
+			serviceEndpoints(t, ns, "web", 1)
+
+			before := emu.callsOf(t, c.name)[c.invokeOp]
+			type result struct {
+				out, errOut string
+				code        int
+			}
+			done := make(chan result, 1)
+			go func() {
+				out, errOut, code := kubectlIO(t, `{"sleepMs": 8000, "inflight": true}`, "exec", "-i", "-n", ns, "web", "--", "invoke")
+				done <- result{out, errOut, code}
+			}()
+			eventually(t, 20*time.Second, "the invocation to be in flight", func() (bool, string) {
+				n := emu.callsOf(t, c.name)[c.invokeOp]
+				return n > before, fmt.Sprintf("%s %d", c.invokeOp, n)
+			})
+			deleted := time.Now()
+			mustKubectl(t, "delete", "pod", "-n", ns, "web", "--wait=false")
+
+			eventually(t, 20*time.Second, "the endpoint ready=false serving=false terminating=true", func() (bool, string) {
+				slices, err := cluster.client.DiscoveryV1().EndpointSlices(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=web"})
+				if err != nil {
+					return false, err.Error()
+				}
+				for _, s := range slices.Items {
+					for _, e := range s.Endpoints {
+						c := e.Conditions
+						desc := fmt.Sprintf("ready=%v serving=%v terminating=%v", deref(c.Ready), deref(c.Serving), deref(c.Terminating))
+						return !deref(c.Ready) && !deref(c.Serving) && deref(c.Terminating), desc
+					}
+				}
+				return false, "no endpoint"
+			})
+
+			var r result
+			select {
+			case r = <-done:
+			case <-time.After(40 * time.Second):
+				t.Fatal("the invocation in flight did not end")
+			}
+			if r.code != 0 || !strings.Contains(r.out, "inflight") {
+				t.Errorf("the invocation in flight during the deletion: exit %d, stdout %q, stderr %q; want it to complete", r.code, r.out, r.errOut)
+			}
+			eventually(t, 30*time.Second, "the pod to go once its invocation ended", func() (bool, string) {
+				_, err := cluster.client.CoreV1().Pods(ns).Get(context.Background(), "web", metav1.GetOptions{})
+				return err != nil, fmt.Sprint(err)
+			})
+			if took := time.Since(deleted); took > 45*time.Second {
+				t.Errorf("the pod took %s to go; its grace period is 60s and its invocation ended after about 8s", took)
+			}
+			events := mustKubectl(t, "get", "events", "-n", ns, "--field-selector", "involvedObject.name=web", "-o", "jsonpath={range .items[*]}{.reason}{\"\\n\"}{end}")
+			if strings.Contains(events, "FailedPreStopHook") || strings.Contains(events, "GracePeriodExceeded") {
+				t.Errorf("events of the deleted pod:\n%s\nwant the preStop hook answered and nothing cut off", events)
+			}
+			if !strings.Contains(events, "Killing") {
+				t.Errorf("events of the deleted pod:\n%s\nwant the kubelet's Killing", events)
+			}
+		})
+	}
+}
+
+func deref(b *bool) bool { return b != nil && *b }
