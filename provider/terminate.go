@@ -312,7 +312,7 @@ func (p *Provider) preStopHTTP(ctx context.Context, pod *corev1.Pod, get *corev1
 	if target.Path == "" || target.Path[0] != '/' {
 		target.Path, target.RawPath = "/"+target.Path, ""
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target.String(), http.NoBody)
 	if err != nil {
 		return err
 	}

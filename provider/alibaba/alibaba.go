@@ -144,6 +144,9 @@ func (b *Backend) HTTP(ctx context.Context, name string, req *http.Request) (*ht
 	}
 	// Read whole: the signature covers the body's MD5 (and the SDK's
 	// digest drops the last read of a reader that returns data with EOF).
+	if req.Body == nil {
+		req.Body = http.NoBody // a request without a body (a preStop hook's GET)
+	}
 	body, err := io.ReadAll(io.LimitReader(req.Body, maxTriggerBody+1))
 	if err != nil {
 		return nil, err

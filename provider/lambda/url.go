@@ -29,6 +29,9 @@ const maxURLPayload = 6 << 20
 // when it returns anything else, a 200 with its output as a JSON body. A
 // function error is a 502, as a function URL answers it.
 func (b *Backend) HTTP(ctx context.Context, name string, req *http.Request) (*http.Response, error) {
+	if req.Body == nil {
+		req.Body = http.NoBody // a request without a body (a preStop hook's GET)
+	}
 	body, err := io.ReadAll(io.LimitReader(req.Body, maxURLPayload+1))
 	if err != nil {
 		return nil, err

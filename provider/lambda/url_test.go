@@ -141,3 +141,23 @@ func TestPublicURLGetsItsPermissionsAndLosesThem(t *testing.T) {
 	}
 	gateway()
 }
+
+// A request without a body (a preStop hook's GET, made with a nil Body as
+// clients may) reaches the function as an empty one.
+func TestHTTPWithoutABody(t *testing.T) {
+	b, _ := setup(t, emu.DefaultSecretKey, emu.Options{})
+	ctx := context.Background()
+	fn := function(t, ecr, func(p *corev1.Pod) {
+		p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 8080}}
+	})
+	if _, err := b.Deploy(ctx, fn); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "/prestop", nil)
+	req.Body = nil
+	resp, err := b.HTTP(ctx, fn.Name, req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("a GET without a body: %v %v", resp, err)
+	}
+	resp.Body.Close()
+}
