@@ -98,6 +98,12 @@ type Options struct {
 	// preStop sleeps, see terminate.go); tests set a fake one. Default
 	// clock.RealClock{}.
 	Clock clock.WithTicker
+	// RemovePod deletes a pod from the API server at once (grace period 0,
+	// only the pod of that UID), as the kubelet does once a terminating
+	// pod's containers have stopped and its final status is written:
+	// Virtual Kubelet itself waits out the whole grace period. nil: the pod
+	// goes when Virtual Kubelet's grace period ends.
+	RemovePod func(ctx context.Context, namespace, name string, uid types.UID) error
 }
 
 // AnnotationFunctionURL shows a pod's function endpoint (for a pod with a
@@ -759,6 +765,9 @@ func (p *Provider) DeletePod(ctx context.Context, pod *corev1.Pod) error {
 		if p.beginTermination(ctx, r, pod, gracePeriod(pod)) {
 			return nil
 		}
+	}
+	if ok {
+		log.G(ctx).WithFields(log.Fields{"phase": r.pod.Status.Phase, "gracePeriod": gracePeriod(pod)}).Debug("deleting the function at once")
 	}
 	p.mu.Unlock()
 	if ok {

@@ -429,6 +429,9 @@ func (p *Provider) finish(ctx context.Context, pod *corev1.Pod, r *podRecord) er
 	final.Status = translate.TerminatedStatus(last, p.opts.Now())
 	log.G(ctx).WithField("function", name).Info("function deleted")
 	notify(final)
+	if pod.DeletionTimestamp != nil && p.opts.RemovePod != nil {
+		go p.remove(log.WithLogger(p.runCtx, log.G(ctx)), pod)
+	}
 	return nil
 }
 
@@ -500,4 +503,50 @@ func (b *endOnClose) Close() error {
 	err := b.ReadCloser.Close()
 	b.end()
 	return err
+}
+
+// How long remove waits for the API server to show a deleted pod's final
+// status before it removes the pod anyway, and how often it looks.
+const (
+	removeWait  = 10 * time.Second
+	removeCheck = 100 * time.Millisecond
+)
+
+// remove takes a deleted pod whose function is gone out of the API server,
+// once the API server shows its final status (a Job's controller reads the
+// outcome from it), as the kubelet removes a pod whose containers have
+// stopped instead of waiting out the rest of its grace period.
+func (p *Provider) remove(ctx context.Context, pod *corev1.Pod) {
+	deadline := p.clock().Now().Add(removeWait)
+	for ctx.Err() == nil && p.clock().Now().Before(deadline) && !p.finalShown(pod) {
+		timer := p.clock().NewTimer(removeCheck)
+		select {
+		case <-ctx.Done():
+		case <-timer.C():
+		}
+		timer.Stop()
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	if err := p.opts.RemovePod(ctx, pod.Namespace, pod.Name, pod.UID); err != nil {
+		log.G(ctx).WithError(err).Debug("removing the deleted pod; Virtual Kubelet removes it at the end of its grace period")
+	}
+}
+
+// finalShown says whether the API server shows the pod finished, or gone.
+func (p *Provider) finalShown(pod *corev1.Pod) bool {
+	if p.opts.Pods == nil {
+		return true
+	}
+	pods, ok := p.opts.Pods()
+	if !ok {
+		return false
+	}
+	for _, api := range pods {
+		if api.UID == pod.UID {
+			return api.Status.Phase == corev1.PodSucceeded || api.Status.Phase == corev1.PodFailed
+		}
+	}
+	return true
 }

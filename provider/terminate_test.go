@@ -661,3 +661,56 @@ func TestTerminationWaitsForTheJobsInvocation(t *testing.T) {
 		t.Error("an invocation that ended in time was reported cut off")
 	}
 }
+
+// Once a deleted pod's function is gone and the API server shows its final
+// status, the core removes the pod (grace period 0, its UID), as the
+// kubelet does, instead of leaving it for the rest of its grace period; it
+// waits for that status first, stepping the node's clock.
+func TestDeletedPodIsRemovedOnceItsFinalStatusIsShown(t *testing.T) {
+	f := newTermFixture(t)
+	var mu sync.Mutex
+	var shown corev1.PodPhase = corev1.PodRunning
+	removed := make(chan string, 1)
+	pod := newPod("uid-1", "web")
+	f.p.opts.Pods = func() ([]*corev1.Pod, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		api := pod.DeepCopy()
+		api.Status.Phase = shown
+		return []*corev1.Pod{api}, true
+	}
+	f.p.opts.RemovePod = func(_ context.Context, ns, name string, uid types.UID) error {
+		removed <- ns + "/" + name + "/" + string(uid)
+		return nil
+	}
+	f.create(t, pod)
+	deleted := pod.DeepCopy()
+	ts := metav1.NewTime(now)
+	deleted.DeletionTimestamp, deleted.DeletionGracePeriodSeconds = &ts, new(int64)
+	if err := f.p.DeletePod(context.Background(), deleted); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-removed:
+		t.Fatalf("removed %s before the API server showed its final status", got)
+	default:
+	}
+	mu.Lock()
+	shown = corev1.PodFailed
+	mu.Unlock()
+	for range 100000 {
+		select {
+		case got := <-removed:
+			if got != "default/web/uid-1" {
+				t.Errorf("removed %s, want default/web/uid-1", got)
+			}
+			return
+		default:
+		}
+		if f.clock.HasWaiters() {
+			f.clock.Step(removeCheck)
+		}
+		runtime.Gosched()
+	}
+	t.Fatal("the deleted pod was never removed")
+}

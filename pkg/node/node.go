@@ -115,6 +115,14 @@ func Run(ctx context.Context, opts Options) error {
 		EnvSources:     newEnvSources(caches),
 		Allocatable:    spec.Status.Allocatable,
 		Serving:        func(ports []int32) { gw.ensure(ctx, ports) },
+		RemovePod: func(ctx context.Context, ns, name string, uid types.UID) error {
+			del := metav1.DeleteOptions{GracePeriodSeconds: new(int64), Preconditions: metav1.NewUIDPreconditions(string(uid))}
+			err := opts.Client.CoreV1().Pods(ns).Delete(ctx, name, del)
+			if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+				return nil // gone already, or another pod of that name
+			}
+			return err
+		},
 		AnnotatePod: func(ctx context.Context, ns, name string, annotations map[string]string) error {
 			patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": annotations}})
 			if err != nil {
