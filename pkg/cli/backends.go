@@ -128,7 +128,7 @@ func awsCredentials(ctx context.Context, n *config.Node, getenv func(string) str
 			return aws.Config{}, fmt.Errorf(`credentials source "env" needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`)
 		}
 		o.Credentials = credentials.NewStaticCredentialsProvider(id, secret, getenv("AWS_SESSION_TOKEN"))
-		return aws.Config{Region: n.Region}, nil
+		return staticConfig(n, getenv), nil
 	case config.CredentialSourceFile:
 		data, err := os.ReadFile(n.Credentials.File)
 		if err != nil {
@@ -139,9 +139,18 @@ func awsCredentials(ctx context.Context, n *config.Node, getenv func(string) str
 			return aws.Config{}, fmt.Errorf("credentials file %s: want accessKeyId and secretAccessKey", n.Credentials.File)
 		}
 		o.Credentials = credentials.NewStaticCredentialsProvider(k.AccessKeyID, k.SecretAccessKey, k.SessionToken)
-		return aws.Config{Region: n.Region}, nil
+		return staticConfig(n, getenv), nil
 	}
 	return awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(n.Region))
+}
+
+// staticConfig is the SDK config of a node with static keys. It reads no
+// shared files and no metadata service, but keeps AWS_SDK_UA_APP_ID, the
+// application id the SDK documents for its User-Agent (app/<id>), as the
+// default chain would: it tells an account's CloudTrail which process
+// called.
+func staticConfig(n *config.Node, getenv func(string) string) aws.Config {
+	return aws.Config{Region: n.Region, AppID: getenv("AWS_SDK_UA_APP_ID")}
 }
 
 // azureCredential resolves the node's credential source for Azure:
