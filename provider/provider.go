@@ -455,9 +455,10 @@ func (p *Provider) deployAs(ctx context.Context, pod *corev1.Pod, retry *podReco
 		if err := p.opts.AnnotatePod(ctx, pod.Namespace, pod.Name, map[string]string{AnnotationFunctionURL: state.Endpoint}); err != nil {
 			log.G(ctx).WithError(err).Warn("showing the function URL on the pod")
 		} else {
-			// Virtual Kubelet writes the status with the metadata of the
-			// pod we report, and the API server keeps that metadata: the
-			// reported pod must carry the annotation, or it is erased.
+			// The pods/status endpoint writes metadata too: the pod we
+			// report carries the annotation, so that a status written
+			// with this pod's metadata keeps it (the node's status writer
+			// sends the cached pod's metadata instead, pkg/node).
 			pod = pod.DeepCopy()
 			if pod.Annotations == nil {
 				pod.Annotations = map[string]string{}

@@ -243,7 +243,7 @@ func newVirtualNode(cfg controllerConfig) (*virtualNode, error) {
 		return nil, fmt.Errorf("creating node controller: %w", err)
 	}
 	pc, err := vknode.NewPodController(vknode.PodControllerConfig{
-		PodClient:                            cfg.client.CoreV1(),
+		PodClient:                            statusWriter{PodsGetter: cfg.client.CoreV1(), cached: cfg.informers.pods.Lister()},
 		EventRecorder:                        cfg.recorder,
 		Provider:                             cfg.provider,
 		PodInformer:                          cfg.informers.pods,

@@ -1,0 +1,69 @@
+package node
+
+import (
+	"context"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+	corev1listers "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+)
+
+// A status written from a pod reported before a label, an annotation or a
+// finalizer was added keeps them: only the status changes.
+func TestStatusWritesKeepTheMetadataOthersSet(t *testing.T) {
+	live := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web", UID: "u1", ResourceVersion: "7",
+		Labels:      map[string]string{"app": "web", "role": "web"},
+		Annotations: map[string]string{"faas-kubelet.io/function-url": "https://u", "team": "a"},
+		Finalizers:  []string{"example.com/keep"}},
+		Status: corev1.PodStatus{Phase: corev1.PodPending}}
+	client := fake.NewSimpleClientset(live.DeepCopy())
+	indexer := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	if err := indexer.Add(live.DeepCopy()); err != nil {
+		t.Fatal(err)
+	}
+	w := statusWriter{PodsGetter: client.CoreV1(), cached: corev1listers.NewPodLister(indexer)}
+
+	// What the provider reported: the pod as it was when it took it.
+	reported := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web", UID: "u1", ResourceVersion: "7",
+		Labels: map[string]string{"app": "web"}},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.0.0.1"}}
+	if _, err := w.Pods("ns").UpdateStatus(context.Background(), reported, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := client.CoreV1().Pods("ns").Get(context.Background(), "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status.Phase != corev1.PodRunning || got.Status.PodIP != "10.0.0.1" {
+		t.Errorf("status written: %+v; want Running with the pod's IP", got.Status)
+	}
+	if got.Labels["role"] != "web" || got.Annotations["team"] != "a" || got.Annotations["faas-kubelet.io/function-url"] != "https://u" || len(got.Finalizers) != 1 {
+		t.Errorf("after the status write: labels %v, annotations %v, finalizers %v; want them as others set them", got.Labels, got.Annotations, got.Finalizers)
+	}
+	if _, ok := reported.Labels["role"]; ok {
+		t.Errorf("the reported pod was changed: labels %v", reported.Labels)
+	}
+}
+
+// A pod the cache does not have, or has as another pod of the same name,
+// is written as reported.
+func TestStatusWritesOfAnotherPodAreLeftAlone(t *testing.T) {
+	client := fake.NewSimpleClientset(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web", UID: "u2", Labels: map[string]string{"gen": "2"}}})
+	indexer := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	if err := indexer.Add(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web", UID: "u1", Labels: map[string]string{"gen": "1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	w := statusWriter{PodsGetter: client.CoreV1(), cached: corev1listers.NewPodLister(indexer)}
+	reported := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web", UID: "u2", Labels: map[string]string{"gen": "2"}},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning}}
+	if _, err := w.Pods("ns").UpdateStatus(context.Background(), reported, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := client.CoreV1().Pods("ns").Get(context.Background(), "web", metav1.GetOptions{})
+	if got.Labels["gen"] != "2" || got.Status.Phase != corev1.PodRunning {
+		t.Errorf("pod written: labels %v, phase %s; want the reported pod's", got.Labels, got.Status.Phase)
+	}
+}
