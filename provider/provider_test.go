@@ -639,13 +639,22 @@ func TestResyncDeletesOnlyOrphansSeenBySyncedInformer(t *testing.T) {
 	}
 	renamed := fn("uid-renamed", "default", "x")
 	renamed.Name = "fk-someone-elses-0123456789"
-	listed := []translate.FunctionState{fn("uid-live", "default", "live"), fn("uid-gone", "default", "gone"), fn("uid-recreated-old", "default", "web"), renamed}
+	// A pod of a 250-character name: its function's description was cut,
+	// and the listing knows its owner by UID and node only.
+	longPod := &corev1.Pod{}
+	longPod.UID, longPod.Namespace, longPod.Name = "uid-long-gone", "default", strings.Repeat("long-name-", 25)
+	cutOwner, ok := translate.ParseDescription(translate.Description(longPod, "vk"))
+	if !ok {
+		t.Fatal("the long-named pod's description does not parse")
+	}
+	longGone := translate.FunctionState{Name: translate.FunctionName(longPod), Tags: cutOwner}
+	listed := []translate.FunctionState{fn("uid-live", "default", "live"), fn("uid-gone", "default", "gone"), fn("uid-recreated-old", "default", "web"), renamed, longGone}
 	for _, tc := range []struct {
 		name   string
 		synced bool
 		want   []string
 	}{
-		{"synced informer", true, []string{listed[1].Name, listed[2].Name}},
+		{"synced informer", true, []string{listed[1].Name, listed[2].Name, longGone.Name}},
 		{"informer not synced", false, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

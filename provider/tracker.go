@@ -265,10 +265,8 @@ func (p *Provider) deleteOrphans(ctx context.Context, listed []translate.Functio
 		if uid == "" || f.Tags[translate.TagNode] != p.opts.NodeName || bound[uid] || p.known(uid) {
 			continue
 		}
-		owner := &corev1.Pod{}
-		owner.UID, owner.Namespace, owner.Name = uid, f.Tags[translate.TagPodNamespace], f.Tags[translate.TagPodName]
-		if translate.FunctionName(owner) != f.Name {
-			continue
+		if !translate.NamedFor(f.Name, f.Tags) {
+			continue // not a name this node derived: never touch it
 		}
 		logger := log.G(ctx).WithField("function", f.Name).WithField("uid", uid)
 		if err := p.opts.Backend.Delete(ctx, f.Name); err != nil {

@@ -251,14 +251,21 @@ func TestListFindsOnlyThisNodesFunctions(t *testing.T) {
 	mine := function(t, ecr, nil)
 	other := function(t, ecr, func(p *corev1.Pod) { p.UID = "uid-2"; p.Name = "other" })
 	other.Description = strings.Replace(other.Description, "node=vk", "node=elsewhere", 1)
-	for _, fn := range []*translate.Function{mine, other} {
+	// Pod names go up to 253 characters; Description takes 256.
+	long := function(t, ecr, func(p *corev1.Pod) { p.UID = "uid-3"; p.Name = strings.Repeat("long-name-", 25) })
+	for _, fn := range []*translate.Function{mine, other, long} {
 		if _, err := b.Deploy(ctx, fn); err != nil {
 			t.Fatal(err)
 		}
 	}
 	got, err := b.List(ctx, "vk")
-	if err != nil || len(got) != 1 || got[0].Name != mine.Name || got[0].Tags[translate.TagPodUID] != "uid-1" {
-		t.Errorf("List = %+v, %v", got, err)
+	if err != nil || len(got) != 2 || got[0].Name != mine.Name && got[1].Name != mine.Name {
+		t.Fatalf("List = %+v, %v; want this node's two functions", got, err)
+	}
+	for _, f := range got {
+		if !translate.NamedFor(f.Name, f.Tags) {
+			t.Errorf("listed %s as owned by %v, which does not name it", f.Name, f.Tags)
+		}
 	}
 	if s.Calls()["ListTags"] != 0 {
 		t.Error("List read tags per function")

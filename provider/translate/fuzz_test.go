@@ -40,6 +40,12 @@ func FuzzFromPod(f *testing.F) {
 		if strings.ContainsAny(pod.Namespace+pod.Name+string(pod.UID), " \t\n\r\v\f") || pod.UID == "" {
 			return // a description cannot carry these; the API server never sends them
 		}
+		if len(fn.Description) > MaxDescription {
+			t.Errorf("description of %d characters: %q", len(fn.Description), fn.Description)
+		}
+		if _, cut := owner[TagPodName]; !cut && ok && NamedFor(fn.Name, owner) {
+			return // the name was cut to fit; the UID names the function
+		}
 		if !ok || owner[TagPodUID] != string(pod.UID) || owner[TagPodName] != pod.Name || owner[TagPodNamespace] != pod.Namespace {
 			t.Errorf("description %q reads back as %v", fn.Description, owner)
 		}

@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -58,6 +59,46 @@ func TestDescriptionRoundTrip(t *testing.T) {
 		t.Errorf("round trip = %v %v", got, ok)
 	}
 	for _, bad := range []string{"", "hello", "faas-kubelet pod ns/p uid= node=vk", "faas-kubelet pod nsp uid=u node=vk"} {
+		if _, ok := ParseDescription(bad); ok {
+			t.Errorf("ParseDescription(%q) accepted", bad)
+		}
+	}
+}
+
+// A pod whose name makes the description longer than a cloud takes keeps
+// its UID and node in it, and the function is still known as its own.
+func TestDescriptionOfALongNamedPod(t *testing.T) {
+	pod := &corev1.Pod{}
+	pod.Namespace, pod.Name, pod.UID = strings.Repeat("n", 63), strings.Repeat("p", 240)+".x-1", "0f6c1e5a-1111-4a5b-9c3d-000000000001"
+	node := "faas-kubelet-aws-lambda-us-east-1"
+	d := Description(pod, node)
+	if len(d) > MaxDescription {
+		t.Fatalf("description of %d characters, more than %d: %q", len(d), MaxDescription, d)
+	}
+	owner, ok := ParseDescription(d)
+	if !ok || owner[TagPodUID] != string(pod.UID) || owner[TagNode] != node || owner[TagPodNamespace] != pod.Namespace {
+		t.Fatalf("ParseDescription(%q) = %v, %v; want the UID, node and namespace", d, owner, ok)
+	}
+	if name, ok := owner[TagPodName]; ok {
+		t.Errorf("a cut description reads as pod name %q", name)
+	}
+	if !NamedFor(FunctionName(pod), owner) {
+		t.Errorf("the pod's function %s is not known as named for %v", FunctionName(pod), owner)
+	}
+	other := pod.DeepCopy()
+	other.UID = "another-uid"
+	if NamedFor(FunctionName(other), owner) {
+		t.Errorf("another pod's function %s is known as named for %v", FunctionName(other), owner)
+	}
+	// A name that fits keeps the first form, which earlier releases read.
+	pod.Name = "web-7d9c"
+	if d := Description(pod, node); !strings.HasPrefix(d, "faas-kubelet pod ") {
+		t.Errorf("short description %q", d)
+	}
+	if owner, _ := ParseDescription(Description(pod, node)); !NamedFor(FunctionName(pod), owner) {
+		t.Errorf("short description's owner %v", owner)
+	}
+	for _, bad := range []string{"faas-kubelet uid= node=vk pod=a/b", "faas-kubelet uid=u node= pod=a/b", "faas-kubelet uid=u node=vk", "faas-kubelet uid=u node=vk pod=ab"} {
 		if _, ok := ParseDescription(bad); ok {
 			t.Errorf("ParseDescription(%q) accepted", bad)
 		}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // Tag keys recording which pod and node own a function.
@@ -38,4 +39,22 @@ func FunctionName(pod *corev1.Pod) string {
 		base = base[:40]
 	}
 	return "fk-" + strings.Trim(base, "-") + "-" + hex.EncodeToString(sum[:])[:10]
+}
+
+// NamedFor says whether name is the function FunctionName derives for the
+// pod owner describes (tags, or a description read by ParseDescription).
+// When the owner's name is not known (a description cut to fit), the name
+// must end with the hash of the owner's UID.
+func NamedFor(name string, owner map[string]string) bool {
+	uid := owner[TagPodUID]
+	if uid == "" {
+		return false
+	}
+	pod := &corev1.Pod{}
+	pod.UID, pod.Namespace, pod.Name = types.UID(uid), owner[TagPodNamespace], owner[TagPodName]
+	if pod.Name != "" {
+		return FunctionName(pod) == name
+	}
+	sum := sha256.Sum256([]byte(uid))
+	return strings.HasPrefix(name, "fk-") && strings.HasSuffix(name, "-"+hex.EncodeToString(sum[:])[:10])
 }

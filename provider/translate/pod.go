@@ -199,14 +199,62 @@ func copyMap(m map[string]string) map[string]string {
 	return out
 }
 
+// MaxDescription is the longest description a function may have: Lambda's
+// Description and Function Compute's service description both take at most
+// 256 characters (Lambda API reference, CreateFunction; FC CreateService).
+const MaxDescription = 256
+
+// descriptionCut ends a description whose pod name was cut to fit: a pod
+// name (a DNS subdomain) never ends with a dot.
+const descriptionCut = "..."
+
 // Description names the pod that owns a function, for listings that carry no
-// tags: "faas-kubelet pod <namespace>/<name> uid=<uid> node=<node>".
+// tags: "faas-kubelet pod <namespace>/<name> uid=<uid> node=<node>". A pod
+// whose namespace and name make that longer than MaxDescription (names go
+// up to 253 characters) is described as "faas-kubelet uid=<uid>
+// node=<node> pod=<namespace>/<name>", the name cut to fit and ending in
+// "...": the owner's UID and node, which listings are read by, always
+// survive, where cutting the first form would lose them and with them the
+// function (never listed as the node's, never found as an orphan).
 func Description(pod *corev1.Pod, node string) string {
-	return fmt.Sprintf("faas-kubelet pod %s/%s uid=%s node=%s", pod.Namespace, pod.Name, pod.UID, node)
+	d := fmt.Sprintf("faas-kubelet pod %s/%s uid=%s node=%s", pod.Namespace, pod.Name, pod.UID, node)
+	if len(d) <= MaxDescription {
+		return d
+	}
+	d = fmt.Sprintf("faas-kubelet uid=%s node=%s pod=%s/%s", pod.UID, node, pod.Namespace, pod.Name)
+	if len(d) > MaxDescription {
+		d = d[:max(MaxDescription-len(descriptionCut), 0)] + descriptionCut
+	}
+	return d
 }
 
-// ParseDescription reads the owner written by Description, as tags.
+// ParseDescription reads the owner written by Description, as tags. When
+// the pod's name was cut to fit, TagPodName is left out: the owner is known
+// by its UID and node only (see NamedFor).
 func ParseDescription(d string) (map[string]string, bool) {
+	if rest, ok := strings.CutPrefix(d, "faas-kubelet uid="); ok {
+		uid, rest, ok := strings.Cut(rest, " node=")
+		if !ok || uid == "" || strings.ContainsAny(uid, " ") {
+			return nil, false
+		}
+		node, pod, ok := strings.Cut(rest, " pod=")
+		if !ok || node == "" || strings.ContainsAny(node, " ") {
+			return nil, false
+		}
+		owner := map[string]string{TagPodUID: uid, TagNode: node}
+		if cut, ok := strings.CutSuffix(pod, descriptionCut); ok {
+			if ns, _, ok := strings.Cut(cut, "/"); ok {
+				owner[TagPodNamespace] = ns
+			}
+			return owner, true
+		}
+		ns, name, ok := strings.Cut(pod, "/")
+		if !ok || strings.ContainsAny(pod, " ") {
+			return nil, false
+		}
+		owner[TagPodNamespace], owner[TagPodName] = ns, name
+		return owner, true
+	}
 	var ns, name, uid, node string
 	rest, ok := strings.CutPrefix(d, "faas-kubelet pod ")
 	if !ok {

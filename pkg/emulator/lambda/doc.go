@@ -29,6 +29,9 @@
 //     Values; the SDK's types.Runtime values).
 //   - Environment variable names: [a-zA-Z]([a-zA-Z0-9_])+ (API_Environment,
 //     Variables, Key Pattern).
+//   - Description, on CreateFunction and UpdateFunctionConfiguration: at
+//     most 256 characters (API_CreateFunction, Description, Length
+//     Constraints: Maximum length of 256).
 //   - Tags, on CreateFunction and TagResource: keys 1-128 characters, values
 //     at most 256 (AWS::Lambda::Function Tag, Key and Value,
 //     https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-lambda-function-tag.html).

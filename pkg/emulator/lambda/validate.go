@@ -52,8 +52,16 @@ func validateModel(req *createRequest) error {
 			}
 		}
 	}
+	if utf8.RuneCountInString(req.Description) > maxDescription {
+		return validation("Value '%s' at 'description' failed to satisfy constraint: Member must have length less than or equal to %d", req.Description, maxDescription)
+	}
 	return validateTags(req.Tags)
 }
+
+// maxDescription is Description's length constraint on CreateFunction and
+// UpdateFunctionConfiguration ("Length Constraints: Minimum length of 0.
+// Maximum length of 256.", Lambda API reference).
+const maxDescription = 256
 
 // validateTags checks tags' lengths (keys 1-128 characters, values at most
 // 256).

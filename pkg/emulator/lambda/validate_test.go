@@ -37,6 +37,7 @@ func TestModelConstraintsAnswerValidationException(t *testing.T) {
 		}, "'environment.variables'"},
 		{"tag key over 128", func(in *sdk.CreateFunctionInput) { in.Tags = map[string]string{strings.Repeat("k", 129): "v"} }, "'tags'"},
 		{"tag value over 256", func(in *sdk.CreateFunctionInput) { in.Tags = map[string]string{"k": strings.Repeat("v", 257)} }, "'tags'"},
+		{"description over 256", func(in *sdk.CreateFunctionInput) { in.Description = aws.String(strings.Repeat("d", 257)) }, "'description'"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := createInput("fn", image)
