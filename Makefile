@@ -26,15 +26,17 @@ unit: ## Unit tests with the race detector (fast; no cluster)
 e2e: ## End-to-end tests on a real local control plane (builds it once, about 6-10 min)
 	hack/cluster.sh build
 	hack/cluster.sh build-vk
+	hack/cluster.sh build-kwok
 	hack/cluster.sh build-helm
 	hack/cluster.sh build-metrics-server
-	set -o pipefail; $(GO) test -tags e2e -count=1 -timeout 30m -v ./e2e/... 2>&1 | hack/e2e-summary.sh
+	set -o pipefail; $(GO) test -tags e2e -count=1 -timeout 40m -v ./e2e/... 2>&1 | hack/e2e-summary.sh
 
 .PHONY: bench
-bench: ## Benchmark against the API server's ceiling and Virtual Kubelet's mock provider, as shipped and tuned (BENCH_PODS=1000, 3 runs, BENCH_MEMORY_PODS=10000; about 35 min; figures in bench.json)
+bench: ## Benchmark against the API server's ceiling, kwok, and Virtual Kubelet's mock provider as shipped and tuned (BENCH_PODS=1000, 3 runs, BENCH_MEMORY_PODS=10000; about 40 min; figures in bench.json)
 	hack/cluster.sh build
 	hack/cluster.sh build-vk
-	set -o pipefail; BENCH_PODS=$${BENCH_PODS:-1000} BENCH_MEMORY_PODS=$${BENCH_MEMORY_PODS:-10000} BENCH_JSON=$${BENCH_JSON:-$(CURDIR)/bench.json} $(GO) test -tags e2e -count=1 -timeout 120m -v -run '^TestBench$$' ./e2e/... 2>&1 | grep -E '^(run |faas-kubelet|API server|VK mock|throttled|realistic|memory|bench:|\s*--- |FAIL|ok )|_test.go:[0-9]+:'
+	hack/cluster.sh build-kwok
+	set -o pipefail; BENCH_PODS=$${BENCH_PODS:-1000} BENCH_MEMORY_PODS=$${BENCH_MEMORY_PODS:-10000} BENCH_JSON=$${BENCH_JSON:-$(CURDIR)/bench.json} $(GO) test -tags e2e -count=1 -timeout 120m -v -run '^TestBench$$' ./e2e/... 2>&1 | grep -E '^(run |faas-kubelet|API server|kwok|VK mock|throttled|realistic|memory|bench:|\s*--- |FAIL|ok )|_test.go:[0-9]+:'
 
 .PHONY: chaos
 chaos: ## Fault injection on Lambda, Azure and FC: random and aimed kill -9, cloud faults, API server outage, leader loss (about 20 min; CHAOS_PODS=200)

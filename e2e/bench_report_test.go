@@ -132,8 +132,8 @@ func TestBench(t *testing.T) {
 	}
 	// A B A B A B: faas-kubelet, then the ceiling doing the writes that
 	// run did, so that both see the same machine at the same time.
-	var ours, ceilings []benchRun
-	var ratios []float64
+	var ours, ceilings, kwoks []benchRun
+	var ratios, kwokRatios, kwokDeleteRatios []float64
 	for i := range runs {
 		var a benchRun
 		if scenario("faas-kubelet", func(t *testing.T) { a = benchFaasKubelet(t, n) }, i) {
@@ -146,8 +146,16 @@ func TestBench(t *testing.T) {
 				ratios = append(ratios, a.RunningPerSec/b.RunningPerSec)
 			}
 		}
+		var k benchRun
+		if scenario("kwok", func(t *testing.T) { k = benchKwok(t, n) }, i) {
+			kwoks = append(kwoks, k)
+			if a.RunningPerSec > 0 {
+				kwokRatios = append(kwokRatios, a.RunningPerSec/k.RunningPerSec)
+				kwokDeleteRatios = append(kwokDeleteRatios, a.DeletePerSec/k.DeletePerSec)
+			}
+		}
 	}
-	all := append(slices.Clone(ours), ceilings...)
+	all := append(append(slices.Clone(ours), ceilings...), kwoks...)
 	var mock, mockTuned *benchRun
 	if os.Getenv("BENCH_MOCK") != "0" {
 		// The shipped mock's pace is its client's 5 QPS whatever the
@@ -197,6 +205,10 @@ func TestBench(t *testing.T) {
 		"ceilingP50WrittenToSeen":  figureOf(ceilings, func(r benchRun) float64 { return r.P50SeenMs }),
 		"ceilingP99WrittenToSeen":  figureOf(ceilings, func(r benchRun) float64 { return r.P99SeenMs }),
 		"ceilingRatio":             summarize(ratios),
+		"kwokRunningPodsPerSec":    figureOf(kwoks, func(r benchRun) float64 { return r.RunningPerSec }),
+		"kwokDeletePodsPerSec":     figureOf(kwoks, func(r benchRun) float64 { return r.DeletePerSec }),
+		"kwokRatio":                summarize(kwokRatios),
+		"kwokDeleteRatio":          summarize(kwokDeleteRatios),
 	}
 	ratio := func(m *benchRun) float64 {
 		if m == nil || m.RunningPerSec == 0 {
@@ -227,6 +239,9 @@ func TestBench(t *testing.T) {
 	if len(ceilings) > 0 {
 		row("API server ceiling (bare kubelet)", n, len(ceilings), figures["ceilingRunningPodsPerSec"].format("%.1f"), figures["ceilingDeletePodsPerSec"].format("%.1f"))
 	}
+	if len(kwoks) > 0 {
+		row("kwok (statuses only)", n, len(kwoks), figures["kwokRunningPodsPerSec"].format("%.1f"), figures["kwokDeletePodsPerSec"].format("%.1f"))
+	}
 	for _, m := range []*benchRun{mock, mockTuned} {
 		if m != nil {
 			row(m.Name, m.Pods, 1, fmt.Sprintf("%.1f", m.RunningPerSec), fmt.Sprintf("%.1f", m.DeletePerSec))
@@ -242,6 +257,10 @@ func TestBench(t *testing.T) {
 		figures["logsFirstByteMs"].format("%.0f"), figures["followNewLineMs"].format("%.0f"))
 	if r := figures["ceilingRatio"]; r.Median > 1 {
 		fmt.Fprintf(&b, "API server ceiling: faas-kubelet ran faster than the bare kubelet (ratio %.2f): the ceiling is not yet the fastest client for these writes\n", r.Median)
+	}
+	if len(kwoks) > 0 {
+		fmt.Fprintf(&b, "kwok: faas-kubelet ran %s of kwok's pace to Running and %s to deleted (per run pair)\n",
+			figures["kwokRatio"].format("%.2f"), figures["kwokDeleteRatio"].format("%.2f"))
 	}
 	fmt.Fprintf(&b, "API server ceiling: p50/p99 status written→seen by this harness %s/%s ms (how late this harness's watch is)\n",
 		figures["ceilingP50WrittenToSeen"].format("%.0f"), figures["ceilingP99WrittenToSeen"].format("%.0f"))
@@ -267,11 +286,11 @@ func TestBench(t *testing.T) {
 		fmt.Fprintf(&b, "throttled (CreateFunction 15/s, 200 ms; Pending 2 s): %d pods Running in %.1f s = %.2f× the %.1f s floor; %d calls answered 429\n",
 			n, throttledSeconds, throttledSeconds/floor, floor, refused)
 	}
-	line := fmt.Sprintf("bench: running_pods_per_s=%.1f ceiling_ratio=%.2f mock_ratio=%.1f delete_pods_per_s=%.1f calls_per_pod=%.2f kib_per_pod=%.1f p99_active_to_running_ms=%.0f mock_tuned_ratio=%.2f realistic_p99_created_to_running_ms=%.0f realistic_p99_active_to_running_ms=%.0f peak_kib_per_pod_10k=%.1f runs=%d",
+	line := fmt.Sprintf("bench: running_pods_per_s=%.1f ceiling_ratio=%.2f mock_ratio=%.1f delete_pods_per_s=%.1f calls_per_pod=%.2f kib_per_pod=%.1f p99_active_to_running_ms=%.0f mock_tuned_ratio=%.2f realistic_p99_created_to_running_ms=%.0f realistic_p99_active_to_running_ms=%.0f peak_kib_per_pod_10k=%.1f runs=%d kwok_ratio=%.2f kwok_delete_ratio=%.2f",
 		figures["runningPodsPerSec"].Median, figures["ceilingRatio"].Median, ratio(mock), figures["deletePodsPerSec"].Median, figures["callsPerPod"].Median,
 		budgetOn.KiBPerPod, figures["p99ActiveToRunningMs"].Median, ratio(mockTuned),
 		worst(func(r realisticRun) float64 { return r.P99CreatedMs }), worst(func(r realisticRun) float64 { return r.P99ActiveMs }),
-		budgetOn.PeakKiBPerPod, runs)
+		budgetOn.PeakKiBPerPod, runs, figures["kwokRatio"].Median, figures["kwokDeleteRatio"].Median)
 	fmt.Print(b.String())
 	fmt.Println(line)
 	if out := os.Getenv("BENCH_JSON"); out != "" {

@@ -8,6 +8,7 @@
 #   hack/cluster.sh status   print what runs and where
 #   hack/cluster.sh env      print the variables the other scripts use
 #   hack/cluster.sh build-vk builds Virtual Kubelet's mock provider (make bench's baseline)
+#   hack/cluster.sh build-kwok builds kwok's controller (make bench's fastest-kubelet baseline)
 #   hack/cluster.sh build-helm builds Helm (the chart's tests)
 #   hack/cluster.sh build-metrics-server builds metrics-server (kubectl top in the tests)
 #   hack/cluster.sh metrics-server
@@ -383,6 +384,7 @@ FAAS_KUBELET_NODE_IP=$(node_ip)
 FAAS_KUBELET_HOST_IP=$(host_ip)
 FAAS_KUBELET_NETNS=$([[ "$(cat "${mode_file}" 2>/dev/null)" == "netns" ]] && echo "${NETNS}" || echo none)
 VK_MOCK=${VK_BIN}/virtual-kubelet
+KWOK=${KWOK_BIN}/kwok
 HELM=${HELM_BIN}/helm
 FAAS_KUBELET_PKI=${PKI}
 EOF
@@ -391,6 +393,7 @@ EOF
 case "${1:-}" in
   build) build_kube_tools ;;
   build-vk) build_vk_mock ;;
+  build-kwok) build_kwok ;;
   build-helm) build_helm ;;
   build-metrics-server) build_metrics_server ;;
   metrics-server) cmd_metrics_server ;;

@@ -79,6 +79,16 @@ build_vk_mock() {
   build_go_tool virtual-kubelet "${VK_BIN}" "${HACK_DIR}/bench/vk" github.com/virtual-kubelet/virtual-kubelet/cmd/virtual-kubelet
 }
 
+KWOK_VERSION="v0.7.0"
+KWOK_BIN="${FAAS_CACHE}/kwok-${KWOK_VERSION}/bin"
+
+# build_kwok builds kwok's controller (a node whose pods only get statuses
+# written, make bench's fastest-kubelet baseline) from the pinned module
+# hack/bench/kwok.
+build_kwok() {
+  build_go_tool kwok "${KWOK_BIN}" "${HACK_DIR}/bench/kwok" sigs.k8s.io/kwok/cmd/kwok
+}
+
 HELM_VERSION="v3.19.2"
 HELM_BIN="${FAAS_CACHE}/helm-${HELM_VERSION}/bin"
 
