@@ -111,14 +111,8 @@ func (p *Provider) GetContainerLogs(ctx context.Context, namespace, podName, con
 // boundPod is the pod of that name bound to this node as the API server
 // has it, or nil.
 func (p *Provider) boundPod(namespace, name string) *corev1.Pod {
-	if p.opts.Pods == nil {
-		return nil
-	}
-	pods, _ := p.opts.Pods()
-	for _, pod := range pods {
-		if pod.Namespace == namespace && pod.Name == name && pod.Spec.NodeName == p.opts.NodeName {
-			return pod
-		}
+	if pod, _ := p.lookupPod(namespace, name); pod != nil && pod.Spec.NodeName == p.opts.NodeName {
+		return pod
 	}
 	return nil
 }

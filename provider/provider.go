@@ -64,6 +64,10 @@ type Options struct {
 	// pod whose status there disagrees with ours (another controller
 	// marked it not Ready while the node was unreachable) is reported again.
 	Pods func() ([]*corev1.Pod, bool)
+	// Pod returns the pod of that namespace and name bound to this node as
+	// the same informer has it (nil: none) and whether it could answer: a
+	// lookup by key, for checks made per pod (nil: Pods is scanned).
+	Pod func(namespace, name string) (*corev1.Pod, bool)
 	// PodIP is the address pods report: status.hostIP in every phase, and
 	// status.podIP once the pod's function exists. It is the node's, where
 	// its gateway serves the ports pods declare, so that a Service's
@@ -129,8 +133,12 @@ type Provider struct {
 	opts    Options
 	started time.Time
 
-	mu     sync.Mutex
-	pods   map[types.UID]*podRecord
+	mu   sync.Mutex
+	pods map[types.UID]*podRecord
+	// byName indexes pods by namespace/name (two pods of one name while a
+	// StatefulSet's pod is replaced): Virtual Kubelet asks GetPod on every
+	// sync, and a scan of every record under mu made each sync O(pods).
+	byName map[string][]types.UID
 	notify func(*corev1.Pod)
 	// runCtx bounds background work (the tracker, Jobs); set by NotifyPods.
 	runCtx context.Context
@@ -241,6 +249,7 @@ func New(opts Options) (*Provider, error) {
 		opts:      opts,
 		started:   opts.Now(),
 		pods:      map[types.UID]*podRecord{},
+		byName:    map[string][]types.UID{},
 		notify:    func(*corev1.Pod) {},
 		runCtx:    context.Background(),
 		drainCtx:  drainCtx,
@@ -693,6 +702,8 @@ func (p *Provider) record(pod *corev1.Pod, state *translate.FunctionState, w *wa
 	if !ok {
 		r = &podRecord{function: state.Name}
 		p.pods[pod.UID] = r
+		key := pod.Namespace + "/" + pod.Name
+		p.byName[key] = append(p.byName[key], pod.UID)
 		if !p.released {
 			tracked.Add(1)
 		}
@@ -781,10 +792,8 @@ func (p *Provider) DeletePod(ctx context.Context, pod *corev1.Pod) error {
 func (p *Provider) GetPod(_ context.Context, namespace, name string) (*corev1.Pod, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, r := range p.pods {
-		if r.pod.Namespace == namespace && r.pod.Name == name {
-			return r.pod.DeepCopy(), nil
-		}
+	if uids := p.byName[namespace+"/"+name]; len(uids) > 0 {
+		return p.pods[uids[len(uids)-1]].pod.DeepCopy(), nil // the newest
 	}
 	return nil, errdefs.NotFoundf("pod %s/%s is not known to node %s", namespace, name, p.opts.NodeName)
 }

@@ -813,3 +813,34 @@ func TestReleaseStopsCountingPods(t *testing.T) {
 		t.Errorf("a delete after Release changed Tracked by %d", got)
 	}
 }
+
+// GetPod answers by namespace and name: while a pod of a name is replaced
+// (a StatefulSet's), the newer one, then the one left, then none.
+func TestGetPodByNameAcrossAReplacement(t *testing.T) {
+	p, _ := newProvider(t, &fakeBackend{})
+	ctx := context.Background()
+	old, replacement := newPod("uid-old", "web-0"), newPod("uid-new", "web-0")
+	for _, pod := range []*corev1.Pod{newPod("uid-other", "web-1"), old, replacement} {
+		if err := p.CreatePod(ctx, pod); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := p.GetPod(ctx, "default", "web-0"); err != nil || got.UID != "uid-new" {
+		t.Fatalf("GetPod web-0 = %v, %v; want the replacement", got, err)
+	}
+	if err := p.DeletePod(ctx, replacement); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := p.GetPod(ctx, "default", "web-0"); err != nil || got.UID != "uid-old" {
+		t.Fatalf("GetPod web-0 after the replacement's deletion = %v, %v; want the old pod", got, err)
+	}
+	if err := p.DeletePod(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := p.GetPod(ctx, "default", "web-0"); !errdefs.IsNotFound(err) {
+		t.Errorf("GetPod web-0 after both deletions = %v, %v; want NotFound", got, err)
+	}
+	if got, err := p.GetPod(ctx, "default", "web-1"); err != nil || got.UID != "uid-other" {
+		t.Errorf("GetPod web-1 = %v, %v", got, err)
+	}
+}

@@ -109,6 +109,16 @@ func Run(ctx context.Context, opts Options) error {
 			}
 			return pods, true
 		},
+		Pod: func(namespace, name string) (*corev1.Pod, bool) {
+			if ready := nodeReady.Load(); ready == nil || !isClosed(*ready) {
+				return nil, false
+			}
+			pod, err := caches.pods.Lister().Pods(namespace).Get(name)
+			if apierrors.IsNotFound(err) {
+				return nil, true
+			}
+			return pod, err == nil
+		},
 		NodeName: c.Name, Backend: opts.Backend, Recorder: recorder, ResyncInterval: c.ResyncInterval.Duration, PodIP: c.Address,
 		UsageInterval:  c.UsageInterval.Duration,
 		IdentityGrants: identityGrants(c),
