@@ -527,8 +527,12 @@ func hasTaint(n *corev1.Node, key string, effect corev1.TaintEffect) bool {
 // names another namespace's.
 func TestNamespaceIsTheIdentityBoundary(t *testing.T) {
 	c := clouds[0]
-	a, b := namespace(t), namespace(t)
+	// Named before the node starts, created after: a namespace's cleanup
+	// waits for its pods while the node still runs.
+	a, b := namespaceName(), namespaceName()+"1"
 	emu, _ := c.startWith(t, fmt.Sprintf("  podIdentity:\n    allow:\n    - {namespace: %s, roles: [\"arn:aws:iam::123456789012:role/team-a\"]}\n    - {namespace: %s, roles: [\"arn:aws:iam::123456789012:role/team-b\"]}\n", a, b))
+	namespaceNamed(t, a)
+	namespaceNamed(t, b)
 	for name, role := range map[string]string{"own": "team-a", "other": "team-b"} {
 		applyYAML(t, a, fmt.Sprintf(`apiVersion: v1
 kind: Pod

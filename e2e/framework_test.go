@@ -429,7 +429,17 @@ func waitNodeReady(t *testing.T, node string, want corev1.ConditionStatus, timeo
 // waiting for its pods to go while the test's faas-kubelet still runs.
 func namespace(t *testing.T) string {
 	t.Helper()
-	name := fmt.Sprintf("e2e-%d", time.Now().UnixNano()%1_000_000_000)
+	return namespaceNamed(t, namespaceName())
+}
+
+// namespaceName is a new namespace's name, for a test that must name it
+// (in a node's config) before the node starts: the namespace is created
+// after, with namespaceNamed, so that its pods go while the node runs.
+func namespaceName() string { return fmt.Sprintf("e2e-%d", time.Now().UnixNano()%1_000_000_000) }
+
+// namespaceNamed creates the namespace name, as namespace does.
+func namespaceNamed(t *testing.T, name string) string {
+	t.Helper()
 	ctx := context.Background()
 	if _, err := cluster.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
