@@ -6,9 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -52,35 +50,7 @@ func benchKwok(t *testing.T, n int) benchRun {
 	}
 	args := []string{"--kubeconfig", cluster.env["KUBECONFIG"], "--config", cfg, "--manage-single-node", node,
 		"--node-ip", cluster.env["FAAS_KUBELET_NODE_IP"]}
-	var cmd *exec.Cmd
-	if ns := cluster.env["FAAS_KUBELET_NETNS"]; ns != "" && ns != "none" {
-		cmd = exec.Command("ip", append([]string{"netns", "exec", ns, bin}, args...)...)
-	} else {
-		cmd = exec.Command(bin, args...)
-	}
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.env["KUBECONFIG"])
-	logf, _ := os.Create(filepath.Join(dir, "kwok.log"))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-		}
-		_ = cluster.client.CoreV1().Nodes().Delete(context.Background(), node, metav1.DeleteOptions{})
-	})
-	t.Cleanup(func() {
-		if t.Failed() {
-			data, _ := os.ReadFile(filepath.Join(dir, "kwok.log"))
-			t.Logf("kwok log:\n%s", tail(string(data), 30))
-		}
-	})
+	runNodeProcess(t, "kwok", bin, args, node, filepath.Join(dir, "kwok.log"))
 	waitNodeReady(t, node, corev1.ConditionTrue, 60*time.Second)
 	run, _, _ := rollout(t, "kwok", node, n)
 	return run

@@ -474,17 +474,29 @@ func benchMock(t *testing.T, n int, tuned bool) benchRun {
 	if tuned { // faas-kubelet's settings are its defaults
 		args = []string{"--provider-config", cfg, "--nodename", node, "--kubeconfig", cluster.env["KUBECONFIG"]}
 	}
+	pki := cluster.env["FAAS_KUBELET_PKI"]
+	runNodeProcess(t, "mock provider", bin, args, node, filepath.Join(dir, "mock.log"), "VKUBELET_POD_IP="+cluster.env["FAAS_KUBELET_NODE_IP"],
+		"KUBELET_PORT="+fmt.Sprint(port),
+		"APISERVER_CERT_LOCATION="+filepath.Join(pki, "apiserver.crt"), "APISERVER_KEY_LOCATION="+filepath.Join(pki, "apiserver.key"))
+	waitNodeReady(t, node, corev1.ConditionTrue, 60*time.Second)
+	run, _, _ := rollout(t, name, node, n)
+	return run
+}
+
+// runNodeProcess runs a baseline's node process (bin with args, in the
+// control plane's network namespace when it has one, logging to logPath)
+// until the test ends, then stops it and deletes its node; its log's tail
+// is shown if the test failed.
+func runNodeProcess(t *testing.T, what, bin string, args []string, node, logPath string, env ...string) {
+	t.Helper()
 	var cmd *exec.Cmd
 	if ns := cluster.env["FAAS_KUBELET_NETNS"]; ns != "" && ns != "none" {
 		cmd = exec.Command("ip", append([]string{"netns", "exec", ns, bin}, args...)...)
 	} else {
 		cmd = exec.Command(bin, args...)
 	}
-	pki := cluster.env["FAAS_KUBELET_PKI"]
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.env["KUBECONFIG"], "VKUBELET_POD_IP="+cluster.env["FAAS_KUBELET_NODE_IP"],
-		"KUBELET_PORT="+fmt.Sprint(port),
-		"APISERVER_CERT_LOCATION="+filepath.Join(pki, "apiserver.crt"), "APISERVER_KEY_LOCATION="+filepath.Join(pki, "apiserver.key"))
-	logf, _ := os.Create(filepath.Join(dir, "mock.log"))
+	cmd.Env = append(append(os.Environ(), "KUBECONFIG="+cluster.env["KUBECONFIG"]), env...)
+	logf, _ := os.Create(logPath)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -502,13 +514,10 @@ func benchMock(t *testing.T, n int, tuned bool) benchRun {
 	})
 	t.Cleanup(func() {
 		if t.Failed() {
-			data, _ := os.ReadFile(filepath.Join(dir, "mock.log"))
-			t.Logf("mock provider log:\n%s", tail(string(data), 30))
+			data, _ := os.ReadFile(logPath)
+			t.Logf("%s log:\n%s", what, tail(string(data), 30))
 		}
 	})
-	waitNodeReady(t, node, corev1.ConditionTrue, 60*time.Second)
-	run, _, _ := rollout(t, name, node, n)
-	return run
 }
 
 func machine() string {
