@@ -60,6 +60,23 @@ type AccountReporter interface {
 	Account(ctx context.Context) (*translate.Account, error)
 }
 
+// ListingAdopter is a backend whose listing (List) shows, for each
+// function, the digest of the spec it was deployed from (see
+// translate.SpecDigestKey), and which keeps what its last listing showed:
+// a restart then adopts a function whose pod has not changed from that
+// listing alone, with no call of its own, instead of one create-or-adopt
+// per pod spending the cloud's quota.
+type ListingAdopter interface {
+	// AdoptListed returns the state of fn's function as the last listing
+	// showed it, when the listing shows the function is fn's own (owner and
+	// node), was deployed from exactly fn (the digest is fn's) and nothing
+	// else it shows differs from fn; ok false: fn is deployed as usual
+	// (Deploy). It makes no call. Each listed function answers once, and a
+	// Deploy of it forgets it, so that the listing speaks only for a
+	// function this process has not yet touched.
+	AdoptListed(fn *translate.Function) (st *translate.FunctionState, ok bool)
+}
+
 // ErrNotSupported marks an operation a backend cannot perform.
 var ErrNotSupported = errors.New("not supported")
 

@@ -217,6 +217,16 @@ func (l *Limited) Account(ctx context.Context) (a *translate.Account, err error)
 	return a, err
 }
 
+// AdoptListed answers from the wrapped backend's last listing, when it
+// keeps one (no call, so not limited).
+func (l *Limited) AdoptListed(fn *translate.Function) (*translate.FunctionState, bool) {
+	a, ok := l.b.(ListingAdopter)
+	if !ok {
+		return nil, false
+	}
+	return a.AdoptListed(fn)
+}
+
 // Usage reads the functions' usage, when the backend can (not retried: the
 // next scrape reads again).
 func (l *Limited) Usage(ctx context.Context, names []string, since time.Time) (out []translate.UsageSample, err error) {

@@ -440,7 +440,11 @@ func (p *Provider) deployAs(ctx context.Context, pod *corev1.Pod, retry *podReco
 	ctx = log.WithLogger(ctx, log.G(ctx).WithFields(log.Fields{"pod": pod.Namespace + "/" + pod.Name, "uid": pod.UID, "function": name}))
 	fn, err := p.translate(pod)
 	var state *translate.FunctionState
+	adopted := false
 	if err == nil {
+		state, adopted = p.adoptListed(pod, fn, retry)
+	}
+	if err == nil && !adopted {
 		state, err = p.opts.Backend.Deploy(ctx, fn)
 		if err == nil && state.Phase == translate.PhaseFailed && IsRetriedReason(state.Reason) {
 			// Created, but failed on something outside the pod (an image it
@@ -459,7 +463,11 @@ func (p *Provider) deployAs(ctx context.Context, pod *corev1.Pod, retry *podReco
 		state.Notes = append(append([]string(nil), fn.Notes...), state.Notes...)
 	}
 	state.Job = p.jobOnDeploy(ctx, pod, state)
-	log.G(ctx).WithField("phase", state.Phase).Info("function deployed")
+	if adopted {
+		log.G(ctx).Info("function adopted from the listing")
+	} else {
+		log.G(ctx).WithField("phase", state.Phase).Info("function deployed")
+	}
 	if state.Endpoint != "" && pod.Annotations[AnnotationFunctionURL] != state.Endpoint && p.opts.AnnotatePod != nil {
 		if err := p.opts.AnnotatePod(ctx, pod.Namespace, pod.Name, map[string]string{AnnotationFunctionURL: state.Endpoint}); err != nil {
 			log.G(ctx).WithError(err).Warn("showing the function URL on the pod")
@@ -489,10 +497,14 @@ func (p *Provider) deployAs(ctx context.Context, pod *corev1.Pod, retry *podReco
 		}
 		return nil
 	}
-	for _, n := range state.Notes {
-		p.opts.Recorder.Eventf(pod, corev1.EventTypeNormal, "FunctionNote", "%s", n)
+	if !adopted {
+		// An adopted function was deployed, and its pod told so, before
+		// the restart: as a kubelet's restart, it says nothing new.
+		for _, n := range state.Notes {
+			p.opts.Recorder.Eventf(pod, corev1.EventTypeNormal, "FunctionNote", "%s", n)
+		}
+		p.opts.Recorder.Eventf(pod, corev1.EventTypeNormal, "FunctionDeployed", "function %s deployed to %s (%s)", name, p.opts.Backend.Cloud(), state.Phase)
 	}
-	p.opts.Recorder.Eventf(pod, corev1.EventTypeNormal, "FunctionDeployed", "function %s deployed to %s (%s)", name, p.opts.Backend.Cloud(), state.Phase)
 	env := envDigest(fn.Env)
 	p.mu.Lock()
 	if r, ok := p.pods[pod.UID]; ok {
@@ -506,6 +518,41 @@ func (p *Provider) deployAs(ctx context.Context, pod *corev1.Pod, retry *podReco
 		p.opts.Recorder.Eventf(pod, corev1.EventTypeNormal, "FunctionEnvUpdated", "function %s's environment updated (%d variables)", name, len(fn.Env))
 	}
 	return nil
+}
+
+// adoptListed adopts the pod's function from the backend's last listing
+// (ListingAdopter), with no call, when that is safe: Virtual Kubelet
+// creates a pod this process has no record of (a restart), the pod was
+// Running (its function was deployed whole and served before), it runs
+// for good (a run-once pod's progress is in tags a listing may not show),
+// and a pod with a port shows its function's URL. Otherwise, or when the
+// listing does not vouch for the function, the pod is deployed as usual.
+func (p *Provider) adoptListed(pod *corev1.Pod, fn *translate.Function, retry *podRecord) (*translate.FunctionState, bool) {
+	a, ok := p.opts.Backend.(ListingAdopter)
+	if !ok || retry != nil || pod.Status.Phase != corev1.PodRunning || pod.DeletionTimestamp != nil {
+		return nil, false
+	}
+	if rp := pod.Spec.RestartPolicy; rp != "" && rp != corev1.RestartPolicyAlways {
+		return nil, false
+	}
+	url := pod.Annotations[AnnotationFunctionURL]
+	if len(fn.Ports) > 0 && url == "" {
+		return nil, false
+	}
+	p.mu.Lock()
+	_, known := p.pods[pod.UID]
+	p.mu.Unlock()
+	if known {
+		return nil, false
+	}
+	st, ok := a.AdoptListed(fn)
+	if !ok || st.Phase != translate.PhaseActive {
+		return nil, false
+	}
+	if len(fn.Ports) > 0 && st.Endpoint == "" {
+		st.Endpoint = url
+	}
+	return st, true
 }
 
 // refuseUpdate handles a refused update of a function that serves: the

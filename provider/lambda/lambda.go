@@ -79,6 +79,9 @@ type Backend struct {
 	// the window it reads again (0: followEvery, followOverlap; tests set
 	// them).
 	followPoll, followOverlap time.Duration
+	// listed is what the last listing showed of the node's functions, for
+	// adoption from it (see AdoptListed).
+	listed listing
 }
 
 var _ provider.Backend = (*Backend)(nil)
@@ -168,16 +171,21 @@ func (b *Backend) Ping(ctx context.Context) error {
 // Lambda refuses is classified by deployError, and a function Lambda
 // reports Failed carries the reason failureReason gives it.
 func (b *Backend) Deploy(ctx context.Context, fn *translate.Function) (*translate.FunctionState, error) {
+	b.listed.take(fn.Name) // this process now knows better than the listing
 	in, notes, err := createInput(fn, &b.opts)
 	if err != nil {
 		return nil, err
 	}
+	ex, _ := extras(fn) // validated by createInput
+	// The description carries the spec's digest (AdoptListed): written at
+	// create, as the function is whole by then for a pod the core adopts
+	// from the listing (a Running one), and taken out before any update.
+	in.Description = aws.String(translate.SealDescription(aws.ToString(in.Description), specDigest(in, ex)))
 	st, err := b.createOrAdopt(ctx, fn, in)
 	if err != nil {
 		return nil, err
 	}
 	st.Notes = append(st.Notes, notes...)
-	ex, _ := extras(fn) // validated by createInput
 	if ex.urlAuth != "" {
 		if st.Endpoint, err = b.functionURL(ctx, fn.Name, ex.urlAuth); err != nil {
 			return nil, err
@@ -313,11 +321,21 @@ func (b *Backend) createOrAdopt(ctx context.Context, fn *translate.Function, in 
 	want := aws.ToString(in.Code.ImageUri)
 	newImage := want != "" && cur.Code != nil && aws.ToString(cur.Code.ImageUri) != want
 	reconf, changed := reconfiguration(cur.Configuration, in)
+	have := aws.ToString(cur.Configuration.Description)
 	if !newImage && reconf == nil {
 		return state, nil
 	}
 	if updating(cur.Configuration) {
 		return nil, provider.Transient(fmt.Errorf("function %s is still being created or updated; the pod's change follows once that completes", fn.Name), updateRetry, false)
+	}
+	if owner, _ := translate.ParseDescription(have); owner[translate.SpecDigestKey] != "" {
+		// Unsealed first: a restart in the middle of the update must not
+		// adopt the function from the listing as either spec.
+		if reconf == nil {
+			reconf = &sdk.UpdateFunctionConfigurationInput{FunctionName: in.FunctionName}
+		}
+		reconf.Description = aws.String(translate.UnsealDescription(have))
+		changed = append(changed, "description")
 	}
 	if reconf != nil {
 		// The pod's configuration changed (a Secret or ConfigMap it reads,
@@ -544,29 +562,4 @@ func (b *Backend) Tag(ctx context.Context, name string, tags map[string]string) 
 	}
 	_, err = b.api.TagResource(ctx, &sdk.TagResourceInput{Resource: out.Configuration.FunctionArn, Tags: tags})
 	return mapError("TagResource", err)
-}
-
-// List pages ListFunctions and keeps the functions whose description names
-// this node: ListFunctions returns neither tags nor State, so ownership is
-// read from the description (written at create) and Phase is left empty.
-func (b *Backend) List(ctx context.Context, node string) ([]translate.FunctionState, error) {
-	var out []translate.FunctionState
-	var marker *string
-	for {
-		page, err := b.api.ListFunctions(ctx, &sdk.ListFunctionsInput{Marker: marker, MaxItems: aws.Int32(50)})
-		if err != nil {
-			return nil, mapError("ListFunctions", err)
-		}
-		for _, f := range page.Functions {
-			owner, ok := translate.ParseDescription(aws.ToString(f.Description))
-			if !ok || owner[translate.TagNode] != node {
-				continue
-			}
-			out = append(out, translate.FunctionState{Name: aws.ToString(f.FunctionName), Tags: owner})
-		}
-		if aws.ToString(page.NextMarker) == "" {
-			return out, nil
-		}
-		marker = page.NextMarker
-	}
 }

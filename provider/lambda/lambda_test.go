@@ -2,6 +2,7 @@ package lambda
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +22,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	emu "github.com/faas-kubelet/faas-kubelet/pkg/emulator/lambda"
+	"github.com/faas-kubelet/faas-kubelet/provider"
 	"github.com/faas-kubelet/faas-kubelet/provider/translate"
 )
 
@@ -54,7 +56,8 @@ func function(t *testing.T, image string, mutate func(*corev1.Pod)) *translate.F
 }
 
 func TestDeployIsIdempotentAndTracksState(t *testing.T) {
-	b, s := setup(t, emu.DefaultSecretKey, emu.Options{ActivationDelay: 300 * time.Millisecond, UpdateDelay: time.Second})
+	clk := newClock()
+	b, s := setup(t, emu.DefaultSecretKey, emu.Options{ActivationDelay: 300 * time.Millisecond, UpdateDelay: time.Second, Now: clk.Now})
 	ctx := context.Background()
 	fn := function(t, ecr, nil)
 	st, err := b.Deploy(ctx, fn)
@@ -67,7 +70,7 @@ func TestDeployIsIdempotentAndTracksState(t *testing.T) {
 	if c := s.Calls()["CreateFunction"]; c != 2 {
 		t.Errorf("CreateFunction calls = %d", c)
 	}
-	time.Sleep(350 * time.Millisecond)
+	clk.Advance(350 * time.Millisecond)
 	got, err := b.Get(ctx, fn.Name)
 	if err != nil || got.Phase != translate.PhaseActive || !strings.Contains(got.ImageID, "@sha256:") {
 		t.Fatalf("after activation: %+v %v", got, err)
@@ -77,6 +80,7 @@ func TestDeployIsIdempotentAndTracksState(t *testing.T) {
 	}
 
 	fn2 := function(t, strings.Replace(ecr, ":1", ":2", 1), nil)
+	unsealFirst(t, b, fn2, clk)
 	st, err = b.Deploy(ctx, fn2)
 	if err != nil || st.Phase != translate.PhaseActive || len(st.Notes) != 1 || st.Notes[0] != noteUpdating || s.Calls()["UpdateFunctionCode"] != 1 {
 		t.Fatalf("image update: %+v %v calls %v (want Active while the update rolls in)", st, err, s.Calls())
@@ -409,4 +413,25 @@ func TestDefaultTimeout(t *testing.T) {
 	if err != nil || aws.ToInt32(in.Timeout) != 900 || len(notes) == 0 || !strings.Contains(notes[len(notes)-1], "at most 900 s") {
 		t.Errorf("timeout with activeDeadlineSeconds 3600 = %v (%v), notes %q", aws.ToInt32(in.Timeout), err, notes)
 	}
+}
+
+// unsealFirst takes the first update of a function created from its pod's
+// spec: the spec digest leaves the description first (a configuration
+// update, so a restart in the middle adopts the function as neither spec
+// from the listing), and the rest of the update follows once that
+// completes.
+func unsealFirst(t *testing.T, b *Backend, fn *translate.Function, clk *clock) {
+	t.Helper()
+	_, err := b.Deploy(context.Background(), fn)
+	if f, _ := provider.Classify(err); f != provider.FailureTransient || !strings.Contains(fmt.Sprint(err), "configuration updated") {
+		t.Fatalf("first update: %v, want the description updated first (transient)", err)
+	}
+	got, err := b.api.GetFunction(context.Background(), &sdk.GetFunctionInput{FunctionName: aws.String(fn.Name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if owner, _ := translate.ParseDescription(aws.ToString(got.Configuration.Description)); owner[translate.SpecDigestKey] != "" || owner[translate.TagPodUID] == "" {
+		t.Fatalf("description after the first update: %q, want the owner without a spec digest", aws.ToString(got.Configuration.Description))
+	}
+	clk.Advance(time.Second)
 }

@@ -64,7 +64,8 @@ func TestRoleNotAssumableWaitsForTheRole(t *testing.T) {
 // An image that was never pushed keeps the pod waiting with
 // FunctionImageError, on create and on an image update.
 func TestMissingImageWaitsForThePush(t *testing.T) {
-	b, s := setup(t, emu.DefaultSecretKey, emu.Options{})
+	clk := newClock()
+	b, s := setup(t, emu.DefaultSecretKey, emu.Options{Now: clk.Now})
 	ctx := context.Background()
 	s.SetRefusals(emu.Refusals{Images: []string{ecr}})
 	_, err := b.Deploy(ctx, function(t, ecr, nil))
@@ -76,6 +77,7 @@ func TestMissingImageWaitsForThePush(t *testing.T) {
 
 	next := strings.Replace(ecr, ":1", ":2", 1)
 	s.SetRefusals(emu.Refusals{Images: []string{next}})
+	unsealFirst(t, b, function(t, next, nil), clk)
 	_, err = b.Deploy(ctx, function(t, next, nil))
 	wantRefused(t, err, provider.ReasonImageError, "lambda UpdateFunctionCode", next+" does not exist")
 	s.SetRefusals(emu.Refusals{})
@@ -243,6 +245,7 @@ func TestFailedUpdateKeepsTheFunctionActive(t *testing.T) {
 		t.Fatal(err)
 	}
 	denied := function(t, strings.Replace(ecr, ":1", ":fail-create", 1), nil)
+	unsealFirst(t, b, denied, clk)
 	if st, err := b.Deploy(ctx, denied); err != nil || st.Phase != translate.PhaseActive {
 		t.Fatalf("image update: %+v %v", st, err)
 	}

@@ -104,3 +104,48 @@ func TestDescriptionOfALongNamedPod(t *testing.T) {
 		}
 	}
 }
+
+// A sealed description keeps its owner, carries the spec digest within the
+// length a cloud takes, and unseals to what it was.
+func TestSealedDescription(t *testing.T) {
+	const digest = "v1-AbCdEfGhIjKlMnOpQrStUv"
+	for _, name := range []string{"web-7d9c", strings.Repeat("p", 150), strings.Repeat("p", 240) + ".x-1"} {
+		pod := &corev1.Pod{}
+		pod.Namespace, pod.Name, pod.UID = "team-a", name, "0f6c1e5a-1111-4a5b-9c3d-000000000001"
+		d := Description(pod, "faas-kubelet-aws-lambda-us-east-1")
+		want, _ := ParseDescription(d)
+		s := SealDescription(d, digest)
+		if len(s) > MaxDescription {
+			t.Errorf("sealed description of %d characters: %q", len(s), s)
+		}
+		got, ok := ParseDescription(s)
+		if !ok || got[SpecDigestKey] != digest {
+			t.Fatalf("ParseDescription(%q) = %v, %v; want digest %s", s, got, ok, digest)
+		}
+		delete(got, SpecDigestKey)
+		if got[TagPodUID] != want[TagPodUID] || got[TagNode] != want[TagNode] || got[TagPodNamespace] != want[TagPodNamespace] {
+			t.Errorf("sealed %q reads as %v, unsealed as %v", s, got, want)
+		}
+		if n, ok := got[TagPodName]; ok && n != name {
+			t.Errorf("sealed %q names pod %q", s, n)
+		}
+		if !NamedFor(FunctionName(pod), got) {
+			t.Errorf("sealed %q: the function is not known as the pod's", s)
+		}
+		if again := SealDescription(s, digest); again != s {
+			t.Errorf("sealing twice: %q, then %q", s, again)
+		}
+		u := UnsealDescription(s)
+		if o, _ := ParseDescription(u); o[SpecDigestKey] != "" || o[TagPodUID] != want[TagPodUID] {
+			t.Errorf("UnsealDescription(%q) = %q, which reads as %v", s, u, o)
+		}
+		if len(d) <= MaxDescription-len(" spec=")-len(digest) && u != d {
+			t.Errorf("UnsealDescription(%q) = %q, want %q", s, u, d)
+		}
+	}
+	for _, bad := range []string{"faas-kubelet pod ns/p uid=u node=vk spec=", "faas-kubelet pod ns/p uid=u node=vk other=x", "faas-kubelet uid=u node=vk spec= pod=a/b"} {
+		if _, ok := ParseDescription(bad); ok {
+			t.Errorf("ParseDescription(%q) accepted", bad)
+		}
+	}
+}

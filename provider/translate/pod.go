@@ -228,9 +228,59 @@ func Description(pod *corev1.Pod, node string) string {
 	return d
 }
 
-// ParseDescription reads the owner written by Description, as tags. When
-// the pod's name was cut to fit, TagPodName is left out: the owner is known
-// by its UID and node only (see NamedFor).
+// SpecDigestKey is the owner key (see ParseDescription) of the digest of
+// the spec a function was deployed from, as its backend wrote it where the
+// cloud's listing shows it (the description, a tag): a restart that finds
+// the digest of the pod's spec there adopts the function from the listing,
+// with no call of its own.
+const SpecDigestKey = "faas-kubelet.io/spec"
+
+// SealDescription adds digest (" spec=<digest>") to a description written
+// by Description, still within MaxDescription: the short form takes it at
+// its end; when that would not fit, the long form takes it before the pod's
+// name, which is cut to fit. digest "" removes it (Unseal).
+func SealDescription(d, digest string) string {
+	d = UnsealDescription(d)
+	if digest == "" || strings.ContainsAny(digest, " ") {
+		return d
+	}
+	owner, ok := ParseDescription(d)
+	if !ok {
+		return d
+	}
+	if strings.HasPrefix(d, "faas-kubelet pod ") {
+		if s := d + " spec=" + digest; len(s) <= MaxDescription {
+			return s
+		}
+		pod, _, _ := strings.Cut(strings.TrimPrefix(d, "faas-kubelet pod "), " uid=")
+		d = fmt.Sprintf("faas-kubelet uid=%s node=%s pod=%s", owner[TagPodUID], owner[TagNode], pod)
+	}
+	head, pod, _ := strings.Cut(d, " pod=")
+	s := head + " spec=" + digest + " pod=" + pod
+	if len(s) > MaxDescription {
+		s = strings.TrimSuffix(s, descriptionCut)
+		s = s[:max(MaxDescription-len(descriptionCut), 0)] + descriptionCut
+	}
+	return s
+}
+
+// UnsealDescription is d without the spec digest SealDescription added.
+func UnsealDescription(d string) string {
+	i := strings.Index(d, " spec=")
+	if i < 0 || !strings.HasPrefix(d, "faas-kubelet ") {
+		return d
+	}
+	end := strings.IndexByte(d[i+1:], ' ')
+	if end < 0 {
+		return d[:i]
+	}
+	return d[:i] + d[i+1+end:]
+}
+
+// ParseDescription reads the owner written by Description, as tags, with
+// the spec digest SealDescription added under SpecDigestKey. When the
+// pod's name was cut to fit, TagPodName is left out: the owner is known by
+// its UID and node only (see NamedFor).
 func ParseDescription(d string) (map[string]string, bool) {
 	if rest, ok := strings.CutPrefix(d, "faas-kubelet uid="); ok {
 		uid, rest, ok := strings.Cut(rest, " node=")
@@ -238,10 +288,17 @@ func ParseDescription(d string) (map[string]string, bool) {
 			return nil, false
 		}
 		node, pod, ok := strings.Cut(rest, " pod=")
-		if !ok || node == "" || strings.ContainsAny(node, " ") {
+		if !ok || node == "" {
+			return nil, false
+		}
+		node, spec, sealed := strings.Cut(node, " spec=")
+		if node == "" || strings.ContainsAny(node, " ") || (sealed && (spec == "" || strings.ContainsAny(spec, " "))) {
 			return nil, false
 		}
 		owner := map[string]string{TagPodUID: uid, TagNode: node}
+		if sealed {
+			owner[SpecDigestKey] = spec
+		}
 		if cut, ok := strings.CutSuffix(pod, descriptionCut); ok {
 			if ns, _, ok := strings.Cut(cut, "/"); ok {
 				owner[TagPodNamespace] = ns
@@ -261,6 +318,14 @@ func ParseDescription(d string) (map[string]string, bool) {
 		return nil, false
 	}
 	fields := strings.Fields(rest)
+	spec := ""
+	if len(fields) == 4 {
+		var ok bool
+		if spec, ok = strings.CutPrefix(fields[3], "spec="); !ok || spec == "" {
+			return nil, false
+		}
+		fields = fields[:3]
+	}
 	if len(fields) != 3 {
 		return nil, false
 	}
@@ -270,5 +335,9 @@ func ParseDescription(d string) (map[string]string, bool) {
 	if !ok || !ok2 || !ok3 || uid == "" || node == "" {
 		return nil, false
 	}
-	return map[string]string{TagPodNamespace: ns, TagPodName: name, TagPodUID: uid, TagNode: node}, true
+	owner := map[string]string{TagPodNamespace: ns, TagPodName: name, TagPodUID: uid, TagNode: node}
+	if spec != "" {
+		owner[SpecDigestKey] = spec
+	}
+	return owner, true
 }
