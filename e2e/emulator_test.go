@@ -241,15 +241,16 @@ type cloudUnderTest struct {
 	name               string
 	createOp, deleteOp string // the emulator's operation names
 	adoptOp            string // the call that finds an existing function after a restart
+	fromListing        bool   // a restart adopts unchanged functions from the listing, with no adoptOp
 	invokeOp           string // the emulator's count of invocations
 	invocationLog      string // what an invocation writes to the function's log
 	image              string
 }
 
 var clouds = []cloudUnderTest{
-	{name: "aws-lambda", createOp: "CreateFunction", deleteOp: "DeleteFunction", adoptOp: "CreateFunction",
+	{name: "aws-lambda", createOp: "CreateFunction", deleteOp: "DeleteFunction", adoptOp: "CreateFunction", fromListing: true,
 		invokeOp: "Invoke", invocationLog: "REPORT RequestId", image: ecrImage},
-	{name: "azure-functions", createOp: "CreateOrUpdate", deleteOp: "Delete", adoptOp: "Get",
+	{name: "azure-functions", createOp: "CreateOrUpdate", deleteOp: "Delete", adoptOp: "Get", fromListing: true,
 		invokeOp: "InvokeFunction", invocationLog: "Executed 'Functions.task' (Succeeded", image: "faaskubelet.azurecr.io/hello:1"},
 	{name: "alibaba-fc", createOp: "CreateFunction", deleteOp: "DeleteService", adoptOp: "CreateService",
 		invokeOp: "InvokeFunction", invocationLog: "FC Invoke End RequestId", image: "registry.cn-hangzhou.aliyuncs.com/faas-kubelet/hello:1"},

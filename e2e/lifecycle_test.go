@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -41,7 +42,15 @@ func TestRestartAdoptsFunctions(t *testing.T) {
 }
 
 func testRestartAdoptsFunctions(t *testing.T, c cloudUnderTest) {
-	emu, k := c.start(t)
+	emu := startEmulator(t)
+	addr := net.JoinHostPort(cluster.env["FAAS_KUBELET_NODE_IP"], fmt.Sprint(17300+nextPort.Add(1)))
+	k := startKubelet(t, kubeletOptions{cloud: c.name, lambdaEndpoint: emu.endpoint, azureEndpoint: emu.azureEndpoint, alibabaEndpoint: emu.alibabaEndpoint,
+		args: []string{"--metrics-address", addr}})
+	waitNodeReady(t, k.node, corev1.ConditionTrue, 30*time.Second)
+	adopted := func() int {
+		_, body := scrape(t, "http://"+addr+"/metrics")
+		return metricValue(body, fmt.Sprintf(`faas_kubelet_functions_adopted_from_listing_total{cloud=%q,node=%q}`, c.name, k.node))
+	}
 	ns := namespace(t)
 	pods := recordPods(t, ns)
 	applyYAML(t, ns, strings.ReplaceAll(strings.Replace(helloDeployment, "replicas: 3", "replicas: 2", 1), ecrImage, c.image))
@@ -67,13 +76,17 @@ func testRestartAdoptsFunctions(t *testing.T, c cloudUnderTest) {
 			k.kill(t)
 		}
 		k.start(t)
-		// The new process re-creates both pods and finds their functions
-		// (Lambda answers the create with 409, Azure's GET finds the app):
-		// they are adopted.
+		// The new process re-creates both pods and finds their functions:
+		// in the listing its start pages, where the listing shows each
+		// function's spec digest, with no call of their own; otherwise
+		// with one each (Azure's GET finds the app).
 		eventually(t, 30*time.Second, "the restarted process to reconcile both pods", func() (bool, string) {
-			n := emu.callsOf(t, c.name)[c.adoptOp] - creates
-			return n >= 2, fmt.Sprintf("%d %s calls since the restart", n, c.adoptOp)
+			n, a := emu.callsOf(t, c.name)[c.adoptOp]-creates, adopted()
+			return n+a >= 2, fmt.Sprintf("%d %s calls since the restart, %d functions adopted from the listing", n, c.adoptOp, a)
 		})
+		if n, a := emu.callsOf(t, c.name)[c.adoptOp]-creates, adopted(); c.fromListing && (a != 2 || n != 0) {
+			t.Errorf("after %s: %d functions adopted from the listing and %d %s calls; want both adopted with no call", how, a, n, c.adoptOp)
+		}
 		after, desc := runningPods(t, ns, "app=hello")
 		if len(after) != 2 {
 			t.Errorf("after %s and restart: %s", how, desc)

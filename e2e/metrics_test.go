@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -71,4 +72,18 @@ func TestMetricsAndProbes(t *testing.T) {
 		}
 		return true, ""
 	})
+}
+
+// metricValue reads the value of one sample (its name and labels as the
+// exposition format writes them) from a /metrics body; 0 when absent.
+func metricValue(body, sample string) int {
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err == nil {
+				return int(f)
+			}
+		}
+	}
+	return 0
 }

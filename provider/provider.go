@@ -465,6 +465,7 @@ func (p *Provider) deployAs(ctx context.Context, pod *corev1.Pod, retry *podReco
 	state.Job = p.jobOnDeploy(ctx, pod, state)
 	if adopted {
 		log.G(ctx).Info("function adopted from the listing")
+		metrics.FromContext(ctx).AdoptedFromListing()
 	} else {
 		log.G(ctx).WithField("phase", state.Phase).Info("function deployed")
 	}

@@ -32,6 +32,7 @@ type Metrics struct {
 	inFlight     *prometheus.GaugeVec
 	checkLag     *prometheus.HistogramVec
 	nodeStatuses *prometheus.GaugeVec
+	adopted      *prometheus.CounterVec
 
 	mu    sync.Mutex
 	nodes map[string]*Node
@@ -60,7 +61,9 @@ func New() *Metrics {
 		Help: "How late the status tracker read a pending function's state after the check was due.", Buckets: prometheus.ExponentialBuckets(0.01, 4, 8)}, node)
 	m.nodeStatuses = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "node_ready",
 		Help: "1 while the node's cloud answers its health ping (condition CloudReachable True), else 0."}, node)
-	m.reg.MustRegister(m.operations, m.opDuration, m.requests, m.limiterWait, m.slotWait, m.inFlight, m.checkLag, m.nodeStatuses,
+	m.adopted = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "functions_adopted_from_listing_total",
+		Help: "Functions a start adopted from the cloud's listing, with no call of their own (the others are deployed, which finds an existing function)."}, node)
+	m.reg.MustRegister(m.operations, m.opDuration, m.requests, m.limiterWait, m.slotWait, m.inFlight, m.checkLag, m.nodeStatuses, m.adopted,
 		&podCollector{m: m}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -158,6 +161,13 @@ func (n *Node) InFlight(delta int) {
 func (n *Node) CheckLag(d time.Duration) {
 	if n != nil {
 		n.m.checkLag.WithLabelValues(n.name, n.cloud).Observe(d.Seconds())
+	}
+}
+
+// AdoptedFromListing records a function adopted from the cloud's listing.
+func (n *Node) AdoptedFromListing() {
+	if n != nil {
+		n.m.adopted.WithLabelValues(n.name, n.cloud).Inc()
 	}
 }
 

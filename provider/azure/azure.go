@@ -116,6 +116,9 @@ type Backend struct {
 	// offer; nil when the tags client cannot. planTier caches it.
 	plans    PlanAPI
 	planTier string
+	// listed is what the last listing showed of the node's apps, by name,
+	// for adoption from it (see AdoptListed).
+	listed map[string]*armappservice.Site
 }
 
 var _ provider.Backend = (*Backend)(nil)
@@ -153,7 +156,8 @@ func (b *Backend) Ping(ctx context.Context) error {
 // wanted ones: a pod's env changes when a Secret or ConfigMap it reads
 // does. The app restarts with them, as Azure does on any settings change;
 // it reports whether they changed.
-func (b *Backend) syncSettings(ctx context.Context, name string, want []*armappservice.NameValuePair) (bool, error) {
+func (b *Backend) syncSettings(ctx context.Context, site *armappservice.Site, want []*armappservice.NameValuePair) (bool, error) {
+	name := str(site.Name)
 	cur, err := b.api.ListApplicationSettings(ctx, b.opts.ResourceGroup, name, nil)
 	if err != nil {
 		return false, deployError("ListApplicationSettings", err)
@@ -164,6 +168,13 @@ func (b *Backend) syncSettings(ctx context.Context, name string, want []*armapps
 	}
 	if maps.EqualFunc(cur.Properties, wanted, func(a, b *string) bool { return str(a) == str(b) }) {
 		return false, nil
+	}
+	if decodeTags(site.Tags)[translate.SpecDigestKey] != "" {
+		// Unsealed first: a restart in the middle must not adopt the app
+		// from the listing as either spec.
+		if err := b.tags.MergeTags(ctx, str(site.ID), map[string]*string{encodeKey(translate.SpecDigestKey): to.Ptr("")}); err != nil {
+			return false, deployError("UpdateTagsAtScope", err)
+		}
 	}
 	if _, err := b.api.UpdateApplicationSettings(ctx, b.opts.ResourceGroup, name, armappservice.StringDictionary{Properties: wanted}, nil); err != nil {
 		return false, deployError("UpdateApplicationSettings", err)
@@ -198,6 +209,7 @@ func (b *Backend) Deploy(ctx context.Context, fn *translate.Function) (*translat
 }
 
 func (b *Backend) deploy(ctx context.Context, fn *translate.Function) (*translate.FunctionState, error) {
+	b.takeListed(fn.Name) // this process now knows better than the listing
 	site, err := siteFor(fn, &b.opts)
 	if err != nil {
 		return nil, err
@@ -205,6 +217,14 @@ func (b *Backend) deploy(ctx context.Context, fn *translate.Function) (*translat
 	image := *site.Properties.SiteConfig.LinuxFxVersion
 	serving := false
 	cur, err := b.api.Get(ctx, b.opts.ResourceGroup, fn.Name, nil)
+	if errdefs.IsNotFound(mapError("Get", err)) {
+		// A new app's tags carry its spec's digest (AdoptListed): the app
+		// is whole once its pod has run. An update's PUT replaces the
+		// tags without it.
+		if d := b.specDigest(site); d != "" {
+			site.Tags[encodeKey(translate.SpecDigestKey)] = to.Ptr(d)
+		}
+	}
 	switch {
 	case err == nil:
 		tags := decodeTags(cur.Tags)
@@ -220,7 +240,7 @@ func (b *Backend) deploy(ctx context.Context, fn *translate.Function) (*translat
 		b.mu.Unlock()
 		serving = st.Phase == translate.PhaseActive
 		if linuxFx(&cur.Site) == image && st.Phase != translate.PhaseFailed && !retry {
-			changed, err := b.syncSettings(ctx, fn.Name, site.Properties.SiteConfig.AppSettings)
+			changed, err := b.syncSettings(ctx, &cur.Site, site.Properties.SiteConfig.AppSettings)
 			if err != nil {
 				return nil, err
 			}
@@ -433,9 +453,11 @@ func (b *Backend) Delete(ctx context.Context, name string) error {
 	return err
 }
 
-// List pages the resource group's sites and keeps this node's.
+// List pages the resource group's sites and keeps this node's; what it
+// shows of them (tags and state) is kept for AdoptListed.
 func (b *Backend) List(ctx context.Context, node string) ([]translate.FunctionState, error) {
 	var out []translate.FunctionState
+	kept := map[string]*armappservice.Site{}
 	pager := b.api.NewListByResourceGroupPager(b.opts.ResourceGroup, nil)
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
@@ -450,8 +472,12 @@ func (b *Backend) List(ctx context.Context, node string) ([]translate.FunctionSt
 			st := b.stateOf(ctx, s)
 			st.Tags = tags
 			out = append(out, *st)
+			kept[st.Name] = s
 		}
 	}
+	b.mu.Lock()
+	b.listed = kept
+	b.mu.Unlock()
 	return out, nil
 }
 

@@ -161,10 +161,13 @@ func encodeTags(tags map[string]string) map[string]*string {
 		if len(v) > maxTagValue {
 			v = v[:maxTagValue]
 		}
-		out[strings.ReplaceAll(k, "/", ":")] = to.Ptr(v)
+		out[encodeKey(k)] = to.Ptr(v)
 	}
 	return out
 }
+
+// encodeKey is a tag name as Azure stores it (see encodeTags).
+func encodeKey(k string) string { return strings.ReplaceAll(k, "/", ":") }
 
 func decodeTags(tags map[string]*string) map[string]string {
 	out := make(map[string]string, len(tags))
@@ -210,10 +213,11 @@ func hostIDFor(name string) string {
 }
 
 // ownTags are the tags the node puts on every app: the pod's identity, the
-// function a run-once pod invokes, and the three a Job records its
-// progress in once the app exists.
+// function a run-once pod invokes, the three a Job records its progress in
+// once the app exists, and the digest of the spec a new app was created
+// from (see AdoptListed).
 var ownTags = []string{translate.TagPodUID, translate.TagPodNamespace, translate.TagPodName, translate.TagNode, tagFunction,
-	translate.TagJobState, translate.TagJobRestarts, translate.TagJobMessage}
+	translate.TagJobState, translate.TagJobRestarts, translate.TagJobMessage, translate.SpecDigestKey}
 
 // tagsFor is the app's tags: the node's own, then as many of the pod's
 // labels as fit in Azure's 50 tags per resource (by key order), and the

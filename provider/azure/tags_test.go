@@ -12,8 +12,8 @@ import (
 	"github.com/faas-kubelet/faas-kubelet/provider/translate"
 )
 
-// Azure allows 50 tags on an app: the node's own (identity, function, and
-// the three a Job records later) come first, and the pod's labels that do
+// Azure allows 50 tags on an app: the node's own (identity, function, the
+// three a Job records later, the spec digest) come first, and the pod's labels that do
 // not fit are left out with one Note naming them, instead of refusing the
 // pod.
 func TestLabelsBeyondTheTagBudgetAreLeftOut(t *testing.T) {
@@ -37,8 +37,8 @@ func TestLabelsBeyondTheTagBudgetAreLeftOut(t *testing.T) {
 					kept++
 				}
 			}
-			if kept != 50-8 || st.Tags[translate.TagPodUID] != "uid-1" || st.Tags[tagFunction] != "app" {
-				t.Errorf("%d labels kept, want 42; tags %v", kept, st.Tags)
+			if kept != 50-9 || st.Tags[translate.TagPodUID] != "uid-1" || st.Tags[tagFunction] != "app" {
+				t.Errorf("%d labels kept, want 41; tags %v", kept, st.Tags)
 			}
 			dropped := fmt.Sprintf("example.com/label-%02d", labels-1)
 			if len(st.Notes) != 1 || !strings.Contains(st.Notes[0], "metadata.labels") || !strings.Contains(st.Notes[0], dropped) ||
