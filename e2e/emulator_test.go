@@ -252,7 +252,7 @@ var clouds = []cloudUnderTest{
 		invokeOp: "Invoke", invocationLog: "REPORT RequestId", image: ecrImage},
 	{name: "azure-functions", createOp: "CreateOrUpdate", deleteOp: "Delete", adoptOp: "Get", fromListing: true,
 		invokeOp: "InvokeFunction", invocationLog: "Executed 'Functions.task' (Succeeded", image: "faaskubelet.azurecr.io/hello:1"},
-	{name: "alibaba-fc", createOp: "CreateFunction", deleteOp: "DeleteService", adoptOp: "CreateService",
+	{name: "alibaba-fc", createOp: "CreateFunction", deleteOp: "DeleteService", adoptOp: "CreateService", fromListing: true,
 		invokeOp: "InvokeFunction", invocationLog: "FC Invoke End RequestId", image: "registry.cn-hangzhou.aliyuncs.com/faas-kubelet/hello:1"},
 }
 

@@ -15,6 +15,12 @@ type listingBackend struct {
 	*fakeBackend
 	listed map[string]bool
 	asked  []string
+	sealed []string
+}
+
+func (l *listingBackend) Seal(_ context.Context, fn *translate.Function) error {
+	l.sealed = append(l.sealed, fn.Name)
+	return nil
 }
 
 func (l *listingBackend) AdoptListed(fn *translate.Function) (*translate.FunctionState, bool) {
@@ -78,6 +84,35 @@ func TestRestartAdoptsFromTheListing(t *testing.T) {
 				if url := tc.pod.Annotations[AnnotationFunctionURL]; url != "" && got.Annotations[AnnotationFunctionURL] != url {
 					t.Errorf("adopted pod shows URL %q, want %q", got.Annotations[AnnotationFunctionURL], url)
 				}
+			}
+		})
+	}
+}
+
+// A function a restart found whole as its pod asks, but whose listing entry
+// does not vouch for it, is sealed, so that the next restart adopts it from
+// the listing; a new pod's function, or a run-once pod's, is not.
+func TestRestartSealsWhatItFoundWhole(t *testing.T) {
+	running := func(p *corev1.Pod) *corev1.Pod { p.Status.Phase = corev1.PodRunning; return p }
+	for _, tc := range []struct {
+		name   string
+		pod    *corev1.Pod
+		sealed bool
+	}{
+		{"restart", running(newPod("u-1", "web-1")), true},
+		{"new pod", newPod("u-2", "web-2"), false},
+		{"run-once", running(jobPod("u-3", corev1.RestartPolicyNever)), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := &listingBackend{fakeBackend: &fakeBackend{deployFn: func(fn *translate.Function) (*translate.FunctionState, error) {
+				return &translate.FunctionState{Name: fn.Name, Phase: translate.PhaseActive, Unsealed: true}, nil
+			}}}
+			p, _ := newProvider(t, Limit(b, Limits{}))
+			if err := p.CreatePod(context.Background(), tc.pod); err != nil {
+				t.Fatal(err)
+			}
+			if got := len(b.sealed) == 1; got != tc.sealed {
+				t.Errorf("sealed %v; want sealed: %v", b.sealed, tc.sealed)
 			}
 		})
 	}

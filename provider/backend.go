@@ -77,6 +77,15 @@ type ListingAdopter interface {
 	AdoptListed(fn *translate.Function) (st *translate.FunctionState, ok bool)
 }
 
+// Sealer is a ListingAdopter that can write a function's spec digest where
+// its listing shows it, for a function Deploy found as fn but unsealed
+// (FunctionState.Unsealed). The core seals only what a restart found whole
+// and serving, so that a digest never speaks for a function still being
+// changed.
+type Sealer interface {
+	Seal(ctx context.Context, fn *translate.Function) error
+}
+
 // ErrNotSupported marks an operation a backend cannot perform.
 var ErrNotSupported = errors.New("not supported")
 

@@ -227,6 +227,16 @@ func (l *Limited) AdoptListed(fn *translate.Function) (*translate.FunctionState,
 	return a.AdoptListed(fn)
 }
 
+// Seal seals through the wrapped backend, when it can (retried as
+// idempotent).
+func (l *Limited) Seal(ctx context.Context, fn *translate.Function) error {
+	s, ok := l.b.(Sealer)
+	if !ok {
+		return NotSupportedf("the %s backend writes no spec digest", l.b.Cloud())
+	}
+	return l.do(ctx, "Seal", anyTransient, func() error { return s.Seal(ctx, fn) })
+}
+
 // Usage reads the functions' usage, when the backend can (not retried: the
 // next scrape reads again).
 func (l *Limited) Usage(ctx context.Context, names []string, since time.Time) (out []translate.UsageSample, err error) {

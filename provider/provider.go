@@ -444,6 +444,7 @@ func (p *Provider) deployAs(ctx context.Context, pod *corev1.Pod, retry *podReco
 	if err == nil {
 		state, adopted = p.adoptListed(pod, fn, retry)
 	}
+	restart := err == nil && !adopted && p.restarted(pod, retry)
 	if err == nil && !adopted {
 		state, err = p.opts.Backend.Deploy(ctx, fn)
 		if err == nil && state.Phase == translate.PhaseFailed && IsRetriedReason(state.Reason) {
@@ -498,6 +499,13 @@ func (p *Provider) deployAs(ctx context.Context, pod *corev1.Pod, retry *podReco
 		}
 		return nil
 	}
+	if s, ok := p.opts.Backend.(Sealer); ok && restart && state.Unsealed && state.Phase == translate.PhaseActive {
+		// Found whole and serving as the pod asks: the next restart
+		// adopts it from the listing.
+		if err := s.Seal(ctx, fn); err != nil {
+			log.G(ctx).WithError(err).Info("recording the spec digest where the listing shows it")
+		}
+	}
 	if !adopted {
 		// An adopted function was deployed, and its pod told so, before
 		// the restart: as a kubelet's restart, it says nothing new.
@@ -530,20 +538,11 @@ func (p *Provider) deployAs(ctx context.Context, pod *corev1.Pod, retry *podReco
 // listing does not vouch for the function, the pod is deployed as usual.
 func (p *Provider) adoptListed(pod *corev1.Pod, fn *translate.Function, retry *podRecord) (*translate.FunctionState, bool) {
 	a, ok := p.opts.Backend.(ListingAdopter)
-	if !ok || retry != nil || pod.Status.Phase != corev1.PodRunning || pod.DeletionTimestamp != nil {
-		return nil, false
-	}
-	if rp := pod.Spec.RestartPolicy; rp != "" && rp != corev1.RestartPolicyAlways {
+	if !ok || !p.restarted(pod, retry) {
 		return nil, false
 	}
 	url := pod.Annotations[AnnotationFunctionURL]
 	if len(fn.Ports) > 0 && url == "" {
-		return nil, false
-	}
-	p.mu.Lock()
-	_, known := p.pods[pod.UID]
-	p.mu.Unlock()
-	if known {
 		return nil, false
 	}
 	st, ok := a.AdoptListed(fn)
@@ -553,7 +552,33 @@ func (p *Provider) adoptListed(pod *corev1.Pod, fn *translate.Function, retry *p
 	if len(fn.Ports) > 0 && st.Endpoint == "" {
 		st.Endpoint = url
 	}
+	// The pod goes on as it was: its container's start and image, as the
+	// API server shows them, stay (no status write for a restart).
+	if since := runningSince(pod); !since.IsZero() {
+		st.Created = since
+	}
+	if cs := pod.Status.ContainerStatuses; len(cs) > 0 && cs[0].ImageID != "" {
+		st.ImageID = cs[0].ImageID
+	}
 	return st, true
+}
+
+// restarted says whether Virtual Kubelet hands in a pod that ran before
+// this process knew it (a restart, or a node taken over): the pod was
+// Running (its function was deployed whole and served), it runs for good (a
+// run-once pod's progress is in tags a listing may not show), is not being
+// deleted, and this process has no record of it.
+func (p *Provider) restarted(pod *corev1.Pod, retry *podRecord) bool {
+	if retry != nil || pod.Status.Phase != corev1.PodRunning || pod.DeletionTimestamp != nil {
+		return false
+	}
+	if rp := pod.Spec.RestartPolicy; rp != "" && rp != corev1.RestartPolicyAlways {
+		return false
+	}
+	p.mu.Lock()
+	_, known := p.pods[pod.UID]
+	p.mu.Unlock()
+	return !known
 }
 
 // refuseUpdate handles a refused update of a function that serves: the

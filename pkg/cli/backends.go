@@ -80,7 +80,7 @@ func Backends(getenv func(string) string) Registry {
 		},
 		alibaba.Name: func(ctx context.Context, n *config.Node) (provider.Backend, error) {
 			a := n.Alibaba
-			cred, err := alibabaCredential(n, getenv)
+			cred, secret, err := alibabaCredential(n, getenv)
 			if err != nil {
 				return nil, fmt.Errorf("node %s: %w", n.Name, err)
 			}
@@ -92,7 +92,7 @@ func Backends(getenv func(string) string) Registry {
 				return nil, fmt.Errorf("node %s: %w", n.Name, err)
 			}
 			return alibaba.New(client, alibaba.NewLogsClient(co), alibaba.Options{Region: n.Region, AccountID: a.AccountID,
-				Role: a.Role, LogProject: a.LogProject, LogStore: a.LogStore, RegistryInstances: a.RegistryInstances}), nil
+				Role: a.Role, LogProject: a.LogProject, LogStore: a.LogStore, RegistryInstances: a.RegistryInstances, DigestKey: secret}), nil
 		},
 		lambda.Name: func(ctx context.Context, n *config.Node) (provider.Backend, error) {
 			o := lambda.Options{Region: n.Region, HTTPClient: &http.Client{
@@ -188,26 +188,41 @@ type alibabaKeys struct {
 // pods, profile, instance RAM role); "env" reads ALIBABA_CLOUD_ACCESS_KEY_ID,
 // ALIBABA_CLOUD_ACCESS_KEY_SECRET and ALIBABA_CLOUD_SECURITY_TOKEN only, and
 // "file" static keys from a file; neither consults a metadata service.
-func alibabaCredential(n *config.Node, getenv func(string) string) (alicredentials.Credential, error) {
+// alibabaCredential is the node's credential, with its AccessKey secret
+// when it is a static one (the key of the spec digest, alibaba.Options):
+// the default chain's keys rotate, so with it no digest is written.
+func alibabaCredential(n *config.Node, getenv func(string) string) (alicredentials.Credential, string, error) {
 	switch n.Credentials.Source {
 	case config.CredentialSourceEnv:
 		id, secret := getenv("ALIBABA_CLOUD_ACCESS_KEY_ID"), getenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
 		if id == "" || secret == "" {
-			return nil, fmt.Errorf(`credentials source "env" needs ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET`)
+			return nil, "", fmt.Errorf(`credentials source "env" needs ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET`)
 		}
-		return alibaba.StaticCredential(id, secret, getenv("ALIBABA_CLOUD_SECURITY_TOKEN"))
+		c, err := alibaba.StaticCredential(id, secret, getenv("ALIBABA_CLOUD_SECURITY_TOKEN"))
+		return c, staticSecret(secret, getenv("ALIBABA_CLOUD_SECURITY_TOKEN")), err
 	case config.CredentialSourceFile:
 		data, err := os.ReadFile(n.Credentials.File)
 		if err != nil {
-			return nil, fmt.Errorf("credentials file: %w", err)
+			return nil, "", fmt.Errorf("credentials file: %w", err)
 		}
 		var k alibabaKeys
 		if err := yaml.UnmarshalStrict(data, &k); err != nil || k.AccessKeyID == "" || k.AccessKeySecret == "" {
-			return nil, fmt.Errorf("credentials file %s: want accessKeyId and accessKeySecret", n.Credentials.File)
+			return nil, "", fmt.Errorf("credentials file %s: want accessKeyId and accessKeySecret", n.Credentials.File)
 		}
-		return alibaba.StaticCredential(k.AccessKeyID, k.AccessKeySecret, k.SecurityToken)
+		c, err := alibaba.StaticCredential(k.AccessKeyID, k.AccessKeySecret, k.SecurityToken)
+		return c, staticSecret(k.AccessKeySecret, k.SecurityToken), err
 	}
-	return alibaba.DefaultCredential()
+	c, err := alibaba.DefaultCredential()
+	return c, "", err
+}
+
+// staticSecret is an AccessKey secret that lasts: an STS one (with a
+// security token) expires within hours, and keys nothing.
+func staticSecret(secret, token string) string {
+	if token != "" {
+		return ""
+	}
+	return secret
 }
 
 // Names lists the registered cloud names, sorted.

@@ -92,11 +92,11 @@ func TestAlibabaCredentialSources(t *testing.T) {
 	env := map[string]string{}
 	getenv := func(k string) string { return env[k] }
 	n := &config.Node{Name: "fc", Credentials: config.Credentials{Source: config.CredentialSourceEnv}}
-	if _, err := alibabaCredential(n, getenv); err == nil || !strings.Contains(err.Error(), "ALIBABA_CLOUD_ACCESS_KEY_SECRET") {
+	if _, _, err := alibabaCredential(n, getenv); err == nil || !strings.Contains(err.Error(), "ALIBABA_CLOUD_ACCESS_KEY_SECRET") {
 		t.Errorf("env source without keys: %v", err)
 	}
 	env["ALIBABA_CLOUD_ACCESS_KEY_ID"], env["ALIBABA_CLOUD_ACCESS_KEY_SECRET"] = "LTAIid", "s3cret"
-	c, err := alibabaCredential(n, getenv)
+	c, key, err := alibabaCredential(n, getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,12 +104,20 @@ func TestAlibabaCredentialSources(t *testing.T) {
 	if err != nil || *m.AccessKeyId != "LTAIid" || *m.AccessKeySecret != "s3cret" {
 		t.Errorf("env credential = %+v, %v", m, err)
 	}
+	if key != "s3cret" {
+		t.Errorf("a static AccessKey does not key the spec digest")
+	}
+	env["ALIBABA_CLOUD_SECURITY_TOKEN"] = "sts"
+	if _, key, _ := alibabaCredential(n, getenv); key != "" {
+		t.Errorf("an STS AccessKey (it expires) keys the spec digest")
+	}
+	delete(env, "ALIBABA_CLOUD_SECURITY_TOKEN")
 	file := filepath.Join(t.TempDir(), "keys.yaml")
 	if err := os.WriteFile(file, []byte("accessKeyId: LTAIfile\naccessKeySecret: topsecret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	n.Credentials = config.Credentials{Source: config.CredentialSourceFile, File: file}
-	if c, err = alibabaCredential(n, getenv); err != nil {
+	if c, _, err = alibabaCredential(n, getenv); err != nil {
 		t.Fatal(err)
 	}
 	if m, err := c.GetCredential(); err != nil || *m.AccessKeyId != "LTAIfile" {
@@ -118,7 +126,7 @@ func TestAlibabaCredentialSources(t *testing.T) {
 	if err := os.WriteFile(file, []byte("accessKeyId: LTAIfile\nsecret: topsecret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := alibabaCredential(n, getenv); err == nil || strings.Contains(err.Error(), "topsecret") {
+	if _, _, err := alibabaCredential(n, getenv); err == nil || strings.Contains(err.Error(), "topsecret") {
 		t.Errorf("a malformed file must be refused without echoing it: %v", err)
 	}
 }

@@ -29,6 +29,7 @@ const Name = "alibaba-fc"
 // (the *WithOptions calls dereference it).
 type API interface {
 	CreateServiceWithOptions(*fc.CreateServiceRequest, *fc.CreateServiceHeaders, *util.RuntimeOptions) (*fc.CreateServiceResponse, error)
+	UpdateServiceWithOptions(*string, *fc.UpdateServiceRequest, *fc.UpdateServiceHeaders, *util.RuntimeOptions) (*fc.UpdateServiceResponse, error)
 	GetServiceWithOptions(*string, *fc.GetServiceRequest, *fc.GetServiceHeaders, *util.RuntimeOptions) (*fc.GetServiceResponse, error)
 	DeleteServiceWithOptions(*string, *fc.DeleteServiceHeaders, *util.RuntimeOptions) (*fc.DeleteServiceResponse, error)
 	ListServicesWithOptions(*fc.ListServicesRequest, *fc.ListServicesHeaders, *util.RuntimeOptions) (*fc.ListServicesResponse, error)
@@ -70,6 +71,11 @@ type Options struct {
 	// LogProject and LogStore receive the services' logs; kubectl logs
 	// reads them. Empty: services log nowhere.
 	LogProject, LogStore string
+	// DigestKey keys the spec digest a service's description carries (see
+	// AdoptListed): a secret of the node's, the AccessKey secret. Empty:
+	// no digest is written, and a restart adopts each pod's function with
+	// calls of its own.
+	DigestKey string
 }
 
 // Backend implements provider.Backend on Function Compute 2.0.
@@ -77,6 +83,9 @@ type Backend struct {
 	api  API
 	logs LogsAPI
 	opts Options
+	// listed is what the last listing showed of the node's services, for
+	// adoption from it (see AdoptListed).
+	listed listing
 }
 
 var _ provider.Backend = (*Backend)(nil)
@@ -194,15 +203,24 @@ func (b *Backend) serviceARN(name string) string {
 // service made so far: the retry adopts it, and Delete removes it when the
 // pod goes while it waits.
 func (b *Backend) Deploy(ctx context.Context, fn *translate.Function) (*translate.FunctionState, error) {
+	b.listed.take(fn.Name) // this process now knows better than the listing
 	s, err := specFor(fn, &b.opts)
 	if err != nil {
 		return nil, err
 	}
-	tags, err := b.ensureService(ctx, fn, s)
+	// A new service's description carries the spec's digest (AdoptListed):
+	// the service, its function and trigger are whole once the pod has
+	// run. It is taken out before any update of the function.
+	digest := b.specDigest(s)
+	s.Service.Description = tea.String(translate.SealDescription(tea.StringValue(s.Service.Description), digest))
+	tags, sealed, err := b.ensureService(ctx, fn, s)
 	if err != nil {
 		return nil, err
 	}
-	st, err := b.ensureFunction(ctx, fn, s)
+	st, err := b.ensureFunction(ctx, fn, s, sealed)
+	if err == nil {
+		st.Unsealed = st.Unsealed && digest != "" && sealed != digest
+	}
 	if err == nil && s.Trigger != nil {
 		st.Endpoint, err = b.ensureTrigger(fn.Name, s.Trigger)
 	}
@@ -214,26 +232,28 @@ func (b *Backend) Deploy(ctx context.Context, fn *translate.Function) (*translat
 }
 
 // ensureService creates the service, or adopts the one this pod owns, and
-// returns its tags (a run-once pod's recorded progress among them).
-func (b *Backend) ensureService(ctx context.Context, fn *translate.Function, s *spec) (map[string]string, error) {
+// returns its tags (a run-once pod's recorded progress among them) and
+// the spec digest its description carries ("" for none).
+func (b *Backend) ensureService(ctx context.Context, fn *translate.Function, s *spec) (map[string]string, string, error) {
+	sealed, _ := translate.ParseDescription(tea.StringValue(s.Service.Description))
 	_, err := b.api.CreateServiceWithOptions(s.Service, &fc.CreateServiceHeaders{}, rt())
 	if err == nil {
-		return s.Tags, deployError("TagResource", b.tag(fn.Name, s.Tags))
+		return s.Tags, sealed[translate.SpecDigestKey], deployError("TagResource", b.tag(fn.Name, s.Tags))
 	}
 	if err = deployError("CreateService", err); !isStatus(err, http.StatusConflict) {
-		return nil, err
+		return nil, "", err
 	}
 	cur, err := b.api.GetServiceWithOptions(tea.String(fn.Name), &fc.GetServiceRequest{}, &fc.GetServiceHeaders{}, rt())
 	if err != nil {
-		return nil, deployError("GetService", err)
+		return nil, "", deployError("GetService", err)
 	}
 	owner, _ := translate.ParseDescription(tea.StringValue(cur.Body.Description))
 	if uid := owner[translate.TagPodUID]; uid != fn.Tags[translate.TagPodUID] {
-		return nil, fmt.Errorf("service %s exists but belongs to pod UID %q, not %q", fn.Name, uid, fn.Tags[translate.TagPodUID])
+		return nil, "", fmt.Errorf("service %s exists but belongs to pod UID %q, not %q", fn.Name, uid, fn.Tags[translate.TagPodUID])
 	}
 	got, err := b.api.GetResourceTagsWithOptions(&fc.GetResourceTagsRequest{ResourceArn: tea.String(b.serviceARN(fn.Name))}, &fc.GetResourceTagsHeaders{}, rt())
 	if err = deployError("GetResourceTags", err); err != nil && !errdefs.IsNotFound(err) {
-		return nil, err
+		return nil, "", err
 	}
 	tags := map[string]string{}
 	if err == nil {
@@ -242,9 +262,9 @@ func (b *Backend) ensureService(ctx context.Context, fn *translate.Function, s *
 	if tags[translate.TagPodUID] == "" {
 		// The process stopped between creating the service and tagging it.
 		log.G(ctx).Info("tagging a service created before a restart")
-		return s.Tags, deployError("TagResource", b.tag(fn.Name, s.Tags))
+		return s.Tags, owner[translate.SpecDigestKey], deployError("TagResource", b.tag(fn.Name, s.Tags))
 	}
-	return tags, nil
+	return tags, owner[translate.SpecDigestKey], nil
 }
 
 // tag merges tags into the service's, each value encoded to fit FC's rules
@@ -256,8 +276,10 @@ func (b *Backend) tag(name string, tags map[string]string) error {
 
 // ensureFunction creates the function, or brings the existing one to the
 // pod's container, environment, memory (and the instance type it takes)
-// and timeout, with one UpdateFunction.
-func (b *Backend) ensureFunction(ctx context.Context, fn *translate.Function, s *spec) (*translate.FunctionState, error) {
+// and timeout, with one UpdateFunction; the spec digest leaves a sealed
+// service's description first. A function found as s asks is Unsealed,
+// for Deploy to say whether the service's digest is s's.
+func (b *Backend) ensureFunction(ctx context.Context, fn *translate.Function, s *spec, sealed string) (*translate.FunctionState, error) {
 	out, err := b.api.CreateFunctionWithOptions(tea.String(fn.Name), s.Function, &fc.CreateFunctionHeaders{}, rt())
 	if err == nil {
 		return stateOf(fn.Name, containerOf(out.Body.CustomContainerConfig), out.Body.CreatedTime), nil
@@ -271,7 +293,17 @@ func (b *Backend) ensureFunction(ctx context.Context, fn *translate.Function, s 
 	}
 	changed := changes(cur.Body, s.Function)
 	if len(changed) == 0 {
-		return stateOf(fn.Name, cur.Body.CustomContainerConfig, cur.Body.CreatedTime), nil
+		st := stateOf(fn.Name, cur.Body.CustomContainerConfig, cur.Body.CreatedTime)
+		st.Unsealed = true
+		return st, nil
+	}
+	if sealed != "" {
+		// Unsealed first: a restart in the middle of the update must not
+		// adopt the function from the listing as either spec.
+		if _, err := b.api.UpdateServiceWithOptions(tea.String(fn.Name), &fc.UpdateServiceRequest{
+			Description: tea.String(translate.UnsealDescription(tea.StringValue(s.Service.Description)))}, &fc.UpdateServiceHeaders{}, rt()); err != nil {
+			return nil, deployError("UpdateService", err)
+		}
 	}
 	f := s.Function
 	up, err := b.api.UpdateFunctionWithOptions(tea.String(fn.Name), tea.String(fn.Name), &fc.UpdateFunctionRequest{
@@ -437,35 +469,6 @@ func (b *Backend) deleteFunction(name string) error {
 	}
 	_, err = b.api.DeleteFunctionWithOptions(tea.String(name), tea.String(name), &fc.DeleteFunctionHeaders{}, rt())
 	return mapError("DeleteFunction", err)
-}
-
-// List pages ListServices (faas-kubelet's names start with "fk-") and keeps
-// the services whose description names this node: the description is
-// written at create, so even a service whose tagging was cut short is found.
-// Listings carry no state, so Phase is left empty.
-func (b *Backend) List(ctx context.Context, node string) ([]translate.FunctionState, error) {
-	var out []translate.FunctionState
-	var next *string
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		page, err := b.api.ListServicesWithOptions(&fc.ListServicesRequest{Prefix: tea.String("fk-"), Limit: tea.Int32(100), NextToken: next}, &fc.ListServicesHeaders{}, rt())
-		if err != nil {
-			return nil, mapError("ListServices", err)
-		}
-		for _, s := range page.Body.Services {
-			owner, ok := translate.ParseDescription(tea.StringValue(s.Description))
-			if !ok || owner[translate.TagNode] != node {
-				continue
-			}
-			out = append(out, translate.FunctionState{Name: tea.StringValue(s.ServiceName), Tags: owner})
-		}
-		if tea.StringValue(page.Body.NextToken) == "" {
-			return out, nil
-		}
-		next = page.Body.NextToken
-	}
 }
 
 // Invoke calls the function synchronously. Function Compute reports a

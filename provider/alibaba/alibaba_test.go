@@ -59,7 +59,7 @@ func setupWith(t *testing.T, secret string, opts emu.Options) *env {
 	}
 	c, co := client(secret)
 	own, _ := client(emu.DefaultAccessKeySecret)
-	b := New(c, NewLogsClient(co), Options{Region: emu.DefaultRegion, AccountID: emu.DefaultAccountID, LogProject: "k8s-functions", LogStore: "fc-logs"})
+	b := New(c, NewLogsClient(co), Options{Region: emu.DefaultRegion, AccountID: emu.DefaultAccountID, LogProject: "k8s-functions", LogStore: "fc-logs", DigestKey: secret})
 	return &env{b: b, s: s, fc: own}
 }
 

@@ -246,6 +246,8 @@ func (b *Backend) deploy(ctx context.Context, fn *translate.Function) (*translat
 			}
 			if changed {
 				st.Notes = append(st.Notes, fmt.Sprintf("function app %s: application settings updated; the app restarts with them", fn.Name))
+			} else if d := b.specDigest(site); d != "" && tags[translate.SpecDigestKey] != d {
+				st.Unsealed = st.Phase == translate.PhaseActive
 			}
 			return st, nil
 		}

@@ -13,7 +13,7 @@ import (
 	"github.com/faas-kubelet/faas-kubelet/provider/translate"
 )
 
-var _ provider.ListingAdopter = (*Backend)(nil)
+var _ provider.Sealer = (*Backend)(nil)
 
 // AdoptListed adopts fn's app from the last listing when its tags carry
 // fn's owner, node and spec digest and the listing shows it Running, with
@@ -77,4 +77,22 @@ func (b *Backend) specDigest(site armappservice.Site) string {
 	mac := hmac.New(sha256.New, []byte(b.opts.StorageConnection))
 	mac.Write(data)
 	return "v1-" + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))[:22]
+}
+
+// Seal merges fn's spec digest into its app's tags (ARM's Tags API, which
+// does not restart the app), on an app Deploy found as fn.
+func (b *Backend) Seal(ctx context.Context, fn *translate.Function) error {
+	site, err := siteFor(fn, &b.opts)
+	if err != nil {
+		return err
+	}
+	d := b.specDigest(site)
+	if d == "" {
+		return nil
+	}
+	cur, err := b.api.Get(ctx, b.opts.ResourceGroup, fn.Name, nil)
+	if err != nil {
+		return mapError("Get", err)
+	}
+	return mapError("UpdateTagsAtScope", b.tags.MergeTags(ctx, str(cur.ID), map[string]*string{encodeKey(translate.SpecDigestKey): &d}))
 }

@@ -103,3 +103,30 @@ func TestAppListingWithoutOwnerOrDigestIsLeftAlone(t *testing.T) {
 		t.Errorf("AdoptListed made calls: %v, then %v", before, after)
 	}
 }
+
+// An app found whole by a restart's deployment but without the digest is
+// sealed (one tags merge), and the restart after it adopts it.
+func TestAppFoundWholeIsSealed(t *testing.T) {
+	fn := function(t, image, nil)
+	b, s, _ := listedApp(t, fn)
+	if err := b.tags.MergeTags(context.Background(), str(b.listed[fn.Name].ID), map[string]*string{encodeKey(translate.SpecDigestKey): new(string)}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := b.Deploy(context.Background(), fn)
+	if err != nil || !st.Unsealed {
+		t.Fatalf("deploy of an app without digest: %+v %v; want it Unsealed", st, err)
+	}
+	if err := b.Seal(context.Background(), fn); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.List(context.Background(), "vk-azure"); err != nil {
+		t.Fatal(err)
+	}
+	before := s.Calls()
+	if _, ok := b.AdoptListed(fn); !ok {
+		t.Errorf("a sealed app was not adopted from the listing")
+	}
+	if after := s.Calls(); !maps.Equal(before, after) {
+		t.Errorf("adoption made calls")
+	}
+}

@@ -323,6 +323,7 @@ func (b *Backend) createOrAdopt(ctx context.Context, fn *translate.Function, in 
 	reconf, changed := reconfiguration(cur.Configuration, in)
 	have := aws.ToString(cur.Configuration.Description)
 	if !newImage && reconf == nil {
+		state.Unsealed = have != aws.ToString(in.Description) && !updating(cur.Configuration)
 		return state, nil
 	}
 	if updating(cur.Configuration) {

@@ -15,7 +15,7 @@ import (
 	"github.com/faas-kubelet/faas-kubelet/provider/translate"
 )
 
-var _ provider.ListingAdopter = (*Backend)(nil)
+var _ provider.Sealer = (*Backend)(nil)
 
 // listing is what the last ListFunctions pages showed of the node's
 // functions, by name, until each is adopted or deployed.
@@ -119,4 +119,18 @@ func specDigest(in *sdk.CreateFunctionInput, ex extra) string {
 	}
 	sum := sha256.Sum256(data)
 	return "v1-" + base64.RawURLEncoding.EncodeToString(sum[:])[:22]
+}
+
+// Seal writes fn's description with its spec digest, on a function Deploy
+// found as fn (one configuration update: Lambda keeps the description in
+// the function's configuration).
+func (b *Backend) Seal(ctx context.Context, fn *translate.Function) error {
+	in, _, err := createInput(fn, &b.opts)
+	if err != nil {
+		return err
+	}
+	ex, _ := extras(fn)
+	_, err = b.api.UpdateFunctionConfiguration(ctx, &sdk.UpdateFunctionConfigurationInput{FunctionName: in.FunctionName,
+		Description: aws.String(translate.SealDescription(aws.ToString(in.Description), specDigest(in, ex)))})
+	return mapError("UpdateFunctionConfiguration", err)
 }

@@ -149,3 +149,38 @@ func TestDeployForgetsTheListing(t *testing.T) {
 		t.Errorf("adopted from a listing older than the function's last deployment")
 	}
 }
+
+// A function of an earlier release (its description has no digest), found
+// whole by a restart's deployment, is sealed, and the restart after it
+// adopts it from the listing.
+func TestFoundWholeIsSealedForTheNextRestart(t *testing.T) {
+	clk := newClock()
+	b, _ := setup(t, emu.DefaultSecretKey, emu.Options{Now: clk.Now})
+	fn := function(t, ecr, nil)
+	if _, err := b.Deploy(context.Background(), fn); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Second)
+	if _, err := b.api.UpdateFunctionConfiguration(context.Background(), &sdk.UpdateFunctionConfigurationInput{FunctionName: aws.String(fn.Name),
+		Description: aws.String(fn.Description)}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Second)
+	st, err := b.Deploy(context.Background(), fn)
+	if err != nil || !st.Unsealed || st.Phase != translate.PhaseActive {
+		t.Fatalf("deploy of a function without digest: %+v %v; want it Active and Unsealed", st, err)
+	}
+	if err := b.Seal(context.Background(), fn); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Second)
+	if _, err := b.List(context.Background(), "vk"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := b.AdoptListed(fn); !ok {
+		t.Errorf("a sealed function was not adopted from the listing")
+	}
+	if st, err := b.Deploy(context.Background(), fn); err != nil || st.Unsealed {
+		t.Errorf("deploy of a sealed function: %+v %v; want it sealed", st, err)
+	}
+}

@@ -102,6 +102,11 @@ type FunctionState struct {
 	// Job is the progress of a run-once pod (restartPolicy Never or
 	// OnFailure), recorded in the function's tags.
 	Job Job
+	// Unsealed says Deploy found the function as it was asked to be, but
+	// its listing entry without that spec's digest (an earlier release's
+	// function, or one updated since its creation): sealing it lets the
+	// next restart adopt it from the listing (see provider.Sealer).
+	Unsealed bool `json:",omitempty"`
 }
 
 // Job states. TagJobState records them, "backoff" standing for the empty
