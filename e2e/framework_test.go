@@ -230,8 +230,14 @@ func startKubelet(t *testing.T, opts kubeletOptions) *kubelet {
 	case "aws-lambda":
 		backend = fmt.Sprintf("  credentials: {source: env}\n  lambda:\n    endpoint: %s\n    executionRoleArn: arn:aws:iam::123456789012:role/e2e\n", opts.lambdaEndpoint)
 	case "azure-functions":
-		backend = fmt.Sprintf("  credentials: {source: env}\n  azure:\n    endpoint: %s\n    subscriptionId: %s\n    resourceGroup: %s\n    serverFarmId: /subscriptions/%s/resourceGroups/%s/providers/Microsoft.Web/serverfarms/plan-e2e\n    kuduEndpoint: %s/_kudu/{app}\n    appEndpoint: %s/_apps/{app}\n",
-			opts.azureEndpoint, azureemu.DefaultSubscription, e2eResourceGroup, azureemu.DefaultSubscription, e2eResourceGroup, opts.azureEndpoint, opts.azureEndpoint)
+		// The Functions host's storage (AzureWebJobsStorage), as a node's
+		// config names it: a mounted Secret.
+		storage := filepath.Join(dir, "storage")
+		if err := os.WriteFile(storage, []byte("DefaultEndpointsProtocol=https;AccountName=e2e;AccountKey=ZTJlLXN0b3JhZ2Uta2V5;EndpointSuffix=core.windows.net\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		backend = fmt.Sprintf("  credentials: {source: env}\n  azure:\n    endpoint: %s\n    subscriptionId: %s\n    resourceGroup: %s\n    serverFarmId: /subscriptions/%s/resourceGroups/%s/providers/Microsoft.Web/serverfarms/plan-e2e\n    kuduEndpoint: %s/_kudu/{app}\n    appEndpoint: %s/_apps/{app}\n    storageConnectionFile: %s\n",
+			opts.azureEndpoint, azureemu.DefaultSubscription, e2eResourceGroup, azureemu.DefaultSubscription, e2eResourceGroup, opts.azureEndpoint, opts.azureEndpoint, storage)
 	case "alibaba-fc":
 		backend = fmt.Sprintf("  credentials: {source: env}\n  alibaba:\n    accountId: %q\n    endpoint: %s\n    logProject: %s\n    logStore: %s\n    logEndpoint: %s\n    logDialAddress: %s\n",
 			alibabaemu.DefaultAccountID, opts.alibabaEndpoint, e2eLogProject, e2eLogStore, opts.alibabaEndpoint, strings.TrimPrefix(opts.alibabaEndpoint, "http://"))

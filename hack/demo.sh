@@ -33,6 +33,10 @@ demo_up() {
       > "${demo}/emulator.log" 2>&1 < /dev/null &
     echo $! > "${demo}/emulator.pid"
   fi
+  # The Functions host's storage (AzureWebJobsStorage), as a mounted Secret
+  # would hold it; the emulator takes any.
+  printf '%s\n' "DefaultEndpointsProtocol=https;AccountName=demo;AccountKey=ZGVtby1zdG9yYWdlLWtleQ==;EndpointSuffix=core.windows.net" > "${demo}/azure-storage"
+  chmod 600 "${demo}/azure-storage"
   cat > "${demo}/config.yaml" <<CFG
 # faas-kubelet demo config: an AWS Lambda, an Azure Functions and an Alibaba
 # Cloud Function Compute node, backed by the local emulators.
@@ -63,6 +67,7 @@ nodes:
     subscriptionId: ${sub}
     resourceGroup: rg-demo
     serverFarmId: /subscriptions/${sub}/resourceGroups/rg-demo/providers/Microsoft.Web/serverfarms/plan-demo
+    storageConnectionFile: ${demo}/azure-storage
 - name: ${fc_node}
   cloud: alibaba-fc
   region: cn-hangzhou

@@ -62,11 +62,16 @@ func (b *Backend) takeListed(name string) (*armappservice.Site, bool) {
 // (image, settings, command, plan), tags aside. Tags are readable by anyone
 // who may read the resource group, and the settings are secrets (reading
 // them takes the list action), so the digest is keyed with a secret of the
-// node's own config, the storage connection every app's settings carry: it
-// tells nothing of the settings to whoever cannot read them. A node
-// without one writes no digest, and its apps are adopted per pod.
+// node's own config that every app's settings carry, the storage
+// connection (or else the registry password): it tells nothing of the
+// settings to whoever cannot read them. A node with neither writes no
+// digest, and its apps are adopted per pod.
 func (b *Backend) specDigest(site armappservice.Site) string {
-	if b.opts.StorageConnection == "" {
+	key := b.opts.StorageConnection
+	if key == "" {
+		key = b.opts.RegistryPassword
+	}
+	if key == "" {
 		return ""
 	}
 	site.Tags = nil
@@ -74,7 +79,7 @@ func (b *Backend) specDigest(site armappservice.Site) string {
 	if err != nil {
 		return ""
 	}
-	mac := hmac.New(sha256.New, []byte(b.opts.StorageConnection))
+	mac := hmac.New(sha256.New, []byte(key))
 	mac.Write(data)
 	return "v1-" + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))[:22]
 }
