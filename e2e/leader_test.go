@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // leaseHolder is the identity holding the node's leader election Lease.
@@ -155,5 +157,117 @@ func onePerPod(t *testing.T, emu *emulator, ns string) {
 	}
 	if len(fns) != len(uids) {
 		t.Errorf("%d functions for %d pods", len(fns), len(uids))
+	}
+}
+
+// Four nodes, two replicas of one config: each node has a Lease of its own,
+// and each replica runs two. SIGKILL one replica: the other takes its nodes
+// over within the Lease's takeover time (LeaseDuration, then a RetryPeriod
+// to see it expired and one to take it), every node Ready under it, every
+// pod kept, no function created twice and none deleted. The killed replica
+// started again takes its share back.
+func TestNodesSpreadOverReplicas(t *testing.T) {
+	emu := startEmulator(t)
+	nodes := []string{"e2e-spread-1", "e2e-spread-2", "e2e-spread-3", "e2e-spread-4"}
+	extra := ""
+	for _, n := range nodes[1:] {
+		extra += fmt.Sprintf("- name: %s\n  cloud: aws-lambda\n  region: us-east-1\n  address: %s\n  kubeletPort: %d\n  healthCheckInterval: 1s\n  resyncInterval: 2s\n"+
+			"  capacity: {cpu: \"123\", memory: 456Gi, pods: \"78\"}\n  labels: {e2e.faas-kubelet.io/test: \"true\"}\n  credentials: {source: env}\n"+
+			"  lambda:\n    endpoint: %s\n    executionRoleArn: arn:aws:iam::123456789012:role/e2e\n",
+			n, cluster.env["FAAS_KUBELET_NODE_IP"], 10300+nextPort.Add(1), emu.endpoint)
+	}
+	t.Cleanup(func() {
+		for _, n := range nodes[1:] {
+			_ = cluster.client.CoreV1().Nodes().Delete(context.Background(), n, metav1.DeleteOptions{})
+		}
+	})
+	a := startKubelet(t, kubeletOptions{cloud: "aws-lambda", lambdaEndpoint: emu.endpoint, leaderElection: true, nodeName: nodes[0],
+		nodeExtra: extra, env: []string{agentOf("replica-a")}})
+	b := a.replicaAs(t, "replica-b")
+	split := func(want map[*kubelet]int) {
+		t.Helper()
+		eventually(t, 60*time.Second, fmt.Sprintf("the nodes split %v between the replicas", want), func() (bool, string) {
+			per := map[*kubelet]int{}
+			var desc []string
+			for _, n := range nodes {
+				h := leaseHolder(t, n)
+				for _, k := range []*kubelet{a, b} {
+					if holds(h, k) {
+						per[k]++
+					}
+				}
+				desc = append(desc, n+"="+h)
+			}
+			for k, n := range want {
+				if per[k] != n {
+					return false, strings.Join(desc, " ")
+				}
+			}
+			return true, strings.Join(desc, " ")
+		})
+		for _, n := range nodes {
+			waitNodeReady(t, n, corev1.ConditionTrue, 30*time.Second)
+		}
+	}
+	split(map[*kubelet]int{a: 2, b: 2})
+
+	ns := namespace(t)
+	pods := recordPods(t, ns)
+	for i, n := range nodes {
+		applyYAML(t, ns, deployment(n, fmt.Sprintf("hello-%d", i+1), ecrImage, 2, "", ""))
+	}
+	var before map[string]bool
+	eventually(t, 90*time.Second, "8 pods Running", func() (bool, string) {
+		var desc string
+		before, desc = runningPods(t, ns, "")
+		return len(before) == 8, desc
+	})
+
+	a.kill(t)
+	killed := time.Now()
+	// DefaultLeaseDuration 12 s, DefaultRetryPeriod 2 s.
+	const takeover = 12*time.Second + 2*2*time.Second
+	eventually(t, takeover+2*time.Second, "replica-b to hold every node's Lease", func() (bool, string) {
+		var desc []string
+		all := true
+		for _, n := range nodes {
+			h := leaseHolder(t, n)
+			all = all && holds(h, b)
+			desc = append(desc, n+"="+h)
+		}
+		return all, strings.Join(desc, " ")
+	})
+	t.Logf("takeover of replica-a's nodes %.1f s after its SIGKILL", time.Since(killed).Seconds())
+	for _, n := range nodes {
+		waitNodeReady(t, n, corev1.ConditionTrue, 30*time.Second)
+	}
+	kept := func(what string) {
+		t.Helper()
+		eventually(t, 30*time.Second, what+": the 8 pods Running, the same ones", func() (bool, string) {
+			after, desc := runningPods(t, ns, "")
+			for uid := range before {
+				if !after[uid] {
+					return false, "lost " + uid + ": " + desc
+				}
+			}
+			return len(after) == 8, desc
+		})
+	}
+	kept("after the takeover")
+
+	// The killed replica comes back and takes its share again.
+	a.start(t)
+	split(map[*kubelet]int{a: 2, b: 2})
+	kept("after the rebalance")
+
+	events, lives := emu.events(t, "aws-lambda"), pods.all()
+	if n, dups := duplicates(opsOf["aws-lambda"], events); n > 0 {
+		t.Errorf("functions created twice: %v", dups)
+	}
+	if n, wrong := wronglyDeleted(opsOf["aws-lambda"], events, lives, 5*time.Second); n > 0 {
+		t.Errorf("functions deleted while their pod ran: %v", wrong)
+	}
+	if fns := emu.functions(t); len(fns) != 8 {
+		t.Errorf("%d functions for 8 pods", len(fns))
 	}
 }

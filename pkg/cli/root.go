@@ -17,7 +17,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/klog/v2"
 
 	"github.com/faas-kubelet/faas-kubelet/pkg/config"
@@ -184,19 +183,20 @@ func run(ctx context.Context, o *rootOptions, backends Registry, getenv func(str
 	}()
 	go membudget.Run(ctx, membudget.Options{PerPod: c.MemoryPerPod.Value(), Tracked: provider.Tracked})
 	m, pr := metrics.New(), newProbes()
-	if c.LeaderElection.Enabled {
-		pr.watchdog = leaderelection.NewLeaderHealthzAdaptor(20 * time.Second)
-	}
 	if o.metrics != "" {
 		if _, err := serveMetrics(ctx, o.metrics, m, pr); err != nil {
 			return fmt.Errorf("--metrics-address: %w", err)
 		}
 	}
-	runNodes := func(ctx context.Context) error { return runNodes(ctx, c, client, eventClient, backends, m, pr) }
+	run := func(ctx context.Context, n *config.Node) error {
+		return runNode(ctx, c, n, client, eventClient, backends, m, pr)
+	}
 	if c.LeaderElection.Enabled {
-		err = lead(ctx, client, c.LeaderElection, identity(getenv), pr, runNodes)
+		// Each node has a Lease of its own: the replicas that run this
+		// config share its nodes.
+		err = newSpreader(client, c.LeaderElection, c.Nodes, identity(getenv), pr, run).spread(ctx)
 	} else {
-		err = runNodes(ctx)
+		err = runNodes(ctx, c, run)
 	}
 	if err != nil {
 		return err
@@ -206,31 +206,16 @@ func run(ctx context.Context, o *rootOptions, backends Registry, getenv func(str
 }
 
 // runNodes runs every node of the config until ctx ends or one fails.
-func runNodes(ctx context.Context, c *config.Config, client, eventClient kubernetes.Interface, backends Registry, m *metrics.Metrics, pr *probes) error {
+func runNodes(ctx context.Context, c *config.Config, run func(context.Context, *config.Node) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
 	for i := range c.Nodes {
-		n := &c.Nodes[i]
-		pr.nodeStarting(n.Name)
-		ctx := metrics.WithNode(ctx, m.Node(n.Name, n.Cloud))
-		backend, err := backends.New(ctx, n)
-		if err != nil {
-			cancel(err)
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := node.Run(ctx, node.Options{
-				Node: n, TLS: c.TLS, Client: client, EventClient: eventClient, Backend: backend,
-				Workers: c.Workers, KubeletVersion: version.KubeletVersion(), ShutdownGrace: c.ShutdownGracePeriod.Duration,
-				OnRunning: func() { pr.nodeReady(n.Name) },
-			})
-			if err != nil {
+		wg.Go(func() {
+			if err := run(ctx, &c.Nodes[i]); err != nil {
 				cancel(err)
 			}
-		}()
+		})
 	}
 	<-ctx.Done()
 	wg.Wait()
@@ -238,6 +223,25 @@ func runNodes(ctx context.Context, c *config.Config, client, eventClient kuberne
 		return cause
 	}
 	return nil
+}
+
+// runNode runs one node, with a backend of its own, until ctx ends.
+func runNode(ctx context.Context, c *config.Config, n *config.Node, client, eventClient kubernetes.Interface, backends Registry, m *metrics.Metrics, pr *probes) error {
+	pr.nodeStarting(n.Name)
+	ctx = metrics.WithNode(ctx, m.Node(n.Name, n.Cloud))
+	backend, err := backends.New(ctx, n)
+	if err != nil {
+		return err
+	}
+	err = node.Run(ctx, node.Options{
+		Node: n, TLS: c.TLS, Client: client, EventClient: eventClient, Backend: backend,
+		Workers: c.Workers, KubeletVersion: version.KubeletVersion(), ShutdownGrace: c.ShutdownGracePeriod.Duration,
+		OnRunning: func() { pr.nodeReady(n.Name) },
+	})
+	if ctx.Err() != nil {
+		return nil // stopped
+	}
+	return err
 }
 
 // identity names this replica in the leader election Lease.

@@ -52,6 +52,16 @@ func (p *probes) nodeStarting(name string) {
 	p.mu.Unlock()
 }
 
+// nodeStopped forgets a node this replica no longer runs.
+func (p *probes) nodeStopped(name string) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	delete(p.nodes, name)
+	p.mu.Unlock()
+}
+
 // nodeReady records that a node's controllers run.
 func (p *probes) nodeReady(name string) {
 	if p == nil {

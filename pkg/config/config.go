@@ -106,8 +106,9 @@ type Config struct {
 	TLS TLS `json:"tls"`
 	// Nodes are the virtual nodes this process registers.
 	Nodes []Node `json:"nodes"`
-	// LeaderElection lets several replicas run with the same config: one
-	// leads and runs the nodes, the others stand by.
+	// LeaderElection lets several replicas run with the same config: each
+	// node has a Lease of its own, and the replicas share the nodes, each
+	// running at most its share (the nodes over the replicas alive).
 	LeaderElection LeaderElection `json:"leaderElection"`
 	// ShutdownGracePeriod is how long SIGTERM waits for invocations in
 	// flight to finish and their outcome to be recorded.
@@ -119,14 +120,20 @@ type Config struct {
 	MemoryPerPod *resource.Quantity `json:"memoryPerPod,omitempty"`
 }
 
-// LeaderElection configures the Lease that picks the one replica running
-// the nodes. The standby takes over at most LeaseDuration + RetryPeriod
-// after the leader stops renewing; a leader that stops cleanly releases the
-// Lease at once.
+// LeaderElection configures the nodes' Leases, which pick the replica
+// running each node. The others take a node over at most LeaseDuration + 2
+// RetryPeriods after its replica stops renewing; a replica that stops
+// cleanly releases its Leases at once. Each replica also renews a member
+// Lease of its own (<name>-replica-<hash>, labelled
+// faas-kubelet.io/replicas-of=<name>), by which the replicas count each
+// other.
 type LeaderElection struct {
 	Enabled bool `json:"enabled,omitempty"`
-	// Namespace and Name of the Lease (default: the pod's namespace, else
-	// kube-system; faas-kubelet-<first node's name>).
+	// Namespace of the Leases (default: the pod's namespace, else
+	// kube-system), and Name of the first node's (default
+	// faas-kubelet-<first node's name>; the one Lease of earlier releases,
+	// which ran every node under it: while one of those still holds it, no
+	// node is taken). Every other node's Lease is faas-kubelet-<node's name>.
 	Namespace string `json:"namespace,omitempty"`
 	Name      string `json:"name,omitempty"`
 	// LeaseDuration, RenewDeadline and RetryPeriod are client-go's leader
