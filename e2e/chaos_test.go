@@ -68,7 +68,7 @@ const chaosLimits = "  limits: {qps: 300, burst: 300, maxConcurrent: 64}\n"
 
 // chaosScale is the size of a cloud's kill scenario; the other scenarios
 // are fractions of it (cloud faults and the API server outage 2/5, the
-// refusal and leader loss 1/5). CHAOS_PODS sets Lambda's (default 200);
+// refusal and replica loss 1/5). CHAOS_PODS sets Lambda's (default 200);
 // Azure and Function Compute, whose creates take more calls and polls, run
 // 2/5 as many (80), so that the three clouds fit in about 20 minutes.
 func chaosScale(cloud string) int {
@@ -102,7 +102,7 @@ func TestChaos(t *testing.T) {
 			t.Run("cloud-faults", func(t *testing.T) { chaosCloudFaults(t, c) })
 			t.Run("healable-refusal", func(t *testing.T) { chaosRefusal(t, c) })
 			t.Run("apiserver-outage", func(t *testing.T) { chaosAPIServer(t, c) })
-			t.Run("leader-loss", func(t *testing.T) { chaosLeader(t, c) })
+			t.Run("replica-loss", func(t *testing.T) { chaosReplicaLoss(t, c) })
 			t.Logf("%s: pods=%d kills=%d aimed_kills=%d faults=%d leaked=%d wrongly_deleted=%d duplicates=%d unconverged=%d seconds=%d",
 				c.name, totals.pods-before.pods, totals.kills-before.kills, totals.aimed-before.aimed, totals.faults-before.faults,
 				totals.leaked-before.leaked, totals.wronglyDeleted-before.wronglyDeleted, totals.duplicates-before.duplicates,
@@ -136,18 +136,23 @@ type run struct {
 	pods      *podRecorder
 	lastFault time.Time
 	want      int
+	// nodes are the run's nodes: a Deployment on more than one is
+	// spread over them by the scheduler.
+	nodes []string
 }
 
 // startRun starts an emulator, a node of c (with the node config the
 // cloud's healable refusal needs) and a watched namespace.
-func startRun(t *testing.T, c cloudUnderTest, capacity int, leaderElection bool) *run {
+func startRun(t *testing.T, c cloudUnderTest, capacity int, leaderElection bool, extraNodes ...string) *run {
 	t.Helper()
 	emu := startEmulator(t)
 	k := startKubelet(t, kubeletOptions{cloud: c.name, lambdaEndpoint: emu.endpoint, azureEndpoint: emu.azureEndpoint, alibabaEndpoint: emu.alibabaEndpoint,
-		nodeExtra: chaosLimits + refusalsOf[c.name].nodeExtra, pods: capacity, leaderElection: leaderElection})
-	waitNodeReady(t, k.node, corev1.ConditionTrue, 30*time.Second)
+		nodeExtra: chaosLimits + refusalsOf[c.name].nodeExtra, pods: capacity, leaderElection: leaderElection, extraNodes: extraNodes})
+	if !leaderElection {
+		waitNodeReady(t, k.node, corev1.ConditionTrue, 30*time.Second)
+	}
 	ns := namespace(t)
-	return &run{t: t, c: c, ops: opsOf[c.name], emu: emu, k: k, ns: ns, pods: recordPods(t, ns)}
+	return &run{t: t, c: c, ops: opsOf[c.name], emu: emu, k: k, ns: ns, pods: recordPods(t, ns), nodes: append([]string{k.node}, extraNodes...)}
 }
 
 // deploy applies the Deployment hello of n pods on the run's node and
@@ -156,7 +161,11 @@ func (r *run) deploy(n int) {
 	r.t.Helper()
 	totals.pods += n - r.want
 	r.want = n
-	applyYAML(r.t, r.ns, deployment(r.k.node, "hello", r.c.image, n, refusalsOf[r.c.name].annotations, ""))
+	node := r.k.node
+	if len(r.nodes) > 1 {
+		node = "" // any of the run's nodes
+	}
+	applyYAML(r.t, r.ns, deployment(node, "hello", r.c.image, n, refusalsOf[r.c.name].annotations, ""))
 }
 
 // fault marks the end of a fault: settle measures from the last one.
@@ -481,28 +490,55 @@ func chaosAPIServer(t *testing.T, c cloudUnderTest) {
 	r.finish(false)
 }
 
-// Two replicas run the node; the leader is killed mid-rollout.
-func chaosLeader(t *testing.T, c cloudUnderTest) {
+// Two replicas share two nodes, one each; one replica is killed
+// mid-rollout, and the other takes its node over.
+func chaosReplicaLoss(t *testing.T, c cloudUnderTest) {
 	n := chaosScale(c.name) / 5
-	r := startRun(t, c, 2*n, true)
+	r := startRun(t, c, 2*n, true, "e2e-chaos-"+c.name[:3]+"-second")
 	b := r.k.replica(t, "replica-b")
+	for _, node := range r.nodes {
+		waitNodeReady(t, node, corev1.ConditionTrue, 60*time.Second)
+	}
+	// Two nodes, two replicas: each runs one.
+	var desc string
+	eventually(t, 60*time.Second, "each replica to run one node", func() (bool, string) {
+		a, other := 0, 0
+		desc = ""
+		for _, node := range r.nodes {
+			h := leaseHolder(t, node)
+			desc += node + "=" + h + " "
+			switch {
+			case holds(h, r.k):
+				a++
+			case holds(h, b):
+				other++
+			}
+		}
+		return a == 1 && other == 1, desc
+	})
 	r.deploy(n)
 	time.Sleep(2 * time.Second)
-	leader, standby := r.k, b
+	killed, survivor := r.k, b
 	if h := leaseHolder(t, r.k.node); !holds(h, r.k) {
-		leader, standby = b, r.k
+		killed, survivor = b, r.k
 	}
-	leader.kill(t)
+	killed.kill(t)
 	totals.kills++
 	r.fault()
-	eventually(t, 20*time.Second, "the standby to take over within 20 s", func() (bool, string) {
-		h := leaseHolder(t, r.k.node)
-		return holds(h, standby), h
+	eventually(t, 20*time.Second, "the other replica to take the killed one's node within 20 s", func() (bool, string) {
+		desc = ""
+		all := true
+		for _, node := range r.nodes {
+			h := leaseHolder(t, node)
+			all = all && holds(h, survivor)
+			desc += node + "=" + h + " "
+		}
+		return all, desc
 	})
-	t.Logf("takeover %.1f s after SIGKILL", time.Since(r.lastFault).Seconds())
+	t.Logf("takeover %.1f s after SIGKILL of one of two replicas", time.Since(r.lastFault).Seconds())
 	r.settle()
 	if lives := r.pods.all(); len(lives) != n {
-		t.Errorf("%d pods over the run, want %d: pods were replaced when the leader died", len(lives), n)
+		t.Errorf("%d pods over the run, want %d: pods were replaced when a replica died", len(lives), n)
 		totals.unconverged += len(lives) - n
 	}
 	r.finish(false)

@@ -199,6 +199,9 @@ type kubeletOptions struct {
 	nodeName string
 	// env adds environment variables (NAME=value).
 	env []string
+	// extraNodes are more nodes of the config, named so, configured as the
+	// first (cleanup deletes them too).
+	extraNodes []string
 }
 
 // startKubelet writes a config for one node named after the test and runs
@@ -275,6 +278,19 @@ nodes:
   capacity: {cpu: "123", memory: 456Gi, pods: "%d"}
   labels: {e2e.faas-kubelet.io/test: "true"}
 %s%s`, level, opts.topExtra, election, cluster.env["FAAS_KUBELET_CLIENT_CA"], k.node, cloud, regionOf(cloud), cluster.env["FAAS_KUBELET_NODE_IP"], k.port, health, resync, podCapacity, backend, opts.nodeExtra)
+	// More nodes of the same cloud, each with a port of its own.
+	for _, name := range opts.extraNodes {
+		config += fmt.Sprintf(`- name: %s
+  cloud: %s
+  region: %s
+  address: %s
+  kubeletPort: %d
+  healthCheckInterval: %s
+  resyncInterval: %s
+  capacity: {cpu: "123", memory: 456Gi, pods: "%d"}
+  labels: {e2e.faas-kubelet.io/test: "true"}
+%s%s`, name, cloud, regionOf(cloud), cluster.env["FAAS_KUBELET_NODE_IP"], 10300+nextPort.Add(1), health, resync, podCapacity, backend, opts.nodeExtra)
+	}
 	k.cfgPath = filepath.Join(dir, "config.yaml")
 	k.args, k.env = opts.args, opts.env
 	if err := os.WriteFile(k.cfgPath, []byte(config), 0o600); err != nil {
@@ -283,7 +299,9 @@ nodes:
 	k.start(t)
 	t.Cleanup(func() {
 		k.stop(t)
-		_ = cluster.client.CoreV1().Nodes().Delete(context.Background(), k.node, metav1.DeleteOptions{})
+		for _, n := range append([]string{k.node}, opts.extraNodes...) {
+			_ = cluster.client.CoreV1().Nodes().Delete(context.Background(), n, metav1.DeleteOptions{})
+		}
 		if t.Failed() {
 			k.dumpLog(t)
 		}

@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // leaseHolder is the identity holding the node's leader election Lease.
@@ -169,20 +167,8 @@ func onePerPod(t *testing.T, emu *emulator, ns string) {
 func TestNodesSpreadOverReplicas(t *testing.T) {
 	emu := startEmulator(t)
 	nodes := []string{"e2e-spread-1", "e2e-spread-2", "e2e-spread-3", "e2e-spread-4"}
-	extra := ""
-	for _, n := range nodes[1:] {
-		extra += fmt.Sprintf("- name: %s\n  cloud: aws-lambda\n  region: us-east-1\n  address: %s\n  kubeletPort: %d\n  healthCheckInterval: 1s\n  resyncInterval: 2s\n"+
-			"  capacity: {cpu: \"123\", memory: 456Gi, pods: \"78\"}\n  labels: {e2e.faas-kubelet.io/test: \"true\"}\n  credentials: {source: env}\n"+
-			"  lambda:\n    endpoint: %s\n    executionRoleArn: arn:aws:iam::123456789012:role/e2e\n",
-			n, cluster.env["FAAS_KUBELET_NODE_IP"], 10300+nextPort.Add(1), emu.endpoint)
-	}
-	t.Cleanup(func() {
-		for _, n := range nodes[1:] {
-			_ = cluster.client.CoreV1().Nodes().Delete(context.Background(), n, metav1.DeleteOptions{})
-		}
-	})
 	a := startKubelet(t, kubeletOptions{cloud: "aws-lambda", lambdaEndpoint: emu.endpoint, leaderElection: true, nodeName: nodes[0],
-		nodeExtra: extra, env: []string{agentOf("replica-a")}})
+		extraNodes: nodes[1:], env: []string{agentOf("replica-a")}})
 	b := a.replicaAs(t, "replica-b")
 	split := func(want map[*kubelet]int) {
 		t.Helper()
