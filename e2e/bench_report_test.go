@@ -186,6 +186,22 @@ func TestBench(t *testing.T) {
 		}
 		scenario(name, func(t *testing.T) { memory = append(memory, benchMemory(t, sizes, budget)) })
 	}
+	// A restart (SIGKILL) of a node running the memory runs' largest size
+	// on Lambda, a tenth of it on Azure and Function Compute.
+	var restarts []restartRun
+	for _, c := range clouds {
+		pods := sizes[len(sizes)-1]
+		if c.name != "aws-lambda" {
+			pods = max(1, pods/10)
+		}
+		scenario("restart-"+c.name, func(t *testing.T) { restarts = append(restarts, benchRestart(t, c, pods)) })
+	}
+	var lambdaRestart restartRun
+	for _, r := range restarts {
+		if r.Cloud == "aws-lambda" {
+			lambdaRestart = r
+		}
+	}
 
 	figures := map[string]figure{
 		"runningPodsPerSec":        figureOf(ours, func(r benchRun) float64 { return r.RunningPerSec }),
@@ -279,6 +295,14 @@ func TestBench(t *testing.T) {
 		}
 		b.WriteString("\n")
 	}
+	for _, r := range restarts {
+		fmt.Fprintf(&b, "restart (SIGKILL) of %d pods on %s: every pod confirmed and a new one Running %.1f s after the kill; %.3f cloud calls per pod (%s); %d adopted from the listing",
+			r.Pods, r.Cloud, r.Seconds, r.CallsPerPod, callCounts(r.Calls), r.FromListing)
+		if r.P99ActiveMs > 0 {
+			fmt.Fprintf(&b, "; its rollout's p50/p99 Active→Running %.0f/%.0f ms", r.P50ActiveMs, r.P99ActiveMs)
+		}
+		b.WriteString("\n")
+	}
 	floor := float64(n) / 15
 	throttledSeconds := 0.0
 	if throttled.RunningPerSec > 0 {
@@ -286,16 +310,17 @@ func TestBench(t *testing.T) {
 		fmt.Fprintf(&b, "throttled (CreateFunction 15/s, 200 ms; Pending 2 s): %d pods Running in %.1f s = %.2f× the %.1f s floor; %d calls answered 429\n",
 			n, throttledSeconds, throttledSeconds/floor, floor, refused)
 	}
-	line := fmt.Sprintf("bench: running_pods_per_s=%.1f ceiling_ratio=%.2f mock_ratio=%.1f delete_pods_per_s=%.1f calls_per_pod=%.2f kib_per_pod=%.1f p99_active_to_running_ms=%.0f mock_tuned_ratio=%.2f realistic_p99_created_to_running_ms=%.0f realistic_p99_active_to_running_ms=%.0f peak_kib_per_pod_10k=%.1f runs=%d kwok_ratio=%.2f kwok_delete_ratio=%.2f",
+	line := fmt.Sprintf("bench: running_pods_per_s=%.1f ceiling_ratio=%.2f mock_ratio=%.1f delete_pods_per_s=%.1f calls_per_pod=%.2f kib_per_pod=%.1f p99_active_to_running_ms=%.0f mock_tuned_ratio=%.2f realistic_p99_created_to_running_ms=%.0f realistic_p99_active_to_running_ms=%.0f peak_kib_per_pod_10k=%.1f runs=%d kwok_ratio=%.2f kwok_delete_ratio=%.2f restart_s=%.1f restart_calls_per_pod=%.3f p99_active_to_running_10k_ms=%.0f",
 		figures["runningPodsPerSec"].Median, figures["ceilingRatio"].Median, ratio(mock), figures["deletePodsPerSec"].Median, figures["callsPerPod"].Median,
 		budgetOn.KiBPerPod, figures["p99ActiveToRunningMs"].Median, ratio(mockTuned),
 		worst(func(r realisticRun) float64 { return r.P99CreatedMs }), worst(func(r realisticRun) float64 { return r.P99ActiveMs }),
-		budgetOn.PeakKiBPerPod, runs, figures["kwokRatio"].Median, figures["kwokDeleteRatio"].Median)
+		budgetOn.PeakKiBPerPod, runs, figures["kwokRatio"].Median, figures["kwokDeleteRatio"].Median,
+		lambdaRestart.Seconds, lambdaRestart.CallsPerPod, lambdaRestart.P99ActiveMs)
 	fmt.Print(b.String())
 	fmt.Println(line)
 	if out := os.Getenv("BENCH_JSON"); out != "" {
 		data, _ := json.MarshalIndent(map[string]any{"runs": all, "figures": figures, "summary": line, "machine": machine(), "runsPerScenario": runs,
-			"realistic": realistic, "memory": memory,
+			"realistic": realistic, "memory": memory, "restarts": restarts,
 			"throttled": map[string]any{"pods": n, "runningSeconds": throttledSeconds, "floorSeconds": floor, "ratioToFloor": throttledSeconds / floor, "answered429": refused}},
 			"", "  ")
 		if err := os.WriteFile(out, data, 0o644); err != nil {
