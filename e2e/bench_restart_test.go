@@ -38,6 +38,9 @@ type restartRun struct {
 	// scenario measures it), at Pods pods.
 	P50ActiveMs float64 `json:"p50ActiveToRunningMs,omitempty"`
 	P99ActiveMs float64 `json:"p99ActiveToRunningMs,omitempty"`
+	// RolloutPerSec is the rollout's pace to Running (ten Deployments
+	// scaled up at once).
+	RolloutPerSec float64 `json:"rolloutPodsPerSec"`
 }
 
 // benchRestart runs pods on one node of the cloud (ten Deployments, no
@@ -54,6 +57,7 @@ func benchRestart(t *testing.T, c cloudUnderTest, pods int) restartRun {
 	ns := namespace(t)
 	rw := watchRunning(t, client, ns, pods)
 	deployments := min(10, pods)
+	start := time.Now()
 	for i := range deployments {
 		applyYAML(t, ns, deployment(k.node, fmt.Sprintf("fleet-%02d", i), c.image, share(pods, deployments, i), "", ""))
 	}
@@ -62,7 +66,8 @@ func benchRestart(t *testing.T, c cloudUnderTest, pods int) restartRun {
 	case <-time.After(15 * time.Minute):
 		t.Fatalf("restart: only %d of %d pods Running after 15 min", len(rw.at), pods)
 	}
-	run := restartRun{Cloud: c.name, Pods: pods}
+	run := restartRun{Cloud: c.name, Pods: pods, RolloutPerSec: float64(pods) / time.Since(start).Seconds()}
+	t.Logf("rollout of %d pods on %s: %.1f pods/s to Running", pods, c.name, run.RolloutPerSec)
 	if c.name == "aws-lambda" {
 		run.P50ActiveMs, run.P99ActiveMs = activeToRunning(t, emu, ns, pods)
 		t.Logf("rollout of %d pods: p50/p99 Active→Running %.0f/%.0f ms", pods, run.P50ActiveMs, run.P99ActiveMs)

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	corev1listers "k8s.io/client-go/listers/core/v1"
@@ -23,6 +24,12 @@ import (
 // of the pod as the informer's cache has it, resourceVersion included, so
 // only the status changes; a cache behind the API server gets a conflict,
 // and Virtual Kubelet writes again from the newer pod.
+//
+// A status equal to the one the cache has is not written, as the kubelet's
+// status manager does not write a status the API server has: Virtual
+// Kubelet writes whatever its provider reports first, so a restart that
+// adopts 10,000 running pods would otherwise write 10,000 unchanged
+// statuses before any new pod's.
 type statusWriter struct {
 	corev1client.PodsGetter
 	cached corev1listers.PodLister
@@ -39,6 +46,9 @@ type podStatusWriter struct {
 
 func (w podStatusWriter) UpdateStatus(ctx context.Context, pod *corev1.Pod, opts metav1.UpdateOptions) (*corev1.Pod, error) {
 	if cur, err := w.cached.Get(pod.Name); err == nil && cur.UID == pod.UID {
+		if apiequality.Semantic.DeepEqual(cur.Status, pod.Status) {
+			return cur.DeepCopy(), nil
+		}
 		out := *pod // the caller's pod is left as it was
 		out.ObjectMeta = *cur.ObjectMeta.DeepCopy()
 		pod = &out

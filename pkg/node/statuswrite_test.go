@@ -67,3 +67,34 @@ func TestStatusWritesOfAnotherPodAreLeftAlone(t *testing.T) {
 		t.Errorf("pod written: labels %v, phase %s; want the reported pod's", got.Labels, got.Status.Phase)
 	}
 }
+
+// A status the API server already has (as the cache shows it) is not
+// written again: a restart adopting running pods writes nothing for them.
+func TestUnchangedStatusIsNotWritten(t *testing.T) {
+	started := metav1.NewTime(metav1.Now().Rfc3339Copy().Time)
+	status := corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.0.0.1", ContainerStatuses: []corev1.ContainerStatus{{Name: "app", Ready: true,
+		State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: started}}}}}
+	live := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web", UID: "u1", ResourceVersion: "7"}, Status: *status.DeepCopy()}
+	client := fake.NewSimpleClientset(live.DeepCopy())
+	indexer := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	if err := indexer.Add(live.DeepCopy()); err != nil {
+		t.Fatal(err)
+	}
+	w := statusWriter{PodsGetter: client.CoreV1(), cached: corev1listers.NewPodLister(indexer)}
+	client.ClearActions()
+	reported := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web", UID: "u1"}, Status: *status.DeepCopy()}
+	got, err := w.Pods("ns").UpdateStatus(context.Background(), reported, metav1.UpdateOptions{})
+	if err != nil || got.Status.Phase != corev1.PodRunning {
+		t.Fatalf("UpdateStatus = %+v, %v; want the pod as it is", got, err)
+	}
+	if n := len(client.Actions()); n != 0 {
+		t.Errorf("%d calls to the API server for an unchanged status: %v", n, client.Actions())
+	}
+	reported.Status.ContainerStatuses[0].Ready = false
+	if _, err := w.Pods("ns").UpdateStatus(context.Background(), reported, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(client.Actions()); n != 1 {
+		t.Errorf("%d calls for a changed status, want 1", n)
+	}
+}
