@@ -39,7 +39,7 @@ bench: ## Benchmark against the API server's ceiling, kwok, and Virtual Kubelet'
 	set -o pipefail; BENCH_PODS=$${BENCH_PODS:-1000} BENCH_MEMORY_PODS=$${BENCH_MEMORY_PODS:-10000} BENCH_JSON=$${BENCH_JSON:-$(CURDIR)/bench.json} $(GO) test -tags e2e -count=1 -timeout 120m -v -run '^TestBench$$' ./e2e/... 2>&1 | grep -E '^(run |faas-kubelet|API server|kwok|VK mock|throttled|realistic|memory|restart|bench:|\s*--- |FAIL|ok )|_test.go:[0-9]+:'
 
 .PHONY: chaos
-chaos: ## Fault injection on Lambda, Azure and FC: random and aimed kill -9, cloud faults, API server outage, leader loss (about 20 min; CHAOS_PODS=200)
+chaos: ## Fault injection on Lambda, Azure and FC: random and aimed kill -9, cloud faults, API server outage, the loss of one of two replicas (about 20 min; CHAOS_PODS=200)
 	hack/cluster.sh build
 	set -o pipefail; $(GO) test -tags 'e2e chaos' -count=1 -timeout 60m -v -run '^TestChaos$$' ./e2e/... 2>&1 | tee /tmp/faas-kubelet-chaos.log | grep -E '^(=== RUN|\s*--- |chaos:|FAIL|ok )|_test.go:[0-9]+:'
 
