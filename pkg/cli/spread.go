@@ -326,12 +326,12 @@ func (s *spreader) beat(ctx context.Context) error {
 }
 
 // observe counts the replicas whose member Lease changed within
-// LeaseDuration, and whether the first node's Lease is held, and renewed,
-// by a replica without one (an earlier release's).
+// memberTimeout, and whether the first node's Lease is held, and renewed
+// within LeaseDuration, by a replica without one (an earlier release's).
 func (s *spreader) observe(members []coordinationv1.Lease, first *coordinationv1.Lease) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now, d := s.now(), s.le.LeaseDuration.Duration
+	now, d := s.now(), s.memberTimeout()
 	seen := map[string]observed{}
 	ids := map[string]bool{s.id: true}
 	alive := 1
@@ -356,8 +356,18 @@ func (s *spreader) observe(members []coordinationv1.Lease, first *coordinationv1
 		if rec := record(first); rec != s.first.record {
 			s.first = observed{record: rec, at: now}
 		}
-		s.legacy = !ids[*first.Spec.HolderIdentity] && now.Sub(s.first.at) < d
+		s.legacy = !ids[*first.Spec.HolderIdentity] && now.Sub(s.first.at) < s.le.LeaseDuration.Duration
 	}
+}
+
+// memberTimeout is how long a member Lease may go unchanged before its
+// replica counts as gone: a RetryPeriod less than LeaseDuration (five
+// renewals missed with the defaults), so that when a dead replica's node
+// Leases expire the others already have room for its nodes. Counting a
+// live replica gone only makes the others' share larger for a while: the
+// node Leases still keep each node to one replica.
+func (s *spreader) memberTimeout() time.Duration {
+	return max(s.le.LeaseDuration.Duration-s.le.RetryPeriod.Duration, s.le.RetryPeriod.Duration)
 }
 
 // record is what changes when a Lease is renewed.
