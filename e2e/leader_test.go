@@ -237,9 +237,10 @@ func TestNodesSpreadOverReplicas(t *testing.T) {
 		last = max(last, at.Sub(killed))
 	}
 	t.Logf("takeover of replica-a's nodes: the last Lease taken %.1f s after its SIGKILL", last.Seconds())
-	// The Lease's write itself may wait on a loaded API server: 2 s.
-	if last > takeover+2*time.Second {
-		t.Errorf("replica-b took the last of replica-a's nodes %.1f s after the SIGKILL, over the takeover time %s and 2 s for the write", last.Seconds(), takeover)
+	// Each retry starts once the last attempt's calls returned, which a
+	// loaded API server answers late: 3 s for them.
+	if last > takeover+3*time.Second {
+		t.Errorf("replica-b took the last of replica-a's nodes %.1f s after the SIGKILL, over the takeover time %s and 3 s for the Lease calls", last.Seconds(), takeover)
 	}
 	for _, n := range nodes {
 		waitNodeReady(t, n, corev1.ConditionTrue, 30*time.Second)
