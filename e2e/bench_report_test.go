@@ -338,10 +338,14 @@ func sum(m map[string]float64) float64 {
 }
 
 // callsByOp lists calls per pod by operation, sorted.
-func callsByOp(m map[string]float64) string {
+func callsByOp(m map[string]float64) string { return byOp(m, "%s %.2f") }
+
+// byOp lists a figure per operation with format (the operation, then the
+// figure), sorted.
+func byOp[V int | float64](m map[string]V, format string) string {
 	ops := make([]string, 0, len(m))
 	for op, v := range m {
-		ops = append(ops, fmt.Sprintf("%s %.2f", op, v))
+		ops = append(ops, fmt.Sprintf(format, op, v))
 	}
 	sort.Strings(ops)
 	return strings.Join(ops, ", ")

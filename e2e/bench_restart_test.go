@@ -8,7 +8,6 @@ import (
 	"net"
 	"slices"
 	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -131,14 +130,7 @@ func benchRestart(t *testing.T, c cloudUnderTest, pods int) restartRun {
 }
 
 // callCounts lists calls by operation, sorted.
-func callCounts(m map[string]int) string {
-	ops := make([]string, 0, len(m))
-	for op, n := range m {
-		ops = append(ops, fmt.Sprintf("%s %d", op, n))
-	}
-	sort.Strings(ops)
-	return strings.Join(ops, ", ")
-}
+func callCounts(m map[string]int) string { return byOp(m, "%s %d") }
 
 // activeToRunning is the p50 and p99 of Active→Running over the
 // namespace's pods: the Lambda emulator's functions are Active once

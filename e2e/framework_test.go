@@ -264,11 +264,10 @@ func startKubelet(t *testing.T, opts kubeletOptions) *kubelet {
 	if health == "" {
 		health = "1s"
 	}
-	config := fmt.Sprintf(`log: {level: %s}
-%s%stls:
-  clientCAFile: %s
-nodes:
-- name: %s
+	// One node block per node, each with a port of its own: the first
+	// named after the test, then opts.extraNodes.
+	nodeBlock := func(name string, port int32) string {
+		return fmt.Sprintf(`- name: %s
   cloud: %s
   region: %s
   address: %s
@@ -277,19 +276,12 @@ nodes:
   resyncInterval: %s
   capacity: {cpu: "123", memory: 456Gi, pods: "%d"}
   labels: {e2e.faas-kubelet.io/test: "true"}
-%s%s`, level, opts.topExtra, election, cluster.env["FAAS_KUBELET_CLIENT_CA"], k.node, cloud, regionOf(cloud), cluster.env["FAAS_KUBELET_NODE_IP"], k.port, health, resync, podCapacity, backend, opts.nodeExtra)
-	// More nodes of the same cloud, each with a port of its own.
+%s%s`, name, cloud, regionOf(cloud), cluster.env["FAAS_KUBELET_NODE_IP"], port, health, resync, podCapacity, backend, opts.nodeExtra)
+	}
+	config := fmt.Sprintf("log: {level: %s}\n%s%stls:\n  clientCAFile: %s\nnodes:\n", level, opts.topExtra, election, cluster.env["FAAS_KUBELET_CLIENT_CA"]) +
+		nodeBlock(k.node, k.port)
 	for _, name := range opts.extraNodes {
-		config += fmt.Sprintf(`- name: %s
-  cloud: %s
-  region: %s
-  address: %s
-  kubeletPort: %d
-  healthCheckInterval: %s
-  resyncInterval: %s
-  capacity: {cpu: "123", memory: 456Gi, pods: "%d"}
-  labels: {e2e.faas-kubelet.io/test: "true"}
-%s%s`, name, cloud, regionOf(cloud), cluster.env["FAAS_KUBELET_NODE_IP"], 10300+nextPort.Add(1), health, resync, podCapacity, backend, opts.nodeExtra)
+		config += nodeBlock(name, 10300+nextPort.Add(1))
 	}
 	k.cfgPath = filepath.Join(dir, "config.yaml")
 	k.args, k.env = opts.args, opts.env

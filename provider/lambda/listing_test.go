@@ -32,6 +32,22 @@ func listed(t *testing.T, b *Backend, s *emu.Server, clk *clock, fns ...*transla
 	return s.Calls()
 }
 
+// editedByHand deploys fn, lets it turn Active, then changes its
+// configuration with up, as someone with the console would, and lets that
+// update complete.
+func editedByHand(t *testing.T, b *Backend, clk *clock, fn *translate.Function, up *sdk.UpdateFunctionConfigurationInput) {
+	t.Helper()
+	if _, err := b.Deploy(context.Background(), fn); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Second)
+	up.FunctionName = aws.String(fn.Name)
+	if _, err := b.api.UpdateFunctionConfiguration(context.Background(), up); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Second)
+}
+
 // A function whose description carries its pod's spec digest, and whose
 // listed configuration is the pod's, is adopted from the listing with no
 // call of its own.
@@ -91,15 +107,7 @@ func TestListedDriftIsDeployedPerPod(t *testing.T) {
 	clk := newClock()
 	b, _ := setup(t, emu.DefaultSecretKey, emu.Options{Now: clk.Now})
 	fn := function(t, ecr, nil)
-	if _, err := b.Deploy(context.Background(), fn); err != nil {
-		t.Fatal(err)
-	}
-	clk.Advance(time.Second)
-	if _, err := b.api.UpdateFunctionConfiguration(context.Background(), &sdk.UpdateFunctionConfigurationInput{FunctionName: aws.String(fn.Name),
-		Environment: &types.Environment{Variables: map[string]string{"EDITED": "by hand"}}}); err != nil {
-		t.Fatal(err)
-	}
-	clk.Advance(time.Second)
+	editedByHand(t, b, clk, fn, &sdk.UpdateFunctionConfigurationInput{Environment: &types.Environment{Variables: map[string]string{"EDITED": "by hand"}}})
 	if _, err := b.List(context.Background(), "vk"); err != nil {
 		t.Fatal(err)
 	}
@@ -157,15 +165,7 @@ func TestFoundWholeIsSealedForTheNextRestart(t *testing.T) {
 	clk := newClock()
 	b, _ := setup(t, emu.DefaultSecretKey, emu.Options{Now: clk.Now})
 	fn := function(t, ecr, nil)
-	if _, err := b.Deploy(context.Background(), fn); err != nil {
-		t.Fatal(err)
-	}
-	clk.Advance(time.Second)
-	if _, err := b.api.UpdateFunctionConfiguration(context.Background(), &sdk.UpdateFunctionConfigurationInput{FunctionName: aws.String(fn.Name),
-		Description: aws.String(fn.Description)}); err != nil {
-		t.Fatal(err)
-	}
-	clk.Advance(time.Second)
+	editedByHand(t, b, clk, fn, &sdk.UpdateFunctionConfigurationInput{Description: aws.String(fn.Description)})
 	st, err := b.Deploy(context.Background(), fn)
 	if err != nil || !st.Unsealed || st.Phase != translate.PhaseActive {
 		t.Fatalf("deploy of a function without digest: %+v %v; want it Active and Unsealed", st, err)
