@@ -2,7 +2,9 @@ package node
 
 import (
 	"context"
+	"time"
 
+	"github.com/faas-kubelet/faas-kubelet/provider/translate"
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,6 +27,13 @@ import (
 // only the status changes; a cache behind the API server gets a conflict,
 // and Virtual Kubelet writes again from the newer pod.
 //
+// The conditions others own (DisruptionTarget, a readiness gate's) are
+// taken from that same cached pod, and Ready is computed again for its
+// readiness gates, as the kubelet's status manager merges them just
+// before each write: a condition written after the provider's report and
+// before Virtual Kubelet's queued write is kept, not wiped; one written
+// after the cache was read makes the write conflict.
+//
 // A status equal to the one the cache has is not written, as the kubelet's
 // status manager does not write a status the API server has: Virtual
 // Kubelet writes whatever its provider reports first, so a restart that
@@ -33,24 +42,32 @@ import (
 type statusWriter struct {
 	corev1client.PodsGetter
 	cached corev1listers.PodLister
+	now    func() time.Time // a Ready that turns with a gate is stamped with it; nil: time.Now
 }
 
 func (w statusWriter) Pods(namespace string) corev1client.PodInterface {
-	return podStatusWriter{PodInterface: w.PodsGetter.Pods(namespace), cached: w.cached.Pods(namespace)}
+	now := w.now
+	if now == nil {
+		now = time.Now
+	}
+	return podStatusWriter{PodInterface: w.PodsGetter.Pods(namespace), cached: w.cached.Pods(namespace), now: now}
 }
 
 type podStatusWriter struct {
 	corev1client.PodInterface
 	cached corev1listers.PodNamespaceLister
+	now    func() time.Time
 }
 
 func (w podStatusWriter) UpdateStatus(ctx context.Context, pod *corev1.Pod, opts metav1.UpdateOptions) (*corev1.Pod, error) {
 	if cur, err := w.cached.Get(pod.Name); err == nil && cur.UID == pod.UID {
-		if apiequality.Semantic.DeepEqual(cur.Status, pod.Status) {
+		status := translate.MergeConditions(cur, pod.Status, cur.Status.Conditions, w.now())
+		if apiequality.Semantic.DeepEqual(cur.Status, status) {
 			return cur.DeepCopy(), nil
 		}
 		out := *pod // the caller's pod is left as it was
 		out.ObjectMeta = *cur.ObjectMeta.DeepCopy()
+		out.Status = status
 		pod = &out
 	}
 	return w.PodInterface.UpdateStatus(ctx, pod, opts)
