@@ -199,7 +199,7 @@ func queueLimiter() workqueue.TypedRateLimiter[any] {
 
 // podRoutes serves the kubelet API's pod routes (logs, exec, pods, stats).
 func podRoutes(p *provider.Provider, pods corev1listers.PodLister) http.Handler {
-	return markTailZero(api.PodHandler(api.PodHandlerConfig{
+	return logParams(api.PodHandler(api.PodHandlerConfig{
 		RunInContainer:    p.RunInContainer,
 		AttachToContainer: p.AttachToContainer,
 		GetContainerLogs:  p.GetContainerLogs,
