@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -302,37 +303,58 @@ func TestJobsEndLikeAKubeletsContainers(t *testing.T) {
 }
 
 // A single-architecture image built for another architecture than the
-// function's is accepted by Lambda and fails at every invocation; the
-// Job's pod ends 128 StartError with a message naming the field that
-// chooses the architecture.
+// function's is accepted by Lambda and fails at every invocation, so the
+// node reads the image's config from ECR first: a Deployment's pod and a
+// Job's pod of such an image wait FunctionImageError naming the image's
+// architecture and the field that chooses the function's, with no
+// CreateFunction; once an image of the function's architecture is pushed
+// under that name, the same pods run (the Deployment's Ready, the Job
+// complete).
 func TestLambdaImageOfAnotherArchitecture(t *testing.T) {
 	c := clouds[0]
 	if c.name != "aws-lambda" {
 		t.Fatalf("clouds[0] is %s, want aws-lambda", c.name)
 	}
 	emu, _ := c.start(t)
-	req, _ := http.NewRequest(http.MethodPut, emu.endpoint+"/_emulator/images", strings.NewReader(fmt.Sprintf(`{"architectures": {%q: "arm64"}}`, c.image)))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	push := func(arch string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPut, emu.endpoint+"/_emulator/images", strings.NewReader(fmt.Sprintf(`{"architectures": {%q: %q}}`, c.image, arch)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("PUT /_emulator/images: HTTP %d", resp.StatusCode)
+		}
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("PUT /_emulator/images: HTTP %d", resp.StatusCode)
-	}
+	push("arm64")
 	ns := namespace(t)
+	applyYAML(t, ns, deployment("", "arch-web", c.image, 1, "", ""))
 	applyYAML(t, ns, fmt.Sprintf(kubeletJob, "arch", "  backoffLimit: 0", `{}`, "      restartPolicy: Never", c.image, "[]"))
-	eventually(t, 60*time.Second, "job arch's pod to end StartError", func() (bool, string) {
-		p := jobPod(t, ns, "arch")
-		if p == nil || len(p.Status.ContainerStatuses) == 0 {
-			return false, "no pod status"
-		}
-		term := p.Status.ContainerStatuses[0].State.Terminated
-		if term == nil {
-			return false, fmt.Sprintf("%+v", p.Status.ContainerStatuses[0].State)
-		}
-		return term.ExitCode == 128 && term.Reason == "StartError" && strings.Contains(term.Message, "faas-kubelet.io/architecture") &&
-			strings.Contains(term.Message, "exec format error"), fmt.Sprintf("%d %s %s", term.ExitCode, term.Reason, term.Message)
+	for _, selector := range []string{"app=arch-web", "job-name=arch"} {
+		eventually(t, 60*time.Second, selector+" waiting FunctionImageError for the image's architecture", func() (bool, string) {
+			pods, desc, _ := waitingPods(t, ns, selector)
+			return allWaiting(pods, 1, "FunctionImageError", "is built for arm64, not for amd64") &&
+				strings.Contains(desc, "faas-kubelet.io/architecture"), desc
+		})
+	}
+	if n := emu.calls(t)["CreateFunction"]; n != 0 {
+		t.Errorf("%d CreateFunction calls for pods whose image Lambda would not start", n)
+	}
+	_, _, uids := waitingPods(t, ns, "app=arch-web")
+
+	push("x86_64")
+	eventually(t, 90*time.Second, "the Deployment's pod Running and Ready", func() (bool, string) {
+		running, desc := runningPods(t, ns, "app=arch-web")
+		return len(running) == 1, desc
+	})
+	if _, _, now := waitingPods(t, ns, "app=arch-web"); !slices.Equal(now, uids) {
+		t.Errorf("the Deployment's pods went from %v to %v; want the same pod to run", uids, now)
+	}
+	eventually(t, 90*time.Second, "the Job to complete", func() (bool, string) {
+		cond, msg := jobCondition(t, ns, "arch")
+		return cond == batchv1.JobComplete, msg
 	})
 }
 

@@ -104,7 +104,7 @@ func Backends(getenv func(string) string) Registry {
 			if err != nil {
 				return nil, fmt.Errorf("node %s: %w", n.Name, err)
 			}
-			return lambda.New(lambda.NewClient(cfg, o), lambda.NewLogsClient(cfg, o), o), nil
+			return lambda.New(lambda.NewClient(cfg, o), lambda.NewLogsClient(cfg, o), o).ReadImages(lambda.NewECRClient(cfg, o)), nil
 		},
 	}
 }

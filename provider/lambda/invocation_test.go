@@ -20,7 +20,10 @@ const armImage = "123456789012.dkr.ecr.us-east-1.amazonaws.com/hello:arm"
 // start (an image built for another architecture, whose message names the
 // field that chooses the architecture).
 func TestInvocationEnds(t *testing.T) {
-	b, s := setup(t, emu.DefaultSecretKey, emu.Options{})
+	// The node may not read the registry (no ecr:BatchGetImage), so an
+	// image of another architecture is not found before the create
+	// (TestImageOfAnotherArchitectureWaits) and fails at the invocation.
+	b, s := setup(t, emu.DefaultSecretKey, emu.Options{Permissions: emu.Permissions{Allow: []string{"lambda:*", "logs:*", "iam:PassRole", "ec2:*", "ecr:GetAuthorizationToken"}}})
 	if err := s.SetImages(emu.Images{Architectures: map[string]string{armImage: "arm64", ecr: "x86_64"}}); err != nil {
 		t.Fatal(err)
 	}

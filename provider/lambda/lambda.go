@@ -82,6 +82,9 @@ type Backend struct {
 	// listed is what the last listing showed of the node's functions, for
 	// adoption from it (see AdoptListed).
 	listed listing
+	// images reads images' architectures from ECR (ReadImages); nil
+	// reads none.
+	images *imageReader
 }
 
 var _ provider.Backend = (*Backend)(nil)
@@ -177,6 +180,11 @@ func (b *Backend) Deploy(ctx context.Context, fn *translate.Function) (*translat
 		return nil, err
 	}
 	ex, _ := extras(fn) // validated by createInput
+	if in.Code != nil {
+		if err := b.checkArchitecture(ctx, aws.ToString(in.Code.ImageUri), in.Architectures); err != nil {
+			return nil, err
+		}
+	}
 	// The description carries the spec's digest (AdoptListed): written at
 	// create, as the function is whole by then for a pod the core adopts
 	// from the listing (a Running one), and taken out before any update.

@@ -36,7 +36,7 @@ func setup(t *testing.T, secret string, eo emu.Options) (*Backend, *emu.Server) 
 	t.Cleanup(ts.Close)
 	o := Options{Region: "us-east-1", Endpoint: ts.URL, DefaultRole: "arn:aws:iam::123456789012:role/fn",
 		Credentials: credentials.NewStaticCredentialsProvider(emu.DefaultAccessKey, secret, "")}
-	return New(NewClient(aws.Config{}, o), NewLogsClient(aws.Config{}, o), o), s
+	return New(NewClient(aws.Config{}, o), NewLogsClient(aws.Config{}, o), o).ReadImages(NewECRClient(aws.Config{}, o)), s
 }
 
 func function(t *testing.T, image string, mutate func(*corev1.Pod)) *translate.Function {

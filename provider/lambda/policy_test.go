@@ -8,6 +8,7 @@ import (
 	"os"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -66,6 +67,11 @@ var implied = map[string][]string{
 	// function URLs); AddPermission needs only its own action, and the
 	// policy is read to change only what is missing.
 	"AddPermission": {"lambda:GetPolicy", "lambda:RemovePermission"},
+	// The token reads an image's manifest and config from the registry
+	// (image.go): "ecr:BatchGetImage" and "ecr:GetDownloadUrlForLayer",
+	// the permissions a docker pull needs (Amazon ECR, "Private registry
+	// authentication").
+	"GetAuthorizationToken": {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"},
 }
 
 var vpcActions = []string{"ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs"}
@@ -78,7 +84,7 @@ func TestPolicyAllowsEveryCall(t *testing.T) {
 	for _, api := range []struct {
 		prefix string
 		typ    reflect.Type
-	}{{"lambda:", reflect.TypeFor[API]()}, {"logs:", reflect.TypeFor[LogsAPI]()}} {
+	}{{"lambda:", reflect.TypeFor[API]()}, {"logs:", reflect.TypeFor[LogsAPI]()}, {"ecr:", reflect.TypeFor[ECRAPI]()}} {
 		for i := 0; i < api.typ.NumMethod(); i++ {
 			m := api.typ.Method(i).Name
 			want, ok := action[m]
@@ -163,6 +169,15 @@ func TestBackendPathsUnderShippedPolicy(t *testing.T) {
 	}
 	if err := b.Delete(ctx, fn.Name); err != nil {
 		t.Errorf("delete: %v", err)
+	}
+	// The image's architecture is read under the policy: an arm64 image
+	// on an amd64 function is refused before the create.
+	if err := s.SetImages(emu.Images{Architectures: map[string]string{armImage: "arm64"}}); err != nil {
+		t.Fatal(err)
+	}
+	arm := function(t, armImage, func(p *corev1.Pod) { p.Name, p.UID = "arm", "uid-3" })
+	if _, err := b.Deploy(ctx, arm); err == nil || !strings.Contains(err.Error(), "built for arm64") {
+		t.Errorf("an arm64 image on an amd64 function under the policy: %v; want it refused for its architecture", err)
 	}
 	if s.Calls()["ListTags"] != 0 {
 		t.Errorf("the backend calls ListTags, which the API interface does not name: %v", s.Calls())

@@ -125,6 +125,18 @@
 //     lines); the Cmd and WorkingDir an image sets itself, which the
 //     emulator does not know, are our best reading. By default (no knob)
 //     every image runs on either architecture.
+//   - The registry (registry.go) shows what the images knob says: an
+//     image it lists has a single-architecture manifest whose config
+//     names its architecture (amd64, arm64), read with a token from ECR's
+//     GetAuthorizationToken as basic auth user AWS ("Private registry
+//     authentication in Amazon ECR", https://docs.aws.amazon.com/AmazonECR/latest/userguide/registry_auth.html),
+//     ecr:BatchGetImage for a manifest and ecr:GetDownloadUrlForLayer for
+//     a blob (the permissions docker pull needs, "Private repository
+//     policies"); 401 without a valid token (12 hours, GetAuthorizationToken
+//     reference), 403 DENIED without the action, 404 MANIFEST_UNKNOWN for
+//     an image the knob does not list. Blobs are served, not redirected to
+//     S3; the challenge and error wording are our best reading of the
+//     Docker Registry HTTP API V2.
 //   - An image whose tag is "fail-create" makes the function go Failed
 //     (StateReasonCode ImageAccessDenied) instead of Active; given to
 //     UpdateFunctionCode, it makes the update end Failed

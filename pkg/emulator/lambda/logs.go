@@ -167,6 +167,10 @@ func (s *Server) PutLogEvents(group, stream string, ts time.Time, lines ...strin
 // logsDispatch serves CloudWatch Logs' awsJson1_1 protocol.
 func (s *Server) logsDispatch(w http.ResponseWriter, r *http.Request) {
 	target := r.Header.Get("X-Amz-Target")
+	if op, ok := strings.CutPrefix(target, "AmazonEC2ContainerRegistry_V20150921."); ok {
+		s.ecrDispatch(w, r, op)
+		return
+	}
 	op, ok := strings.CutPrefix(target, "Logs_20140328.")
 	if !ok {
 		writeLogsError(w, &apiError{Status: http.StatusBadRequest, Code: "UnknownOperationException", Message: "unknown target " + target})

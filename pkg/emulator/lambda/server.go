@@ -49,6 +49,7 @@ type Server struct {
 	opts   Options
 	lambda *awsauth.Verifier
 	logsV  *awsauth.Verifier
+	ecrV   *awsauth.Verifier
 	mux    *http.ServeMux
 
 	mu        sync.Mutex
@@ -59,6 +60,7 @@ type Server struct {
 	logsB     LogsBehaviour
 	perms     Permissions
 	images    Images
+	ecrTokens map[string]time.Time // registry passwords issued, and when each expires
 
 	*faults.Injector
 }
@@ -88,6 +90,7 @@ func New(opts Options) *Server {
 		opts:      opts,
 		lambda:    &awsauth.Verifier{Credentials: opts.Credentials, Service: "lambda"},
 		logsV:     &awsauth.Verifier{Credentials: opts.Credentials, Service: "logs"},
+		ecrV:      &awsauth.Verifier{Credentials: opts.Credentials, Service: "ecr"},
 		functions: map[string]*function{},
 		groups:    map[string]*logGroup{},
 		Injector:  faults.New(),
@@ -144,11 +147,16 @@ func (s *Server) routes() {
 	s.mux = m
 }
 
-// ServeHTTP serves Lambda, CloudWatch Logs and, for a request whose Host is
-// a function URL's, that function URL.
+// ServeHTTP serves Lambda, CloudWatch Logs, ECR's GetAuthorizationToken
+// and, for a request whose Host is a function URL's, that function URL,
+// or a private ECR registry's, that registry (see registry.go).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if id, ok := s.urlID(r.Host); ok {
 		s.serveFunctionURL(w, r, id)
+		return
+	}
+	if s.registryFor(r.Host) {
+		s.serveRegistry(w, r)
 		return
 	}
 	s.mux.ServeHTTP(w, r)
