@@ -56,7 +56,9 @@ func TestImageOfAnotherArchitectureWaits(t *testing.T) {
 	// Three pods of one image: one token, one manifest and one config read.
 	before := s.Calls()
 	for i := range 3 {
-		pod := function(t, ecr, func(p *corev1.Pod) { p.Name, p.UID = fmt.Sprintf("web-%d", i), k8stypes.UID(fmt.Sprintf("uid-web-%d", i)) })
+		pod := function(t, ecr, func(p *corev1.Pod) {
+			p.Name, p.UID = fmt.Sprintf("web-%d", i), k8stypes.UID(fmt.Sprintf("uid-web-%d", i))
+		})
 		if _, err := b.Deploy(ctx, pod); err != nil {
 			t.Fatal(err)
 		}
