@@ -224,6 +224,7 @@ type controllerConfig struct {
 	recorder      record.EventRecorder
 	workers       int
 	onStatusError vknode.ErrorHandler
+	backlog       *statusBacklog // the statuses reported and not yet written; nil: not counted
 }
 
 // virtualNode runs the pod and node controllers of one node.
@@ -243,7 +244,7 @@ func newVirtualNode(cfg controllerConfig) (*virtualNode, error) {
 		return nil, fmt.Errorf("creating node controller: %w", err)
 	}
 	pc, err := vknode.NewPodController(vknode.PodControllerConfig{
-		PodClient:                            statusWriter{PodsGetter: cfg.client.CoreV1(), cached: cfg.informers.pods.Lister()},
+		PodClient:                            statusWriter{PodsGetter: cfg.client.CoreV1(), cached: cfg.informers.pods.Lister(), backlog: cfg.backlog},
 		EventRecorder:                        cfg.recorder,
 		Provider:                             cfg.provider,
 		PodInformer:                          cfg.informers.pods,

@@ -21,6 +21,7 @@ import (
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/clock"
 	"k8s.io/client-go/kubernetes/scheme"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/record"
@@ -162,10 +163,17 @@ func Run(ctx context.Context, opts Options) error {
 	if err := live.watch(ctx, caches.secrets.Informer(), caches.configMaps.Informer()); err != nil {
 		return fmt.Errorf("node %s: %w", c.Name, err)
 	}
+	// New pods wait for the statuses of running ones (see backlog.go): as
+	// many as the node writes at once.
+	backlog := newStatusBacklog(opts.Workers, clock.RealClock{})
+	if err := backlog.forgetDeleted(caches.pods.Informer()); err != nil {
+		return fmt.Errorf("node %s: %w", c.Name, err)
+	}
 	n, err := newVirtualNode(controllerConfig{
 		client:        opts.Client,
 		spec:          spec,
-		provider:      core,
+		provider:      backpressured{Provider: core, backlog: backlog},
+		backlog:       backlog,
 		health:        hp,
 		informers:     caches,
 		recorder:      recorder,

@@ -7,6 +7,7 @@ import (
 	"github.com/faas-kubelet/faas-kubelet/provider/translate"
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	corev1listers "k8s.io/client-go/listers/core/v1"
@@ -41,8 +42,9 @@ import (
 // statuses before any new pod's.
 type statusWriter struct {
 	corev1client.PodsGetter
-	cached corev1listers.PodLister
-	now    func() time.Time // a Ready that turns with a gate is stamped with it; nil: time.Now
+	cached  corev1listers.PodLister
+	now     func() time.Time // a Ready that turns with a gate is stamped with it; nil: time.Now
+	backlog *statusBacklog   // told of each status written; nil: none
 }
 
 func (w statusWriter) Pods(namespace string) corev1client.PodInterface {
@@ -50,16 +52,25 @@ func (w statusWriter) Pods(namespace string) corev1client.PodInterface {
 	if now == nil {
 		now = time.Now
 	}
-	return podStatusWriter{PodInterface: w.PodsGetter.Pods(namespace), cached: w.cached.Pods(namespace), now: now}
+	return podStatusWriter{PodInterface: w.PodsGetter.Pods(namespace), cached: w.cached.Pods(namespace), now: now, backlog: w.backlog}
 }
 
 type podStatusWriter struct {
 	corev1client.PodInterface
-	cached corev1listers.PodNamespaceLister
-	now    func() time.Time
+	cached  corev1listers.PodNamespaceLister
+	now     func() time.Time
+	backlog *statusBacklog
 }
 
 func (w podStatusWriter) UpdateStatus(ctx context.Context, pod *corev1.Pod, opts metav1.UpdateOptions) (*corev1.Pod, error) {
+	out, err := w.updateStatus(ctx, pod, opts)
+	if w.backlog != nil && (err == nil || apierrors.IsNotFound(err)) {
+		w.backlog.written(pod.UID)
+	}
+	return out, err
+}
+
+func (w podStatusWriter) updateStatus(ctx context.Context, pod *corev1.Pod, opts metav1.UpdateOptions) (*corev1.Pod, error) {
 	if cur, err := w.cached.Get(pod.Name); err == nil && cur.UID == pod.UID {
 		status := translate.MergeConditions(cur, pod.Status, cur.Status.Conditions, w.now())
 		if apiequality.Semantic.DeepEqual(cur.Status, status) {
