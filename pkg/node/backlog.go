@@ -6,7 +6,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/types"
+	corev1listers "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
 
@@ -25,41 +27,52 @@ import (
 // functions already running go first, and the cloud is asked for new
 // functions at the pace the API server takes what they report.
 //
-// The hold is never a stop: a create waits at most backlogMaxWait, and a
-// report older than backlogForget no longer counts (a pod deleted before
-// its status was written is never written), so a lost count slows the
-// node for a moment at worst.
+// A report counts when the informer's cache shows the pod with another
+// status (one equal to it needs no write: Virtual Kubelet or the status
+// writer skips it), until the status writer writes it, the cache shows
+// the pod's status changed (a write landed) or the pod deleted. The hold
+// is never a stop: a create waits at most backlogMaxWait, and a report
+// older than backlogForget no longer counts (one Virtual Kubelet chose not
+// to write), so a lost count slows the node for a moment at worst.
 
 // backlogMaxWait bounds how long one create waits for the backlog.
 const backlogMaxWait = 10 * time.Second
 
 // backlogForget is the age past which a report not yet written no longer
 // counts.
-const backlogForget = time.Minute
+const backlogForget = 30 * time.Second
 
 // statusBacklog counts the pods whose status the provider reported and
 // the node has not written yet.
 type statusBacklog struct {
-	limit int
-	clock clock.Clock
+	limit  int
+	clock  clock.Clock
+	cached corev1listers.PodLister // nil: every report counts
 
 	mu      sync.Mutex
 	pending map[types.UID]time.Time // when first reported since the last write
 	drained chan struct{}           // closed and replaced when an entry goes
 }
 
-func newStatusBacklog(limit int, c clock.Clock) *statusBacklog {
+func newStatusBacklog(limit int, c clock.Clock, cached corev1listers.PodLister) *statusBacklog {
 	if limit < 1 {
 		limit = 1
 	}
-	return &statusBacklog{limit: limit, clock: c, pending: map[types.UID]time.Time{}, drained: make(chan struct{})}
+	return &statusBacklog{limit: limit, clock: c, cached: cached, pending: map[types.UID]time.Time{}, drained: make(chan struct{})}
 }
 
-// reported counts a status the provider reported.
-func (b *statusBacklog) reported(uid types.UID) {
+// reported counts a status the provider reported, unless the cache shows
+// the pod with it already.
+func (b *statusBacklog) reported(pod *corev1.Pod) {
+	if b.cached != nil {
+		if cur, err := b.cached.Pods(pod.Namespace).Get(pod.Name); err == nil && cur.UID == pod.UID &&
+			apiequality.Semantic.DeepEqual(cur.Status, pod.Status) {
+			return
+		}
+	}
 	b.mu.Lock()
-	if _, ok := b.pending[uid]; !ok {
-		b.pending[uid] = b.clock.Now()
+	if _, ok := b.pending[pod.UID]; !ok {
+		b.pending[pod.UID] = b.clock.Now()
 	}
 	b.mu.Unlock()
 }
@@ -128,7 +141,7 @@ type backpressured struct {
 
 func (p backpressured) NotifyPods(ctx context.Context, cb func(*corev1.Pod)) {
 	p.Provider.NotifyPods(ctx, func(pod *corev1.Pod) {
-		p.backlog.reported(pod.UID)
+		p.backlog.reported(pod)
 		cb(pod)
 	})
 }
@@ -138,16 +151,26 @@ func (p backpressured) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 	return p.Provider.CreatePod(ctx, pod)
 }
 
-// forgetDeleted takes a pod deleted from the API server out of the
-// backlog: its status will never be written.
-func (b *statusBacklog) forgetDeleted(informer cache.SharedIndexInformer) error {
-	_, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{DeleteFunc: func(obj any) {
-		if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-			obj = tomb.Obj
-		}
-		if pod, ok := obj.(*corev1.Pod); ok {
-			b.written(pod.UID)
-		}
-	}})
+// watch takes out of the backlog a pod whose status the cache shows
+// changed (a write landed, Virtual Kubelet's or another) and a pod
+// deleted from the API server (its status will never be written).
+func (b *statusBacklog) watch(informer cache.SharedIndexInformer) error {
+	_, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(oldObj, newObj any) {
+			o, ok1 := oldObj.(*corev1.Pod)
+			n, ok2 := newObj.(*corev1.Pod)
+			if ok1 && ok2 && o.UID == n.UID && !apiequality.Semantic.DeepEqual(o.Status, n.Status) {
+				b.written(n.UID)
+			}
+		},
+		DeleteFunc: func(obj any) {
+			if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = tomb.Obj
+			}
+			if pod, ok := obj.(*corev1.Pod); ok {
+				b.written(pod.UID)
+			}
+		},
+	})
 	return err
 }

@@ -8,11 +8,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	corev1listers "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	clocktesting "k8s.io/utils/clock/testing"
 )
+
+func podUID(uid types.UID) *corev1.Pod {
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: string(uid), UID: uid}}
+}
 
 // waitIn runs b.wait and returns a channel that gets how long it waited.
 func waitIn(b *statusBacklog) <-chan time.Duration {
@@ -35,13 +40,13 @@ func waitersOf(t *testing.T, c *clocktesting.FakeClock) {
 // bound, waits while they are at it, and goes when one is written.
 func TestCreatesWaitForTheStatusBacklog(t *testing.T) {
 	c := clocktesting.NewFakeClock(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
-	b := newStatusBacklog(2, c)
-	b.reported("a")
+	b := newStatusBacklog(2, c, nil)
+	b.reported(podUID("a"))
 	if d := <-waitIn(b); d != 0 {
 		t.Errorf("one status pending of 2: waited %v", d)
 	}
-	b.reported("a") // the same pod again: still one
-	b.reported("b")
+	b.reported(podUID("a")) // the same pod again: still one
+	b.reported(podUID("b"))
 	done := waitIn(b)
 	waitersOf(t, c)
 	select {
@@ -64,8 +69,8 @@ func TestCreatesWaitForTheStatusBacklog(t *testing.T) {
 // written) no longer counts.
 func TestBacklogNeverStopsCreates(t *testing.T) {
 	c := clocktesting.NewFakeClock(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
-	b := newStatusBacklog(1, c)
-	b.reported("lost")
+	b := newStatusBacklog(1, c, nil)
+	b.reported(podUID("lost"))
 	done := waitIn(b)
 	waitersOf(t, c)
 	c.Step(backlogMaxWait)
@@ -77,7 +82,7 @@ func TestBacklogNeverStopsCreates(t *testing.T) {
 		t.Errorf("a report %v old still held a create for %v", backlogForget+backlogMaxWait, d)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	b.reported("x")
+	b.reported(podUID("x"))
 	out := make(chan time.Duration, 1)
 	go func() { out <- b.wait(ctx) }()
 	waitersOf(t, c)
@@ -90,7 +95,7 @@ func TestBacklogNeverStopsCreates(t *testing.T) {
 // by Virtual Kubelet) keeps it.
 func TestStatusWritesDrainTheBacklog(t *testing.T) {
 	c := clocktesting.NewFakeClock(time.Now())
-	b := newStatusBacklog(10, c)
+	b := newStatusBacklog(10, c, nil)
 	live := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web", UID: "u1", ResourceVersion: "7"}}
 	client := fake.NewSimpleClientset(live.DeepCopy())
 	indexer := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
@@ -99,7 +104,7 @@ func TestStatusWritesDrainTheBacklog(t *testing.T) {
 	}
 	w := statusWriter{PodsGetter: client.CoreV1(), cached: corev1listers.NewPodLister(indexer), backlog: b}
 	for _, uid := range []types.UID{"u1", "gone"} {
-		b.reported(uid)
+		b.reported(podUID(uid))
 	}
 	running := live.DeepCopy()
 	running.Status.Phase = corev1.PodRunning
@@ -112,5 +117,41 @@ func TestStatusWritesDrainTheBacklog(t *testing.T) {
 	}
 	if n := b.Len(); n != 0 {
 		t.Errorf("backlog %d after the writes, want 0", n)
+	}
+}
+
+// A report the cache already shows needs no write and does not count; a
+// status change the cache shows (a write landed) takes the pod out.
+func TestBacklogCountsOnlyStatusesToWrite(t *testing.T) {
+	live := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web", UID: "u1"}, Status: corev1.PodStatus{Phase: corev1.PodRunning}}
+	client := fake.NewSimpleClientset(live.DeepCopy())
+	factory := informers.NewSharedInformerFactory(client, 0)
+	inf := factory.Core().V1().Pods()
+	b := newStatusBacklog(10, clocktesting.NewFakeClock(time.Now()), inf.Lister())
+	if err := b.watch(inf.Informer()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	factory.Start(ctx.Done())
+	factory.WaitForCacheSync(ctx.Done())
+
+	b.reported(live.DeepCopy())
+	if n := b.Len(); n != 0 {
+		t.Errorf("a report equal to the cached status counted: backlog %d", n)
+	}
+	failed := live.DeepCopy()
+	failed.Status.Phase = corev1.PodFailed
+	b.reported(failed)
+	if n := b.Len(); n != 1 {
+		t.Fatalf("backlog %d after a new status, want 1", n)
+	}
+	if _, err := client.CoreV1().Pods("ns").UpdateStatus(ctx, failed, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); b.Len() != 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the cache showed the new status and the pod still counts")
+		}
 	}
 }

@@ -165,8 +165,8 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	// New pods wait for the statuses of running ones (see backlog.go): as
 	// many as the node writes at once.
-	backlog := newStatusBacklog(opts.Workers, clock.RealClock{})
-	if err := backlog.forgetDeleted(caches.pods.Informer()); err != nil {
+	backlog := newStatusBacklog(opts.Workers, clock.RealClock{}, caches.pods.Lister())
+	if err := backlog.watch(caches.pods.Informer()); err != nil {
 		return fmt.Errorf("node %s: %w", c.Name, err)
 	}
 	n, err := newVirtualNode(controllerConfig{
