@@ -146,8 +146,13 @@ func (p backpressured) NotifyPods(ctx context.Context, cb func(*corev1.Pod)) {
 	})
 }
 
+// CreatePod waits for the backlog before a pod's function is created. A
+// pod the API server shows Running already (a restart hands in every pod
+// of the node again) has its function and is adopted: it goes at once.
 func (p backpressured) CreatePod(ctx context.Context, pod *corev1.Pod) error {
-	p.backlog.wait(ctx)
+	if pod.Status.Phase != corev1.PodRunning {
+		p.backlog.wait(ctx)
+	}
 	return p.Provider.CreatePod(ctx, pod)
 }
 

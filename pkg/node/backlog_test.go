@@ -13,6 +13,9 @@ import (
 	corev1listers "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/faas-kubelet/faas-kubelet/pkg/memorybackend"
+	"github.com/faas-kubelet/faas-kubelet/provider"
 )
 
 func podUID(uid types.UID) *corev1.Pod {
@@ -153,5 +156,47 @@ func TestBacklogCountsOnlyStatusesToWrite(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the cache showed the new status and the pod still counts")
 		}
+	}
+}
+
+// A new pod's create waits for the backlog; a restart hands in every
+// Running pod again, and those are adopted, not created: they never wait.
+func TestRunningPodsHandedInAgainDoNotWait(t *testing.T) {
+	core, err := provider.New(provider.Options{NodeName: "vk", Backend: memorybackend.New(memorybackend.Options{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := clocktesting.NewFakeClock(time.Now())
+	b := newStatusBacklog(1, c, nil)
+	b.reported(podUID("busy"))
+	p := backpressured{Provider: core, backlog: b}
+	pod := func(name string, phase corev1.PodPhase) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, UID: types.UID("uid-" + name)},
+			Spec:   corev1.PodSpec{NodeName: "vk", Containers: []corev1.Container{{Name: "app", Image: "example.com/app:1"}}},
+			Status: corev1.PodStatus{Phase: phase}}
+	}
+	create := func(p2 *corev1.Pod) <-chan error {
+		out := make(chan error, 1)
+		go func() { out <- p.CreatePod(context.Background(), p2) }()
+		return out
+	}
+	select {
+	case err := <-create(pod("adopted", corev1.PodRunning)):
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a Running pod handed in again waited for the backlog")
+	}
+	fresh := create(pod("new", corev1.PodPending))
+	waitersOf(t, c)
+	select {
+	case <-fresh:
+		t.Fatal("a new pod was created with the backlog at its bound")
+	default:
+	}
+	b.written("busy")
+	if err := <-fresh; err != nil {
+		t.Fatal(err)
 	}
 }
