@@ -163,9 +163,11 @@ func Run(ctx context.Context, opts Options) error {
 	if err := live.watch(ctx, caches.secrets.Informer(), caches.configMaps.Informer()); err != nil {
 		return fmt.Errorf("node %s: %w", c.Name, err)
 	}
-	// New pods wait for the statuses of running ones (see backlog.go): as
-	// many as the node writes at once.
-	backlog := newStatusBacklog(opts.Workers, clock.RealClock{}, caches.pods.Lister())
+	// New pods wait for the statuses of running ones (see backlog.go):
+	// half as many as the node writes at once. Measured at 10,000 pods,
+	// all the workers' worth gave p99 Active→Running 2.3 s, half 1.1 s,
+	// with the 1,000-pod pace unchanged (README, Performance).
+	backlog := newStatusBacklog(opts.Workers/2, clock.RealClock{}, caches.pods.Lister())
 	if err := backlog.watch(caches.pods.Informer()); err != nil {
 		return fmt.Errorf("node %s: %w", c.Name, err)
 	}
