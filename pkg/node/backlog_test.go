@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	corev1listers "k8s.io/client-go/listers/core/v1"
@@ -29,13 +30,12 @@ func waitIn(b *statusBacklog) <-chan time.Duration {
 	return out
 }
 
+// waitersOf waits until a create waits on the fake clock.
 func waitersOf(t *testing.T, c *clocktesting.FakeClock) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !c.HasWaiters(); {
-		if time.Now().After(deadline) {
-			t.Fatal("the create never waited")
-		}
-		time.Sleep(time.Millisecond)
+	if err := wait.PollUntilContextTimeout(context.Background(), time.Millisecond, 5*time.Second, true,
+		func(context.Context) (bool, error) { return c.HasWaiters(), nil }); err != nil {
+		t.Fatal("the create never waited")
 	}
 }
 
@@ -152,10 +152,9 @@ func TestBacklogCountsOnlyStatusesToWrite(t *testing.T) {
 	if _, err := client.CoreV1().Pods("ns").UpdateStatus(ctx, failed, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(5 * time.Second); b.Len() != 0; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the cache showed the new status and the pod still counts")
-		}
+	if err := wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, 5*time.Second, true,
+		func(context.Context) (bool, error) { return b.Len() == 0, nil }); err != nil {
+		t.Fatal("the cache showed the new status and the pod still counts")
 	}
 }
 
